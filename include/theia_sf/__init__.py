@@ -1,0 +1,1 @@
+"""Theia flow analytics core (no Airflow imports)."""

@@ -1,0 +1,1 @@
+"""Adapters: concrete engines and clouds behind the core's ports."""

@@ -1,0 +1,211 @@
+"""The embedded engine: one DuckDB file, Snowflake-dialect SQL transpiled with sqlglot.
+
+DuckDB allows one read-write process per file. Sessions are short, and opening one retries
+with backoff while another process holds the lock, so concurrent DAG runs queue instead of
+failing (the Airflow pool ``theia_warehouse`` keeps the queue short).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+from theia_sf.errors import WarehouseBusyError
+from theia_sf.sql import Query
+from theia_sf.warehouse import rows_as_dicts
+
+log = logging.getLogger(__name__)
+
+# --- fix-ups: one named function per gap between sqlglot's output and what DuckDB runs ---
+
+
+def fix_placeholders(node: exp.Expression) -> exp.Expression:
+    """``:name`` binds become ``$name``, which DuckDB binds from a dict."""
+    if isinstance(node, exp.Placeholder) and node.name:
+        return exp.Parameter(this=exp.var(node.name))
+    return node
+
+
+def fix_timestamp_tz_default(node: exp.Expression) -> exp.Expression:
+    """``DEFAULT CURRENT_TIMESTAMP()`` is rendered as a call DuckDB accepts."""
+    if isinstance(node, exp.CurrentTimestamp):
+        return exp.CurrentTimestamp()
+    return node
+
+
+def fix_string_length(node: exp.Expression) -> exp.Expression:
+    """``STRING(256)``/``VARCHAR(n)`` lengths mean nothing to DuckDB; drop them."""
+    if isinstance(node, exp.DataType) and node.this in (
+        exp.DataType.Type.VARCHAR,
+        exp.DataType.Type.TEXT,
+    ):
+        return exp.DataType.build("VARCHAR")
+    return node
+
+
+def fix_number_scale_zero(node: exp.Expression) -> exp.Expression:
+    """``NUMBER(p,0)`` becomes ``BIGINT`` (DuckDB DECIMAL caps precision at 38 and is slower)."""
+    if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.DECIMAL:
+        params = node.expressions
+        if len(params) == 2 and params[1].name == "0":
+            return exp.DataType.build("BIGINT")
+    return node
+
+
+FIXUPS: tuple[Callable[[exp.Expression], exp.Expression], ...] = (
+    fix_placeholders,
+    fix_timestamp_tz_default,
+    fix_string_length,
+    fix_number_scale_zero,
+)
+
+
+@lru_cache(maxsize=512)
+def transpile(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    """Snowflake-dialect text to DuckDB statements (with their bind names), fix-ups applied."""
+    out = []
+    for tree in sqlglot.parse(text, read="snowflake"):
+        if tree is None:
+            continue
+        names = frozenset(p.name for p in tree.find_all(exp.Placeholder) if p.name)
+        for fix in FIXUPS:
+            tree = tree.transform(fix)
+        out.append((tree.sql("duckdb"), names))
+    return tuple(out)
+
+
+@lru_cache(maxsize=64)
+def _native(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    out = []
+    for tree in sqlglot.parse(text, read="duckdb"):
+        if tree is None:
+            continue
+        names = {p.name for p in tree.find_all(exp.Parameter)}
+        names |= {p.name for p in tree.find_all(exp.Placeholder) if p.name}
+        out.append((tree.sql("duckdb"), frozenset(names)))
+    return tuple(out)
+
+
+def duckdb_statements(query: Query) -> tuple[tuple[str, frozenset[str]], ...]:
+    return _native(query.text) if query.native_duckdb else transpile(query.text)
+
+
+_MEMORY = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)")
+
+
+def _is_lock_conflict(error: Exception) -> bool:
+    text = str(error)
+    return "Could not set lock" in text or "Conflicting lock" in text
+
+
+class DuckDBSession:
+    engine = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self._in_tx = False
+
+    def _run(self, query: Query) -> duckdb.DuckDBPyConnection:
+        cursor = self.con
+        for text, names in duckdb_statements(query):
+            params = {k: v for k, v in query.binds.items() if k in names}
+            cursor = self.con.execute(text, params) if params else self.con.execute(text)
+        return cursor
+
+    def execute(self, query: Query) -> None:
+        self._run(query)
+
+    def fetch_rows(self, query: Query) -> tuple[list[str], list[tuple[Any, ...]]]:
+        cursor = self._run(query)
+        columns = [d[0].lower() for d in cursor.description or []]
+        return columns, cursor.fetchall()
+
+    def fetch(self, query: Query) -> list[dict[str, Any]]:
+        return rows_as_dicts(*self.fetch_rows(query))
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._in_tx:
+            yield
+            return
+        self.con.execute("BEGIN TRANSACTION")
+        self._in_tx = True
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+        finally:
+            self._in_tx = False
+
+
+class DuckDBWarehouse:
+    """The embedded warehouse: a DuckDB file (or ``:memory:`` in tests)."""
+
+    engine = "duckdb"
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        lock_timeout: float = 900.0,
+        memory_limit: str = "2GB",
+        threads: int | None = None,
+    ) -> None:
+        if not _MEMORY.fullmatch(memory_limit):
+            raise ValueError(f"invalid DuckDB memory limit {memory_limit!r} (expected e.g. '2GB')")
+        self.path = str(path)
+        self.lock_timeout = lock_timeout
+        self.memory_limit = memory_limit
+        self.threads = threads
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+
+    def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.05
+        waited = False
+        while True:
+            try:
+                con = duckdb.connect(self.path, read_only=read_only and self.path != ":memory:")
+                break
+            except duckdb.IOException as error:
+                if not _is_lock_conflict(error):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise WarehouseBusyError(
+                        f"the DuckDB file {self.path} stayed locked by another process for "
+                        f"{self.lock_timeout:.0f} s; another run is still writing to it"
+                    ) from error
+                if not waited:
+                    log.info("DuckDB file %s is locked by another process; waiting", self.path)
+                    waited = True
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 2.0)
+        con.execute("SET TimeZone = 'UTC'")
+        # SET takes no bind parameters; both values are validated in __init__.
+        con.execute("SET memory_limit = '" + self.memory_limit + "'")
+        if self.threads:
+            con.execute("SET threads = " + str(int(self.threads)))
+        return con
+
+    @contextmanager
+    def session(self, *, read_only: bool = False) -> Iterator[DuckDBSession]:
+        con = self._connect(read_only)
+        try:
+            yield DuckDBSession(con)
+        finally:
+            con.close()

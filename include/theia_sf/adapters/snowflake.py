@@ -1,0 +1,164 @@
+"""Snowflake warehouse: the same SQL files, sent through a DB-API connection.
+
+The Airflow glue builds the connection with the Snowflake provider's ``SnowflakeHook`` (so
+every authentication method the provider supports works); tests hand in a connection from
+``fakesnow``. ``:name`` placeholders are rewritten on the AST to the connector's default
+``%(name)s`` paramstyle, and literal ``%`` signs are escaped.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from theia_sf.sql import Query, ident
+from theia_sf.warehouse import rows_as_dicts
+
+log = logging.getLogger(__name__)
+
+
+def _rewrite_for_connector(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Placeholder) and node.name:
+        return exp.var(f"%({node.name})s")
+    if isinstance(node, exp.Literal) and node.is_string and "%" in node.this:
+        return exp.Literal.string(node.this.replace("%", "%%"))
+    return node
+
+
+@lru_cache(maxsize=512)
+def to_pyformat(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    """Split ``text`` into statements in the connector's pyformat, with their bind names."""
+    out = []
+    for tree in sqlglot.parse(text, read="snowflake"):
+        if tree is None:
+            continue
+        names = frozenset(p.name for p in tree.find_all(exp.Placeholder) if p.name)
+        out.append((tree.transform(_rewrite_for_connector).sql("snowflake"), names))
+    return tuple(out)
+
+
+def temporary_warehouse_name() -> str:
+    """A fresh name for a per-run warehouse (theia-sf used three random words)."""
+    return "THEIA_TMP_" + secrets.token_hex(6).upper()
+
+
+class SnowflakeSession:
+    engine = "snowflake"
+
+    def __init__(self, con: Any) -> None:
+        self.con = con
+        self._in_tx = False
+
+    def _run(self, query: Query) -> Any:
+        if query.native_duckdb:
+            raise ValueError(f"{query.name} is a DuckDB-only statement")
+        cursor = self.con.cursor()
+        for text, names in to_pyformat(query.text):
+            params = {k: v for k, v in query.binds.items() if k in names}
+            if params:
+                cursor.execute(text, params)
+            else:
+                # No binds: the text must not be %-formatted by the connector.
+                cursor.execute(text.replace("%%", "%"))
+        return cursor
+
+    def execute(self, query: Query) -> None:
+        self._run(query).close()
+
+    def fetch_rows(self, query: Query) -> tuple[list[str], list[tuple[Any, ...]]]:
+        cursor = self._run(query)
+        try:
+            columns = [d[0].lower() for d in cursor.description or []]
+            return columns, [tuple(r) for r in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+    def fetch(self, query: Query) -> list[dict[str, Any]]:
+        return rows_as_dicts(*self.fetch_rows(query))
+
+    def _plain(self, text: str) -> None:
+        cursor = self.con.cursor()
+        try:
+            cursor.execute(text)
+        finally:
+            cursor.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._in_tx:
+            yield
+            return
+        self._plain("BEGIN")
+        self._in_tx = True
+        try:
+            yield
+        except BaseException:
+            self._plain("ROLLBACK")
+            raise
+        else:
+            self._plain("COMMIT")
+        finally:
+            self._in_tx = False
+
+
+class SnowflakeWarehouse:
+    """Snowflake through a connection factory (normally ``SnowflakeHook.get_conn``).
+
+    ``warehouse_name`` selects a virtual warehouse; when ``temporary_warehouse`` is true an
+    X-Small warehouse is created for the session and dropped when it ends, even on failure.
+    """
+
+    engine = "snowflake"
+
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        *,
+        database: str | None = None,
+        schema: str | None = "THEIA",
+        warehouse_name: str | None = None,
+        temporary_warehouse: bool = False,
+    ) -> None:
+        self._connect = connect
+        self.database = ident(database) if database else None
+        self.schema = ident(schema) if schema else None
+        self.warehouse_name = ident(warehouse_name) if warehouse_name else None
+        self.temporary_warehouse = temporary_warehouse
+
+    @contextmanager
+    def session(self, *, read_only: bool = False) -> Iterator[SnowflakeSession]:
+        con = self._connect()
+        session = SnowflakeSession(con)
+        temp: str | None = None
+        try:
+            # Snowflake's default session time zone is America/Los_Angeles; ours is UTC.
+            session._plain("ALTER SESSION SET TIMEZONE = 'UTC'")
+            if self.database:
+                session._plain("USE DATABASE " + self.database)
+            if self.schema and self.database:
+                session._plain("USE SCHEMA " + self.schema)
+            if self.temporary_warehouse and not self.warehouse_name:
+                temp = temporary_warehouse_name()
+                log.info("creating temporary warehouse %s (X-Small, auto-suspend 60 s)", temp)
+                session._plain(
+                    "CREATE WAREHOUSE IF NOT EXISTS " + temp + " WITH WAREHOUSE_SIZE = XSMALL"
+                    " AUTO_SUSPEND = 60 INITIALLY_SUSPENDED = TRUE"
+                )
+                session._plain("USE WAREHOUSE " + temp)
+            elif self.warehouse_name:
+                session._plain("USE WAREHOUSE " + self.warehouse_name)
+            yield session
+        finally:
+            try:
+                if temp:
+                    log.info("dropping temporary warehouse %s", temp)
+                    session._plain("DROP WAREHOUSE IF EXISTS " + temp)
+            finally:
+                con.close()

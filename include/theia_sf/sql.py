@@ -1,0 +1,106 @@
+"""The SQL library: every statement the product runs lives in ``sql/**/*.sql``.
+
+Files are written in the Snowflake dialect with ``:name`` placeholders for values. Jinja
+(with ``StrictUndefined``) may choose structure; identifiers go through :func:`ident`.
+Files whose name ends in ``.duckdb.sql`` are DuckDB-only statements (for example reading
+CSV files with ``read_csv``) and are never transpiled.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import sqlglot
+from sqlglot import exp
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}")
+
+
+def ident(name: object) -> str:
+    """Allow only plain (optionally db.schema-qualified) identifiers into SQL text."""
+    if not isinstance(name, str) or not _IDENT.fullmatch(name):
+        raise ValueError(f"unsafe SQL identifier: {name!r}")
+    return name
+
+
+def sql_string(value: object) -> str:
+    """Render a *trusted, code-defined* constant as a SQL string literal.
+
+    Only for values that come from the product itself (column type names in a layout),
+    never for user input: user values are always bound.
+    """
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_ (),]*", value):
+        raise ValueError(f"unsafe SQL constant: {value!r}")
+    return "'" + value + "'"
+
+
+def default_sql_dir() -> Path:
+    """The ``sql/`` folder: next to the source tree, or packaged inside the wheel."""
+    if env := os.environ.get("THEIA_SQL_DIR"):
+        return Path(env)
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parents[1] / "sql", here / "_sql"):
+        if (candidate / "migrations").is_dir():
+            return candidate
+    raise FileNotFoundError("cannot find the sql/ folder; set THEIA_SQL_DIR")
+
+
+@dataclass(frozen=True)
+class Query:
+    """A rendered statement: Snowflake-dialect text plus its bound values."""
+
+    name: str
+    text: str
+    binds: Mapping[str, Any] = field(default_factory=dict)
+    native_duckdb: bool = False
+
+    @cached_property
+    def _trees(self) -> list[exp.Expression]:
+        if self.native_duckdb:
+            return [t for t in sqlglot.parse(self.text, read="duckdb") if t is not None]
+        return [t for t in sqlglot.parse(self.text, read="snowflake") if t is not None]
+
+    def placeholders(self) -> set[str]:
+        names = {p.name for t in self._trees for p in t.find_all(exp.Placeholder) if p.name}
+        if self.native_duckdb:
+            names |= {p.name for t in self._trees for p in t.find_all(exp.Parameter)}
+        return names
+
+    def statements(self) -> list[exp.Expression]:
+        return list(self._trees)
+
+
+class SqlLibrary:
+    """Loads and renders the statement files under one root folder."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root is not None else default_sql_dir()
+        self._env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(self.root),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=True,
+        )
+        self._env.filters["ident"] = ident
+        self._env.filters["sql_string"] = sql_string
+
+    def names(self) -> list[str]:
+        return sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*.sql"))
+
+    def render(
+        self, name: str, /, *, binds: Mapping[str, Any] | None = None, **structure: Any
+    ) -> Query:
+        """Render ``name`` with Jinja ``structure`` and check every placeholder is bound."""
+        text = self._env.get_template(name).render(**structure)
+        query = Query(name, text, dict(binds or {}), native_duckdb=name.endswith(".duckdb.sql"))
+        missing = query.placeholders() - set(query.binds)
+        if missing:
+            raise KeyError(f"{name}: unbound placeholders {sorted(missing)}")
+        return query

@@ -1,0 +1,46 @@
+"""The warehouse port: what the services need from a SQL engine.
+
+Two adapters implement it: :mod:`theia_sf.adapters.duckdb` (embedded default) and
+:mod:`theia_sf.adapters.snowflake`. Both run the same files from :class:`SqlLibrary`.
+Result column names are lower-cased, since Snowflake upper-cases unquoted identifiers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from theia_sf.sql import Query
+
+
+class Session(Protocol):
+    """One open connection, in UTC."""
+
+    engine: str
+
+    def execute(self, query: Query) -> None: ...
+
+    def fetch(self, query: Query) -> list[dict[str, Any]]: ...
+
+    def fetch_rows(self, query: Query) -> tuple[list[str], list[tuple[Any, ...]]]: ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+
+class Warehouse(Protocol):
+    """A factory of sessions. Sessions are short-lived: open, work, close."""
+
+    engine: str
+
+    def session(self, *, read_only: bool = False) -> AbstractContextManager[Session]: ...
+
+
+def rows_as_dicts(columns: list[str], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+def iter_statements(query: Query) -> Iterator[str]:
+    """Split a multi-statement file into statements with the SQL parser (never ``split(';')``)."""
+    for tree in query.statements():
+        yield tree.sql("snowflake")

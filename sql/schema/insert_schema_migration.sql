@@ -1,0 +1,1 @@
+INSERT INTO SCHEMA_MIGRATIONS (version, description) VALUES (:version, :description);
