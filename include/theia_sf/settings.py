@@ -1,0 +1,67 @@
+"""Operator settings: the one reader of the environment (``Settings.from_env``).
+
+Per-run knobs are Airflow Params; settings are what an operator sets once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from theia_sf.errors import ConfigurationError
+from theia_sf.layouts import LAYOUT_NAMES
+
+
+def _default_data_dir(env: Mapping[str, str]) -> Path:
+    if "AIRFLOW_HOME" in env:
+        return Path(env["AIRFLOW_HOME"]) / "theia"
+    return Path.home() / ".theia-sf"
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    duckdb_path: Path
+    flows_location: str  # a directory, or s3://bucket/prefix
+    results_location: str  # a directory, or s3://bucket/prefix
+    flow_layout: str
+    flow_retention_days: int
+    duckdb_memory_limit: str
+    ingest_batch_files: int
+
+    def __post_init__(self) -> None:
+        if self.flow_layout not in LAYOUT_NAMES:
+            raise ConfigurationError(
+                f"THEIA_FLOW_LAYOUT={self.flow_layout!r} is not a known layout; "
+                f"use one of {', '.join(LAYOUT_NAMES)}"
+            )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("THEIA_DATA_DIR") or _default_data_dir(env))
+        return cls(
+            data_dir=data_dir,
+            duckdb_path=Path(env.get("THEIA_DUCKDB_PATH") or data_dir / "theia.duckdb"),
+            flows_location=env.get("THEIA_FLOWS_LOCATION") or str(data_dir / "flows"),
+            results_location=env.get("THEIA_RESULTS_LOCATION") or str(data_dir / "results"),
+            flow_layout=env.get("THEIA_FLOW_LAYOUT") or "auto",
+            flow_retention_days=_int(env, "THEIA_FLOW_RETENTION_DAYS", 30, 1),
+            duckdb_memory_limit=env.get("THEIA_DUCKDB_MEMORY_LIMIT") or "2GB",
+            ingest_batch_files=_int(env, "THEIA_INGEST_MAX_FILES", 500, 1),
+        )
