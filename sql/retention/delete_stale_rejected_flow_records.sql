@@ -1,0 +1,1 @@
+DELETE FROM REJECTED_FLOW_RECORDS WHERE rejectedAt < :cutoff;
