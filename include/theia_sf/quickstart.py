@@ -1,0 +1,323 @@
+"""A local Airflow for ``make run`` and the end-to-end tests.
+
+Initialises an Airflow home (SQLite metadata, LocalExecutor with parallelism 4, examples
+off, API on 127.0.0.1:8080, simple auth manager with a generated admin password), starts
+the API server, scheduler and DAG processor, and drives the DAGs through the REST API v2.
+No Airflow import here: Airflow runs in its own processes, as it would for a user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+TERMINAL = {"success", "failed"}
+
+
+class ApiError(RuntimeError):
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"HTTP {status}: {body[:500]}")
+        self.status = status
+        self.body = body
+
+
+@dataclass
+class LocalAirflow:
+    """An Airflow installation in ``home`` serving the project's DAGs."""
+
+    home: Path
+    data_dir: Path
+    port: int = 8080
+    users: dict[str, str] = field(default_factory=lambda: {"admin": "admin"})
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def passwords_file(self) -> Path:
+        return self.home / "passwords.json"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        bin_dir = str(Path(sys.executable).parent)
+        env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+        env.update({
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__BASE_URL": self.url,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+            "AIRFLOW__CORE__AUTH_MANAGER": (
+                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+            ),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+                f"{u}:{'admin' if u == 'admin' else u}" for u in self.users
+            ),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
+            "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "10",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+            "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "10",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "THEIA_DATA_DIR": str(self.data_dir),
+            "THEIA_SQL_DIR": str(ROOT / "sql"),
+            "AIRFLOW_CONN_THEIA_WAREHOUSE": json.dumps(
+                {"conn_type": "duckdb", "host": str(self.data_dir / "theia.duckdb")}
+            ),
+            "PYTHONPATH": os.pathsep.join(
+                [str(ROOT / "include"), str(ROOT / "plugins"), env.get("PYTHONPATH", "")]
+            ).rstrip(os.pathsep),
+        })
+        env.update(self.extra_env)
+        return env
+
+    def airflow(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [shutil.which("airflow", path=self.env()["PATH"]) or "airflow", *args],
+            env=self.env(), check=check, capture_output=True, text=True,
+        )
+
+    def init(self) -> dict[str, str]:
+        """Create the home, the metadata DB, the warehouse pool; return new passwords."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        created: dict[str, str] = {}
+        passwords: dict[str, str] = {}
+        if self.passwords_file.exists():
+            passwords = json.loads(self.passwords_file.read_text())
+        for user, given in self.users.items():
+            if user not in passwords:
+                passwords[user] = given or secrets.token_urlsafe(12)
+                created[user] = passwords[user]
+        self.users = {u: passwords[u] for u in self.users}
+        self.passwords_file.write_text(json.dumps(passwords))
+        self.passwords_file.chmod(0o600)
+        self.airflow("db", "migrate")
+        # DuckDB has one writer: warehouse tasks queue on a one-slot pool.
+        self.airflow("pools", "set", "theia_warehouse", "1",
+                     "Tasks that write to the Theia warehouse (one writer for DuckDB)")
+        return created
+
+    def start(self, log_dir: Path | None = None) -> None:
+        log_dir = log_dir or self.home / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        for name in ("api-server", "scheduler", "dag-processor"):
+            args = ["airflow", name]
+            if name == "api-server":
+                args += ["--host", "127.0.0.1", "--port", str(self.port)]
+            out = open(log_dir / f"{name}.out", "ab")  # noqa: SIM115 - lives as long as the process
+            self.processes.append(subprocess.Popen(
+                args, env=self.env(), stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            ))
+        self.wait_healthy()
+
+    def stop(self) -> None:
+        for proc in self.processes:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for proc in self.processes:
+            try:
+                proc.wait(timeout=max(1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        self.processes.clear()
+
+    # --- REST API v2 -----------------------------------------------------------------------
+
+    def wait_healthy(self, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for proc in self.processes:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{proc.args} exited with {proc.returncode}; see its log")
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/v2/monitor/health", timeout=5):
+                    return
+            except (urllib.error.URLError, OSError):
+                time.sleep(1)
+        raise TimeoutError(f"Airflow API at {self.url} not healthy after {timeout} s")
+
+    def token(self, user: str = "admin") -> str:
+        body = self.request("POST", "/auth/token",
+                            {"username": user, "password": self.users[user]}, token=None)
+        return str(body["access_token"])
+
+    def request(self, method: str, path: str, body: Any = None, *, token: str | bool | None = True,
+                user: str = "admin") -> Any:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if token is True:
+            token = self.token(user)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as error:
+            raise ApiError(error.code, error.read().decode("utf-8", "replace")) from None
+        return json.loads(raw) if raw else None
+
+    def wait_for_dags(self, dag_ids: list[str], timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        missing = list(dag_ids)
+        while missing and time.monotonic() < deadline:
+            token = self.token()
+            for dag_id in list(missing):
+                try:
+                    self.request("GET", f"/api/v2/dags/{dag_id}", token=token)
+                    missing.remove(dag_id)
+                except ApiError as error:
+                    if error.status != 404:
+                        raise
+            if missing:
+                time.sleep(2)
+        if missing:
+            errors = self.request("GET", "/api/v2/importErrors")
+            raise TimeoutError(f"DAGs not loaded: {missing}; import errors: {errors}")
+
+    def dag_ids(self) -> list[str]:
+        body = self.request("GET", "/api/v2/dags?limit=100")
+        return sorted(d["dag_id"] for d in body["dags"])
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, *, user: str = "admin") -> str:
+        token = self.token(user)
+        self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False}, token=token)
+        run = self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns",
+                           {"logical_date": None, "conf": conf or {}}, token=token)
+        return str(run["dag_run_id"])
+
+    def wait_run(self, dag_id: str, run_id: str, timeout: float = 900) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        quoted = urllib.request.quote(run_id, safe="")
+        while time.monotonic() < deadline:
+            run = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quoted}")
+            if run["state"] in TERMINAL:
+                return dict(run)
+            time.sleep(2)
+        raise TimeoutError(f"{dag_id} run {run_id} still running after {timeout} s")
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str) -> Any:
+        quoted = urllib.request.quote(run_id, safe="")
+        body = self.request(
+            "GET", f"/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances/{task_id}"
+            "/xcomEntries/return_value?deserialize=true")
+        return body.get("value")
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
+        quoted = urllib.request.quote(run_id, safe="")
+        body = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances")
+        return {t["task_id"]: t["state"] for t in body["task_instances"]}
+
+
+def _run_and_report(af: LocalAirflow, dag_id: str, conf: dict[str, Any] | None = None) -> dict[str, Any]:
+    print(f"==> triggering {dag_id} {json.dumps(conf or {})}", flush=True)
+    run_id = af.trigger(dag_id, conf)
+    run = af.wait_run(dag_id, run_id)
+    states = af.task_states(dag_id, run_id)
+    print(f"    {dag_id}: {run['state']} ({', '.join(f'{k}={v}' for k, v in states.items())})")
+    if run["state"] != "success":
+        raise SystemExit(f"{dag_id} failed: see {af.url}/dags/{dag_id}/runs/{run_id}")
+    return {"run_id": run_id, "states": states}
+
+
+def print_flow_totals(path: Path) -> None:
+    """Files and rows in the embedded warehouse (whichever ingestion run loaded them)."""
+    from theia_sf.adapters.duckdb import DuckDBWarehouse
+    from theia_sf.sql import SqlLibrary
+
+    sql = SqlLibrary(ROOT / "sql")
+    with DuckDBWarehouse(path).session(read_only=True) as session:
+        row = session.fetch(sql.render("ingest/select_load_totals.sql"))[0]
+    print(f"    warehouse holds {row['rows_loaded']} flow rows from {row['files']} files "
+          f"({row['rows_rejected']} rejected lines)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run theia-sf locally on the embedded engine.")
+    parser.add_argument("--home", default=str(ROOT / ".local" / "airflow"))
+    parser.add_argument("--data-dir", default=str(ROOT / ".local" / "theia"))
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--records", type=int, default=300_000)
+    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--no-serve", action="store_true", help="stop after the demo pipelines")
+    args = parser.parse_args(argv)
+
+    from theia_sf.demo import generate_flows
+
+    af = LocalAirflow(Path(args.home), Path(args.data_dir), port=args.port, users={"admin": ""})
+    print(f"==> initialising Airflow home {af.home}", flush=True)
+    created = af.init()
+    print("==> starting Airflow (api-server, scheduler, dag-processor); logs in "
+          f"{af.home / 'logs'}", flush=True)
+    af.start()
+    try:
+        wanted = ["theia_ingest_flows"]
+        af.wait_for_dags(wanted)
+        available = set(af.dag_ids())
+        flows_dir = af.data_dir / "flows"
+        if "theia_onboard" in available:
+            _run_and_report(af, "theia_onboard", {"engine": "duckdb"})
+        flows_dir.mkdir(parents=True, exist_ok=True)
+        if not any(flows_dir.iterdir()):
+            print(f"==> writing demo flows into {flows_dir}", flush=True)
+            summary = generate_flows(flows_dir, records=args.records, days=args.days,
+                                     records_per_file=100_000)
+            (af.data_dir / "demo-summary.json").write_text(json.dumps(summary.to_record(), indent=2))
+            print(f"    {summary.records} records in {len(summary.files)} files, "
+                  f"{summary.start} .. {summary.end}; injected drop spike: {summary.spike}")
+        _run_and_report(af, "theia_ingest_flows")
+        print_flow_totals(af.data_dir / "theia.duckdb")
+        for dag_id in ("theia_policy_recommendation", "theia_drop_detection"):
+            if dag_id in available:
+                _run_and_report(af, dag_id)
+        results = af.data_dir / "results"
+        print("\n==> results")
+        print(f"    warehouse (DuckDB file): {af.data_dir / 'theia.duckdb'}")
+        if results.exists():
+            for path in sorted(results.rglob("latest/*")):
+                print(f"    {path}")
+        print(f"\n==> Airflow UI: {af.url}  (user admin)")
+        if created.get("admin"):
+            print(f"    admin password (shown once): {created['admin']}")
+        else:
+            print(f"    admin password: in {af.passwords_file}")
+        if args.no_serve:
+            return 0
+        print("    serving until Ctrl-C", flush=True)
+        while all(p.poll() is None for p in af.processes):
+            time.sleep(1)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        print("==> stopping Airflow", flush=True)
+        af.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
