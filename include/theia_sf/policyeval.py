@@ -1,0 +1,587 @@
+"""Decide whether a flow is allowed by a set of Kubernetes and Antrea network policies.
+
+Semantics (Kubernetes NetworkPolicy ``networking.k8s.io/v1``, Antrea ``NetworkPolicy`` and
+``ClusterNetworkPolicy`` ``crd.antrea.io/v1alpha1|v1beta1``):
+
+* A flow is allowed when its egress is allowed at the source pod and its ingress at the
+  destination pod. Endpoints outside the cluster (no namespace) are not policed.
+* Per direction, Antrea policies applied to the pod are evaluated first, by tier (Emergency,
+  SecurityOps, NetworkOps, Platform, Application), then policy priority (lower first), then rule
+  order: the first matching rule's action decides (Allow; Drop and Reject deny; Pass skips to the
+  Kubernetes layer). Then Kubernetes NetworkPolicies: if any selects the pod for the direction,
+  the flow must match one of their rules (union), else it is denied. Only when no Kubernetes
+  policy selects the pod does the Baseline tier apply; with no match there, the flow is allowed.
+* Selectors support ``matchLabels`` and ``matchExpressions``. Namespaces carry the automatic
+  ``kubernetes.io/metadata.name`` label plus any labels passed in ``namespace_labels``.
+* ``toServices`` matches flows addressed to that Service (``Flow.service``); ``ipBlock``
+  matches endpoint IPs. Pods are matched by labels; a pod IP is optional.
+
+Unsupported constructs (named ports, ClusterGroups, FQDN peers...) raise :class:`PolicyError`
+rather than being guessed. Lookups are indexed (exact IPs, namespaces, services), so replaying
+hundreds of thousands of flows against thousands of rules stays linear.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+NS_NAME_LABEL = "kubernetes.io/metadata.name"
+TIER_PRIORITIES = {
+    "emergency": 50,
+    "securityops": 100,
+    "networkops": 150,
+    "platform": 200,
+    "application": 250,
+    "baseline": 253,
+}
+BASELINE = TIER_PRIORITIES["baseline"]
+ANTREA_GROUPS = ("crd.antrea.io/",)
+K8S_API = "networking.k8s.io/v1"
+
+Labels = tuple[tuple[str, str], ...]
+
+
+class PolicyError(ValueError):
+    """A manifest uses a construct this evaluator does not model (or is malformed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A pod (``namespace`` set, ``labels``) or an address outside the cluster (``ip``)."""
+
+    namespace: str | None = None
+    labels: Labels = ()
+    ip: str | None = None
+
+    @classmethod
+    def pod(
+        cls, namespace: str, labels: Mapping[str, str] | Labels = (), ip: str | None = None
+    ) -> Endpoint:
+        items = labels.items() if isinstance(labels, Mapping) else labels
+        return cls(namespace, tuple(sorted(items)), ip)
+
+    @classmethod
+    def external(cls, ip: str) -> Endpoint:
+        return cls(None, (), ip)
+
+    @property
+    def is_pod(self) -> bool:
+        return self.namespace is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    source: Endpoint
+    destination: Endpoint
+    port: int
+    protocol: str = "TCP"
+    service: tuple[str, str] | None = None  # (namespace, name) when addressed through a Service
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    reason: str  # "rule", "isolated", "default", "not-a-pod"
+    policy: str | None = None  # "Kind/namespace/name"
+    rule: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    flow: Flow
+    egress: Decision
+    ingress: Decision
+
+    @property
+    def allowed(self) -> bool:
+        return self.egress.allowed and self.ingress.allowed
+
+
+# --- selectors -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    match_labels: Labels = ()
+    expressions: tuple[tuple[str, str, frozenset[str]], ...] = ()
+
+    @classmethod
+    def parse(cls, raw: Any, where: str) -> Selector:
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            raise PolicyError(f"{where}: selector must be a mapping")
+        unknown = set(raw) - {"matchLabels", "matchExpressions"}
+        if unknown:
+            raise PolicyError(f"{where}: unsupported selector fields {sorted(unknown)}")
+        labels = raw.get("matchLabels") or {}
+        exprs = []
+        for e in raw.get("matchExpressions") or []:
+            op = e.get("operator")
+            if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
+                raise PolicyError(f"{where}: unsupported operator {op!r}")
+            exprs.append((str(e["key"]), op, frozenset(map(str, e.get("values") or ()))))
+        return cls(tuple(sorted((str(k), str(v)) for k, v in labels.items())), tuple(exprs))
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.match_labels and not self.expressions
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        for k, v in self.match_labels:
+            if labels.get(k) != v:
+                return False
+        for key, op, values in self.expressions:
+            present = key in labels
+            if op == "In" and not (present and labels[key] in values):
+                return False
+            if op == "NotIn" and present and labels[key] in values:
+                return False
+            if op == "Exists" and not present:
+                return False
+            if op == "DoesNotExist" and present:
+                return False
+        return True
+
+    def exact_namespace(self) -> str | None:
+        """The namespace name when the selector is exactly ``{metadata.name: X}``."""
+        if not self.expressions and len(self.match_labels) == 1:
+            key, value = self.match_labels[0]
+            if key == NS_NAME_LABEL:
+                return value
+        return None
+
+
+@lru_cache(maxsize=65536)
+def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(cidr, strict=False)
+    except ValueError as error:
+        raise PolicyError(f"invalid CIDR {cidr!r}") from error
+
+
+@lru_cache(maxsize=262144)
+def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+
+
+# --- peers and rules -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """One entry of ``to``/``from``/``appliedTo``. ``policy_namespace`` scopes bare podSelectors."""
+
+    pod: Selector | None = None
+    namespace: Selector | None = None
+    self_namespace: bool = False
+    cidr: str | None = None
+    excepts: tuple[str, ...] = ()
+    policy_namespace: str | None = None  # None: cluster-scoped (ACNP)
+
+    @classmethod
+    def parse(cls, raw: Any, where: str, policy_namespace: str | None) -> Peer:
+        if not isinstance(raw, Mapping):
+            raise PolicyError(f"{where}: peer must be a mapping")
+        unknown = set(raw) - {"podSelector", "namespaceSelector", "ipBlock", "namespaces"}
+        if unknown:
+            raise PolicyError(f"{where}: unsupported peer fields {sorted(unknown)}")
+        if "ipBlock" in raw:
+            block = raw["ipBlock"] or {}
+            cidr = block.get("cidr") or block.get("CIDR")
+            if not cidr:
+                raise PolicyError(f"{where}: ipBlock without cidr")
+            _network(cidr)
+            excepts = tuple(block.get("except") or ())
+            for e in excepts:
+                _network(e)
+            return cls(cidr=cidr, excepts=excepts, policy_namespace=policy_namespace)
+        self_ns = False
+        if "namespaces" in raw:
+            if (raw["namespaces"] or {}).get("match") != "Self":
+                raise PolicyError(f"{where}: only namespaces.match=Self is supported")
+            self_ns = True
+        pod = Selector.parse(raw["podSelector"], where) if "podSelector" in raw else None
+        ns = Selector.parse(raw["namespaceSelector"], where) if "namespaceSelector" in raw else None
+        if pod is None and ns is None and not self_ns:
+            raise PolicyError(f"{where}: empty peer")
+        return cls(pod, ns, self_ns, policy_namespace=policy_namespace)
+
+    def matches(
+        self, ep: Endpoint, ns_labels: Mapping[str, str] | None, applied_ns: str | None
+    ) -> bool:
+        if self.cidr is not None:
+            address = _address(ep.ip) if ep.ip else None
+            if address is None:
+                return False
+            net = _network(self.cidr)
+            if address.version != net.version or address not in net:
+                return False
+            return not any(
+                address.version == _network(e).version and address in _network(e)
+                for e in self.excepts
+            )
+        if not ep.is_pod:
+            return False
+        if self.self_namespace and ep.namespace != applied_ns:
+            return False
+        if self.namespace is not None:
+            if not self.namespace.matches(ns_labels or {}):
+                return False
+        elif self.policy_namespace is not None and ep.namespace != self.policy_namespace:
+            return False
+        return self.pod is None or self.pod.matches(dict(ep.labels))
+
+
+@dataclass(frozen=True, slots=True)
+class PortSpec:
+    protocol: str
+    port: int | None
+    end_port: int | None
+
+    def matches(self, port: int, protocol: str) -> bool:
+        if protocol != self.protocol:
+            return False
+        if self.port is None:
+            return True
+        return self.port <= port <= (self.end_port or self.port)
+
+
+@dataclass(slots=True)
+class Rule:
+    index: int
+    action: str  # Allow, Drop, Reject, Pass
+    peers: tuple[Peer, ...] | None  # None: any peer
+    ports: tuple[PortSpec, ...] | None  # None: any port
+    services: frozenset[tuple[str, str]] | None = None
+    applied_to: tuple[Peer, ...] | None = None
+
+    def matches_port(self, port: int, protocol: str) -> bool:
+        return self.ports is None or any(p.matches(port, protocol) for p in self.ports)
+
+
+def _parse_ports(raw: Any, where: str) -> tuple[PortSpec, ...] | None:
+    if not raw:
+        return None
+    out = []
+    for p in raw:
+        port = p.get("port")
+        if port is not None and not isinstance(port, int):
+            raise PolicyError(f"{where}: named port {port!r} is not supported")
+        end = p.get("endPort")
+        out.append(PortSpec(str(p.get("protocol") or "TCP").upper(), port, end))
+    return tuple(out)
+
+
+@dataclass(slots=True)
+class RuleIndex:
+    """Rules of one policy and direction, indexed so a flow only checks plausible rules."""
+
+    rules: list[Rule]
+    by_ip: dict[str, list[int]] = field(default_factory=dict)
+    by_ns: dict[str, list[int]] = field(default_factory=dict)
+    by_service: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    generic: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for i, rule in enumerate(self.rules):
+            if rule.services is not None:
+                for svc in rule.services:
+                    self.by_service.setdefault(svc, []).append(i)
+                continue
+            if rule.peers is None or rule.applied_to is not None:
+                self.generic.append(i)
+                continue
+            for peer in rule.peers:
+                if peer.cidr is not None and not peer.excepts:
+                    net = _network(peer.cidr)
+                    if net.num_addresses == 1:
+                        self.by_ip.setdefault(str(net.network_address), []).append(i)
+                        continue
+                if peer.namespace is not None and not peer.self_namespace:
+                    ns = peer.namespace.exact_namespace()
+                    if ns is not None:
+                        self.by_ns.setdefault(ns, []).append(i)
+                        continue
+                if (
+                    peer.namespace is None
+                    and peer.cidr is None
+                    and not peer.self_namespace
+                    and peer.policy_namespace is not None
+                ):
+                    self.by_ns.setdefault(peer.policy_namespace, []).append(i)
+                    continue
+                self.generic.append(i)
+
+    def first_match(
+        self,
+        applied: Endpoint,
+        peer: Endpoint,
+        flow: Flow,
+        ns_labels: Mapping[str, str] | None,
+        applied_ns_labels: Mapping[str, str] | None,
+    ) -> Rule | None:
+        candidates: set[int] = set(self.generic)
+        if peer.ip:
+            address = _address(peer.ip)
+            if address is not None:
+                candidates.update(self.by_ip.get(str(address), ()))
+        if peer.is_pod:
+            ns_name = (ns_labels or {}).get(NS_NAME_LABEL, peer.namespace)
+            candidates.update(self.by_ns.get(ns_name or "", ()))
+            if ns_name != peer.namespace:
+                candidates.update(self.by_ns.get(peer.namespace or "", ()))
+        if flow.service is not None:
+            candidates.update(self.by_service.get(flow.service, ()))
+        for i in sorted(candidates):
+            rule = self.rules[i]
+            if rule.applied_to is not None and not any(
+                a.matches(applied, applied_ns_labels, applied.namespace) for a in rule.applied_to
+            ):
+                continue
+            if not rule.matches_port(flow.port, flow.protocol) and rule.services is None:
+                continue
+            if rule.services is not None:
+                if flow.service in rule.services:
+                    return rule
+                continue
+            if rule.peers is None or any(
+                p.matches(peer, ns_labels, applied.namespace) for p in rule.peers
+            ):
+                return rule
+        return None
+
+
+# --- policies --------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class CompiledPolicy:
+    ident: str
+    antrea: bool
+    cluster_scoped: bool
+    namespace: str | None
+    tier: int  # Antrea tier priority; 0 for Kubernetes policies
+    priority: float
+    applied_to: tuple[Peer, ...]
+    egress: RuleIndex | None  # None: the policy does not cover the direction
+    ingress: RuleIndex | None
+
+    def sort_key(self) -> tuple[Any, ...]:
+        return (self.tier, self.priority, 0 if self.cluster_scoped else 1, self.ident)
+
+
+def _rules(raw: Any, direction: str, where: str, antrea: bool, ns: str | None) -> list[Rule]:
+    rules = []
+    peer_key = "to" if direction == "egress" else "from"
+    for i, r in enumerate(raw or []):
+        here = f"{where} {direction}[{i}]"
+        if not isinstance(r, Mapping):
+            raise PolicyError(f"{here}: rule must be a mapping")
+        action = "Allow"
+        if antrea:
+            action = str(r.get("action") or "")
+            if action not in ("Allow", "Drop", "Reject", "Pass"):
+                raise PolicyError(f"{here}: unsupported action {action!r}")
+        services = None
+        if r.get("toServices"):
+            services = frozenset(
+                (str(s.get("namespace") or ns or ""), str(s["name"])) for s in r["toServices"]
+            )
+        peers_raw = r.get(peer_key)
+        peers = None if not peers_raw else tuple(Peer.parse(p, here, ns) for p in peers_raw)
+        applied = r.get("appliedTo")
+        rules.append(
+            Rule(
+                i,
+                action,
+                peers,
+                _parse_ports(r.get("ports"), here),
+                services,
+                tuple(Peer.parse(a, here, ns) for a in applied) if applied else None,
+            )
+        )
+    return rules
+
+
+def compile_policy(manifest: Mapping[str, Any]) -> CompiledPolicy:
+    api = str(manifest.get("apiVersion") or "")
+    kind = str(manifest.get("kind") or "")
+    meta = manifest.get("metadata") or {}
+    spec = manifest.get("spec") or {}
+    name = str(meta.get("name") or "")
+    ns = meta.get("namespace")
+    where = f"{kind}/{ns or ''}/{name}"
+    if api == K8S_API and kind == "NetworkPolicy":
+        if not ns:
+            raise PolicyError(f"{where}: a NetworkPolicy needs a namespace")
+        types = spec.get("policyTypes") or (
+            ["Ingress", "Egress"] if "egress" in spec else ["Ingress"]
+        )
+        applied = (Peer(pod=Selector.parse(spec.get("podSelector"), where), policy_namespace=ns),)
+        return CompiledPolicy(
+            where,
+            False,
+            False,
+            ns,
+            0,
+            0.0,
+            applied,
+            RuleIndex(_rules(spec.get("egress"), "egress", where, False, ns))
+            if "Egress" in types
+            else None,
+            RuleIndex(_rules(spec.get("ingress"), "ingress", where, False, ns))
+            if "Ingress" in types
+            else None,
+        )
+    if api.startswith(ANTREA_GROUPS) and kind in ("NetworkPolicy", "ClusterNetworkPolicy"):
+        cluster = kind == "ClusterNetworkPolicy"
+        scope = None if cluster else ns
+        if not cluster and not ns:
+            raise PolicyError(f"{where}: an Antrea NetworkPolicy needs a namespace")
+        tier_name = str(spec.get("tier") or "Application").lower()
+        if tier_name not in TIER_PRIORITIES:
+            raise PolicyError(f"{where}: unknown tier {spec.get('tier')!r}")
+        if "priority" not in spec:
+            raise PolicyError(f"{where}: spec.priority is required")
+        egress = _rules(spec.get("egress"), "egress", where, True, scope)
+        ingress = _rules(spec.get("ingress"), "ingress", where, True, scope)
+        applied_raw = spec.get("appliedTo")
+        if applied_raw:
+            applied = tuple(Peer.parse(a, where, scope) for a in applied_raw)
+        else:
+            applied = tuple(a for r in (*egress, *ingress) for a in (r.applied_to or ()))
+            if not applied:
+                raise PolicyError(f"{where}: no appliedTo")
+        return CompiledPolicy(
+            where,
+            True,
+            cluster,
+            scope,
+            TIER_PRIORITIES[tier_name],
+            float(spec["priority"]),
+            applied,
+            RuleIndex(egress),
+            RuleIndex(ingress),
+        )
+    raise PolicyError(f"{where}: unsupported apiVersion/kind {api}/{kind}")
+
+
+class PolicySet:
+    """A compiled set of policies that answers "is this flow allowed?"."""
+
+    def __init__(
+        self,
+        manifests: Iterable[Mapping[str, Any]],
+        namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
+        self.policies = sorted((compile_policy(m) for m in manifests), key=CompiledPolicy.sort_key)
+        self._ns_extra = {k: dict(v) for k, v in (namespace_labels or {}).items()}
+        self._namespaced: dict[str, list[CompiledPolicy]] = {}
+        self._cluster_by_ns: dict[str, list[CompiledPolicy]] = {}
+        self._cluster_generic: list[CompiledPolicy] = []
+        for p in self.policies:
+            if not p.cluster_scoped:
+                self._namespaced.setdefault(p.namespace or "", []).append(p)
+                continue
+            names = [
+                a.namespace.exact_namespace()
+                if a.namespace is not None and a.cidr is None
+                else None
+                for a in p.applied_to
+            ]
+            if all(names):
+                for n in dict.fromkeys(names):
+                    self._cluster_by_ns.setdefault(n or "", []).append(p)
+            else:
+                self._cluster_generic.append(p)
+        self._applied_cache: dict[tuple[str, Labels], tuple[list[CompiledPolicy], ...]] = {}
+
+    def namespace_labels(self, namespace: str) -> dict[str, str]:
+        labels = {NS_NAME_LABEL: namespace}
+        labels.update(self._ns_extra.get(namespace, {}))
+        return labels
+
+    def _applied(self, ep: Endpoint) -> tuple[list[CompiledPolicy], ...]:
+        key = (ep.namespace or "", ep.labels)
+        cached = self._applied_cache.get(key)
+        if cached is not None:
+            return cached
+        ns_labels = self.namespace_labels(ep.namespace or "")
+        ns_name = ns_labels.get(NS_NAME_LABEL, ep.namespace or "")
+        candidates = [
+            *self._namespaced.get(ep.namespace or "", ()),
+            *self._cluster_by_ns.get(ns_name, ()),
+            *self._cluster_generic,
+        ]
+        seen: set[int] = set()
+        applied = []
+        for p in sorted(candidates, key=CompiledPolicy.sort_key):
+            if id(p) in seen:
+                continue
+            seen.add(id(p))
+            if any(a.matches(ep, ns_labels, ep.namespace) for a in p.applied_to):
+                applied.append(p)
+        result = (
+            [p for p in applied if p.antrea and p.tier < BASELINE],
+            [p for p in applied if not p.antrea],
+            [p for p in applied if p.antrea and p.tier >= BASELINE],
+        )
+        self._applied_cache[key] = result
+        return result
+
+    def _direction(self, ep: Endpoint, peer: Endpoint, flow: Flow, egress: bool) -> Decision:
+        if not ep.is_pod:
+            return Decision(True, "not-a-pod")
+        antrea, k8s, baseline = self._applied(ep)
+        ns_labels = self.namespace_labels(peer.namespace) if peer.is_pod else None
+        own_labels = self.namespace_labels(ep.namespace or "")
+        for p in antrea:
+            index = p.egress if egress else p.ingress
+            rule = index.first_match(ep, peer, flow, ns_labels, own_labels) if index else None
+            if rule is None:
+                continue
+            if rule.action == "Pass":
+                break  # a Pass continues with the Kubernetes layer, as no match does
+            return Decision(rule.action == "Allow", "rule", p.ident, rule.index)
+        isolating = [p for p in k8s if (p.egress if egress else p.ingress) is not None]
+        if isolating:
+            for p in isolating:
+                index = p.egress if egress else p.ingress
+                assert index is not None
+                rule = index.first_match(ep, peer, flow, ns_labels, own_labels)
+                if rule is not None:
+                    return Decision(True, "rule", p.ident, rule.index)
+            return Decision(False, "isolated", isolating[0].ident)
+        for p in baseline:
+            index = p.egress if egress else p.ingress
+            rule = index.first_match(ep, peer, flow, ns_labels, own_labels) if index else None
+            if rule is None:
+                continue
+            if rule.action == "Pass":
+                break
+            return Decision(rule.action == "Allow", "rule", p.ident, rule.index)
+        return Decision(True, "default")
+
+    def evaluate(self, flow: Flow) -> Verdict:
+        return Verdict(
+            flow,
+            self._direction(flow.source, flow.destination, flow, egress=True),
+            self._direction(flow.destination, flow.source, flow, egress=False),
+        )
+
+    def violations(self, flows: Iterable[Flow]) -> list[Verdict]:
+        """Verdicts of the flows that are not allowed."""
+        out = []
+        for flow in flows:
+            verdict = self.evaluate(flow)
+            if not verdict.allowed:
+                out.append(verdict)
+        return out

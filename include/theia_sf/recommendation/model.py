@@ -1,0 +1,237 @@
+"""Values of a recommendation run: options, reduced tuples, rules, policies."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from theia_sf.errors import ConfigurationError
+
+DEFAULT_NS_ALLOW_LIST = ("kube-system", "flow-aggregator", "flow-visibility")
+DEFAULT_LABEL_IGNORE_LIST = (
+    "pod-template-hash",
+    "controller-revision-hash",
+    "pod-template-generation",
+)
+
+# Kubernetes names: a namespace is a DNS-1123 label; a label key is an optional DNS-1123
+# subdomain prefix plus a 63-character name; a label value is empty or a 63-character name.
+NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+LABEL_KEY_PATTERN = rf"^({_DNS_SUBDOMAIN}/)?{_LABEL_NAME}$"
+_NAMESPACE = re.compile(NAMESPACE_PATTERN)
+_LABEL_KEY = re.compile(LABEL_KEY_PATTERN)
+_LABEL_VALUE = re.compile(rf"^({_LABEL_NAME})?$")
+
+
+def is_namespace(name: object) -> bool:
+    return isinstance(name, str) and bool(_NAMESPACE.fullmatch(name))
+
+
+def is_label_key(key: object) -> bool:
+    if not isinstance(key, str) or not _LABEL_KEY.fullmatch(key):
+        return False
+    prefix, _, _ = key.rpartition("/")
+    return len(prefix) <= 253
+
+
+def is_label_value(value: object) -> bool:
+    return isinstance(value, str) and bool(_LABEL_VALUE.fullmatch(value))
+
+
+class PolicyType(StrEnum):
+    """theia-sf's ``--policy-type`` (its isolation methods 1, 2, 3)."""
+
+    ANP_DENY_APPLIED = "anp-deny-applied"
+    ANP_DENY_ALL = "anp-deny-all"
+    K8S_NP = "k8s-np"
+
+
+class AntreaApiVersion(StrEnum):
+    V1BETA1 = "crd.antrea.io/v1beta1"
+    V1ALPHA1 = "crd.antrea.io/v1alpha1"
+
+    @classmethod
+    def parse(cls, value: str) -> AntreaApiVersion:
+        for member in cls:
+            if value in (member.value, member.value.rsplit("/", 1)[1]):
+                return member
+        raise ConfigurationError(f"antrea_api_version={value!r} is not one of v1beta1, v1alpha1")
+
+
+class SkipReason(StrEnum):
+    """Why a reduced tuple produced no rule; counted in the run report."""
+
+    UNSUPPORTED_PROTOCOL = "unsupported_protocol"
+    INVALID_PORT = "invalid_port"
+    UNKNOWN_FLOW_TYPE = "unknown_flow_type"
+    SOURCE_WITHOUT_NAMESPACE = "source_without_namespace"
+    DESTINATION_WITHOUT_NAMESPACE = "destination_without_namespace"
+    INVALID_NAMESPACE = "invalid_namespace"
+    INVALID_LABELS = "invalid_labels"
+    INVALID_IP = "invalid_ip"
+
+
+class Protocol(StrEnum):
+    TCP = "TCP"
+    UDP = "UDP"
+    SCTP = "SCTP"
+
+
+PROTOCOL_NUMBERS: Mapping[int, Protocol] = {6: Protocol.TCP, 17: Protocol.UDP, 132: Protocol.SCTP}
+
+# Antrea's flowType codes (reference §3.3).
+FLOW_INTRA_NODE, FLOW_INTER_NODE, FLOW_TO_EXTERNAL, FLOW_FROM_EXTERNAL = 1, 2, 3, 4
+
+
+def _split_list(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(dict.fromkeys(i.strip() for i in items if i and i.strip()))
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What the user asked for; validated on construction (messages name the Param)."""
+
+    policy_type: PolicyType = PolicyType.ANP_DENY_APPLIED
+    ns_allow_list: tuple[str, ...] = DEFAULT_NS_ALLOW_LIST
+    label_ignore_list: tuple[str, ...] = DEFAULT_LABEL_IGNORE_LIST
+    to_services: bool = True
+    antrea_api_version: AntreaApiVersion = AntreaApiVersion.V1BETA1
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        policy_type: str = PolicyType.ANP_DENY_APPLIED.value,
+        ns_allow_list: str | list[str] | tuple[str, ...] | None = DEFAULT_NS_ALLOW_LIST,
+        label_ignore_list: str | list[str] | tuple[str, ...] | None = DEFAULT_LABEL_IGNORE_LIST,
+        to_services: bool = True,
+        antrea_api_version: str = AntreaApiVersion.V1BETA1.value,
+    ) -> Options:
+        try:
+            ptype = PolicyType(policy_type)
+        except ValueError:
+            raise ConfigurationError(
+                f"policy_type={policy_type!r} is not one of "
+                + ", ".join(p.value for p in PolicyType)
+            ) from None
+        namespaces = _split_list(ns_allow_list)
+        for ns in namespaces:
+            if not is_namespace(ns):
+                raise ConfigurationError(
+                    f"ns_allow_list: {ns!r} is not a valid Kubernetes namespace name"
+                )
+        keys = _split_list(label_ignore_list)
+        for key in keys:
+            if not is_label_key(key):
+                raise ConfigurationError(
+                    f"label_ignore_list: {key!r} is not a valid Kubernetes label key"
+                )
+        return cls(
+            ptype, namespaces, keys, bool(to_services), AntreaApiVersion.parse(antrea_api_version)
+        )
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "policy_type": self.policy_type.value,
+            "ns_allow_list": list(self.ns_allow_list),
+            "label_ignore_list": list(self.label_ignore_list),
+            "to_services": self.to_services,
+            "antrea_api_version": self.antrea_api_version.value,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FlowTuple:
+    """One row of ``sql/recommendation/select_flow_tuples.sql``: a distinct tuple + evidence."""
+
+    src_ns: str | None
+    src_labels: str | None
+    src_ip: str | None
+    dst_ip: str | None
+    dst_ns: str | None
+    dst_labels: str | None
+    svc_port_name: str | None
+    dst_port: int | None
+    protocol: int | None
+    flow_type: int | None
+    flow_count: int = 1
+    bytes: int = 0
+    first_seen: dt.datetime | None = None
+    last_seen: dt.datetime | None = None
+
+
+# Columns of the reduction query, in FlowTuple order.
+TUPLE_COLUMNS = tuple(FlowTuple.__dataclass_fields__)
+
+
+@dataclass(slots=True)
+class Evidence:
+    """What the flows behind one rule add up to."""
+
+    flow_count: int = 0
+    bytes: int = 0
+    first_seen: dt.datetime | None = None
+    last_seen: dt.datetime | None = None
+
+    def add(self, t: FlowTuple) -> None:
+        self.flow_count += int(t.flow_count or 0)
+        self.bytes += int(t.bytes or 0)
+        if t.first_seen is not None and (self.first_seen is None or t.first_seen < self.first_seen):
+            self.first_seen = t.first_seen
+        if t.last_seen is not None and (self.last_seen is None or t.last_seen > self.last_seen):
+            self.last_seen = t.last_seen
+
+    def merge(self, other: Evidence) -> None:
+        self.flow_count += other.flow_count
+        self.bytes += other.bytes
+        if other.first_seen is not None and (
+            self.first_seen is None or other.first_seen < self.first_seen
+        ):
+            self.first_seen = other.first_seen
+        if other.last_seen is not None and (
+            self.last_seen is None or other.last_seen > self.last_seen
+        ):
+            self.last_seen = other.last_seen
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "flow_count": self.flow_count,
+            "bytes": self.bytes,
+            "first_seen": _iso(self.first_seen),
+            "last_seen": _iso(self.last_seen),
+        }
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendedPolicy:
+    """One emitted object: its manifest (as it will be rendered) and per-rule evidence."""
+
+    kind: str
+    api_version: str
+    namespace: str | None
+    name: str
+    manifest: Mapping[str, Any]
+    # One entry per rule, in rule order: {"direction", "rule", "flow_count", "bytes", ...}.
+    evidence: tuple[Mapping[str, Any], ...] = field(default=())
+
+    @property
+    def key(self) -> str:
+        """Identity across runs: kind, namespace and name."""
+        return f"{self.kind}/{self.namespace or ''}/{self.name}"

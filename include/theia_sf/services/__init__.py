@@ -1,0 +1,1 @@
+"""Core services: one entry point per job, callable without Airflow."""
