@@ -1,0 +1,118 @@
+"""Deliver each anomaly to each sink at most once (after delivery is confirmed).
+
+For every sink, the run's anomalies that have no ``DROP_ALERT_DELIVERIES`` row for that sink
+make up one message. The rows are written only after the sink accepted the message, so a
+failed delivery leaves the anomalies un-alerted and the next attempt (a retry or the next
+run, which finds the same anomaly keys) sends them. No warehouse session stays open while a
+sink is called: a slow webhook never holds the embedded database's lock.
+
+If a sink accepts a message and the bookkeeping write then fails, the next attempt sends
+those anomalies again (at least once, never lost).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from theia_sf.alerts.message import build_message
+from theia_sf.alerts.model import AlertDeliveryError, AlertSink
+from theia_sf.detection.model import anomaly_record_from_row
+from theia_sf.sql import SqlLibrary
+from theia_sf.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+_INSERT_CHUNK = 200
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    sink_id: str
+    delivered: int  # anomalies carried by the message (0: nothing new, nothing sent)
+    error: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {"sink_id": self.sink_id, "delivered": self.delivered, "error": self.error}
+
+
+def pending_anomalies(
+    warehouse: Warehouse, sql: SqlLibrary, run_id: str, sink_id: str
+) -> list[dict[str, Any]]:
+    """The run's anomalies not yet delivered to ``sink_id``."""
+    query = sql.render(
+        "detection/select_drop_anomalies.sql",
+        binds={"run_id": run_id, "sink_id": sink_id},
+        undelivered_only=True,
+    )
+    with warehouse.session(read_only=True) as session:
+        return [anomaly_record_from_row(r) for r in session.fetch(query)]
+
+
+def record_deliveries(
+    warehouse: Warehouse,
+    sql: SqlLibrary,
+    run_id: str,
+    sink_id: str,
+    anomalies: Sequence[Mapping[str, Any]],
+    *,
+    now: dt.datetime,
+) -> None:
+    with warehouse.session() as session, session.transaction():
+        for offset in range(0, len(anomalies), _INSERT_CHUNK):
+            chunk = anomalies[offset : offset + _INSERT_CHUNK]
+            binds: dict[str, Any] = {"sink_id": sink_id, "run_id": run_id, "delivered_at": now}
+            for i, a in enumerate(chunk):
+                binds[f"anomaly_key_{i}"] = a["anomaly_key"]
+                binds[f"endpoint_{i}"] = a["endpoint"]
+                binds[f"direction_{i}"] = a["direction"]
+                binds[f"anomaly_date_{i}"] = a["day"]
+            session.execute(
+                sql.render(
+                    "detection/insert_alert_deliveries.sql", binds=binds, row_count=len(chunk)
+                )
+            )
+
+
+def deliver_alerts(
+    warehouse: Warehouse,
+    sql: SqlLibrary,
+    *,
+    run_id: str,
+    run: Mapping[str, Any],
+    sinks: Sequence[AlertSink],
+    now: dt.datetime | None = None,
+) -> list[DeliveryOutcome]:
+    """Send each sink one message with the run's new anomalies; raise if any sink failed.
+
+    Every sink is tried even when an earlier one fails; the error names all failed sinks.
+    """
+    outcomes = []
+    for sink in sinks:
+        pending = pending_anomalies(warehouse, sql, run_id, sink.sink_id)
+        if not pending:
+            log.info("alert sink %s: no new anomalies", sink.sink_id)
+            outcomes.append(DeliveryOutcome(sink.sink_id, 0))
+            continue
+        message = build_message(pending, run)
+        try:
+            sink.send(message)
+        except AlertDeliveryError as error:
+            log.error("alert sink %s: %s", sink.sink_id, error)
+            outcomes.append(DeliveryOutcome(sink.sink_id, 0, str(error)))
+            continue
+        record_deliveries(
+            warehouse, sql, run_id, sink.sink_id, pending, now=now or dt.datetime.now(dt.UTC)
+        )
+        log.info("alert sink %s: delivered %d anomalies", sink.sink_id, len(pending))
+        outcomes.append(DeliveryOutcome(sink.sink_id, len(pending)))
+    failed = [o for o in outcomes if o.error]
+    if failed:
+        raise AlertDeliveryError(
+            "alert delivery failed; the anomalies stay un-alerted and are sent on the next "
+            "attempt: " + "; ".join(o.error or "" for o in failed)
+        )
+    return outcomes
