@@ -1,0 +1,6 @@
+-- Bytes in both directions (unit: bytes). NULL counters count as zero.
+SELECT COALESCE(SUM(octetDeltaCount), 0) + COALESCE(SUM(reverseOctetDeltaCount), 0) AS "value"
+FROM FLOWS
+WHERE flowEndSeconds >= $__timeFrom()::TIMESTAMP_TZ
+  AND flowEndSeconds < $__timeTo()::TIMESTAMP_TZ
+  AND clusterUUID IN (${clusterID:sqlstring})

@@ -1,0 +1,22 @@
+-- Distinct policies that matched a flow, per direction. A cluster-scoped policy has no
+-- namespace: theia-sf concatenated NULL parts and so missed those policies.
+WITH f AS (
+    SELECT ingressNetworkPolicyNamespace, ingressNetworkPolicyName,
+        egressNetworkPolicyNamespace, egressNetworkPolicyName
+    FROM FLOWS
+    WHERE flowEndSeconds >= $__timeFrom()::TIMESTAMP_TZ
+      AND flowEndSeconds < $__timeTo()::TIMESTAMP_TZ
+      AND clusterUUID IN (${clusterID:sqlstring})
+)
+SELECT COUNT(*) AS "value"
+FROM (
+    SELECT 'ingress' AS direction, COALESCE(ingressNetworkPolicyNamespace, '') AS ns,
+        ingressNetworkPolicyName AS name
+    FROM f
+    WHERE COALESCE(ingressNetworkPolicyName, '') <> ''
+    UNION
+    SELECT 'egress' AS direction, COALESCE(egressNetworkPolicyNamespace, '') AS ns,
+        egressNetworkPolicyName AS name
+    FROM f
+    WHERE COALESCE(egressNetworkPolicyName, '') <> ''
+) AS policies
