@@ -165,8 +165,8 @@ class FlowTuple:
     flow_type: int | None
     flow_count: int = 1
     bytes: int = 0
-    first_seen: dt.datetime | None = None
-    last_seen: dt.datetime | None = None
+    first_seen: int | None = None  # Unix seconds
+    last_seen: int | None = None
 
 
 # Columns of the reduction query, in FlowTuple order.
@@ -179,8 +179,8 @@ class Evidence:
 
     flow_count: int = 0
     bytes: int = 0
-    first_seen: dt.datetime | None = None
-    last_seen: dt.datetime | None = None
+    first_seen: int | None = None  # Unix seconds
+    last_seen: int | None = None
 
     def add(self, t: FlowTuple) -> None:
         self.flow_count += int(t.flow_count or 0)
@@ -211,12 +211,13 @@ class Evidence:
         }
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).isoformat()
+def to_datetime(epoch: int | float | None) -> dt.datetime | None:
+    return None if epoch is None else dt.datetime.fromtimestamp(int(epoch), dt.UTC)
+
+
+def _iso(epoch: int | float | None) -> str | None:
+    value = to_datetime(epoch)
+    return None if value is None else value.isoformat()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,53 @@
+"""Publish a run's result files to the results location: a per-run key plus a ``latest`` alias.
+
+Keys: ``<area>/runs/<run_id>/<name>`` (immutable, one folder per run) and
+``<area>/latest/<name>`` (overwritten by every run). The per-run objects are written first, so
+``latest`` never points at files that do not exist yet.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from theia_sf.objectstore import ObjectStore
+
+_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+CONTENT_TYPES = {
+    ".yaml": "application/yaml",
+    ".yml": "application/yaml",
+    ".json": "application/json",
+    ".csv": "text/csv",
+    ".txt": "text/plain",
+}
+
+
+def _content_type(name: str) -> str:
+    for suffix, content_type in CONTENT_TYPES.items():
+        if name.endswith(suffix):
+            return content_type
+    return "application/octet-stream"
+
+
+def run_key(area: str, run_id: str, name: str) -> str:
+    return f"{area}/runs/{run_id}/{name}"
+
+
+def latest_key(area: str, name: str) -> str:
+    return f"{area}/latest/{name}"
+
+
+def publish_artifacts(
+    store: ObjectStore, area: str, run_id: str, files: Mapping[str, bytes]
+) -> dict[str, str]:
+    """Write ``files`` under the run's key and the ``latest`` alias; return name -> run URI."""
+    for segment in (area, run_id, *files):
+        if not _SEGMENT.fullmatch(segment):
+            raise ValueError(f"unsafe object key segment {segment!r}")
+    uris = {}
+    for name, data in files.items():
+        store.put_bytes(run_key(area, run_id, name), data, _content_type(name))
+        uris[name] = store.uri(run_key(area, run_id, name))
+    for name, data in files.items():
+        store.put_bytes(latest_key(area, name), data, _content_type(name))
+    return uris

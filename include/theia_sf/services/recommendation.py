@@ -1,0 +1,454 @@
+"""NetworkPolicy recommendation service: reduce in the warehouse, build, self-check, persist, publish.
+
+``run_policy_recommendation`` does the analysis and records the run (``RECOMMENDATION_RUNS``,
+``RECOMMENDED_POLICIES``), including the diff against the previous succeeded run with the same
+parameters. ``publish_recommendation`` writes the multi-document YAML and a JSON report to the
+results location (``recommendation/runs/<run_id>/`` and ``recommendation/latest/``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from theia_sf.errors import ConfigurationError, TheiaError
+from theia_sf.objectstore import ObjectStore
+from theia_sf.policyeval import PolicySet, Verdict
+from theia_sf.publish import publish_artifacts
+from theia_sf.recommendation.building import Recommendation, build_recommendation
+from theia_sf.recommendation.diff import PolicyDiff, diff_policies
+from theia_sf.recommendation.model import FlowTuple, Options, to_datetime
+from theia_sf.recommendation.render import render_documents, render_manifest
+from theia_sf.sql import SqlLibrary
+from theia_sf.timewindow import Window
+from theia_sf.warehouse import Session, Warehouse
+
+log = logging.getLogger(__name__)
+
+JOB_TYPE = "initial"
+AREA = "recommendation"
+YAML_NAME = "policies.yaml"
+REPORT_NAME = "report.json"
+INSERT_BATCH = 200  # policies per INSERT statement
+
+
+class SelfCheckError(TheiaError):
+    """The recommended policies would block observed flows: a bug, never published."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    run_id: str
+    status: str
+    tuple_count: int
+    flow_count: int
+    policy_count: int
+    skipped: Mapping[str, Mapping[str, int]]
+    warnings: tuple[str, ...]
+    diff: Mapping[str, Any]
+    seconds: float
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "tuple_count": self.tuple_count,
+            "flow_count": self.flow_count,
+            "policy_count": self.policy_count,
+            "skipped": {k: dict(v) for k, v in self.skipped.items()},
+            "warnings_count": len(self.warnings),
+            "diff": {
+                "previous_run_id": self.diff.get("previous_run_id"),
+                "added": len(self.diff.get("added", ())),
+                "removed": len(self.diff.get("removed", ())),
+                "changed": len(self.diff.get("changed", ())),
+            },
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def validate_cluster_uuid(value: str | None) -> str | None:
+    if value in (None, ""):
+        return None
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise ConfigurationError(f"cluster_uuid={value!r} is not a UUID") from None
+
+
+def validate_limit(value: int | None) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(f"limit={value!r} must be an integer >= 0 (0 means no limit)")
+    return value
+
+
+def parameters_record(options: Options, cluster_uuid: str | None, limit: int) -> dict[str, Any]:
+    """The options that shape the output; equal records make runs comparable."""
+    return {
+        "job_type": JOB_TYPE,
+        **options.to_record(),
+        "cluster_uuid": cluster_uuid,
+        "limit": limit,
+    }
+
+
+def parameters_hash(record: Mapping[str, Any]) -> str:
+    text = json.dumps(record, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def fetch_tuples(
+    session: Session, sql: SqlLibrary, window: Window, cluster_uuid: str | None, limit: int
+) -> list[FlowTuple]:
+    """The reduction (a GROUP BY in the warehouse): distinct tuples with evidence."""
+    binds: dict[str, Any] = {"start_ts": window.start, "end_ts": window.end}
+    if cluster_uuid:
+        binds["cluster_uuid"] = cluster_uuid
+    if limit:
+        binds["limit"] = limit
+    query = sql.render(
+        "recommendation/select_flow_tuples.sql",
+        binds=binds,
+        cluster_uuid=bool(cluster_uuid),
+        limit=bool(limit),
+    )
+    columns, rows = session.fetch_rows(query)
+    expected = [
+        "src_ns", "src_labels", "src_ip", "dst_ip", "dst_ns", "dst_labels", "svc_port_name",
+        "dst_port", "protocol", "flow_type", "flow_count", "bytes", "first_seen", "last_seen",
+    ]  # fmt: skip
+    if columns != expected:
+        raise RuntimeError(f"select_flow_tuples.sql returned columns {columns}")
+    return [FlowTuple(*row) for row in rows]
+
+
+def self_check(recommendation: Recommendation) -> list[Verdict]:
+    """Replay the accepted tuples through the recommended policies; return the violations."""
+    policies = PolicySet(p.manifest for p in recommendation.policies)
+    return policies.violations(recommendation.flows)
+
+
+def _describe(verdict: Verdict) -> str:
+    f = verdict.flow
+
+    def ep(e: Any) -> str:
+        if e.namespace:
+            return f"{e.namespace}/{{{','.join(f'{k}={v}' for k, v in e.labels)}}}"
+        return e.ip or "?"
+
+    blocked = "egress" if not verdict.egress.allowed else "ingress"
+    decision = verdict.egress if not verdict.egress.allowed else verdict.ingress
+    return (
+        f"{ep(f.source)} -> {ep(f.destination)} {f.port}/{f.protocol}: {blocked} denied "
+        f"({decision.reason} {decision.policy or ''})"
+    )
+
+
+def _policy_rows(
+    run_id: str, recommendation: Recommendation, documents: Sequence[str], digests: Sequence[str]
+) -> list[dict[str, Any]]:
+    rows = []
+    for position, (policy, text, digest) in enumerate(
+        zip(recommendation.policies, documents, digests, strict=True)
+    ):
+        ev = policy.evidence
+        firsts = [e["first_seen"] for e in ev if e.get("first_seen")]
+        lasts = [e["last_seen"] for e in ev if e.get("last_seen")]
+        rows.append(
+            {
+                "position": position,
+                "kind": policy.kind,
+                "api_version": policy.api_version,
+                "namespace": policy.namespace,
+                "name": policy.name,
+                "yaml": text,
+                "yaml_sha256": digest,
+                "rule_count": len(ev),
+                "flow_count": sum(int(e["flow_count"]) for e in ev),
+                "bytes": sum(int(e["bytes"]) for e in ev),
+                # ISO strings in UTC sort like the instants they name.
+                "first_seen": dt.datetime.fromisoformat(min(firsts)) if firsts else None,
+                "last_seen": dt.datetime.fromisoformat(max(lasts)) if lasts else None,
+                "evidence": json.dumps(list(ev), separators=(",", ":")),
+            }
+        )
+    return rows
+
+
+def _insert_policies(
+    session: Session, sql: SqlLibrary, run_id: str, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    for start in range(0, len(rows), INSERT_BATCH):
+        batch = rows[start : start + INSERT_BATCH]
+        binds: dict[str, Any] = {"run_id": run_id}
+        for i, row in enumerate(batch):
+            for key, value in row.items():
+                binds[f"{key}_{i}"] = value
+        session.execute(
+            sql.render(
+                "recommendation/insert_recommended_policies.sql", binds=binds, rows=len(batch)
+            )
+        )
+
+
+def _previous_digests(
+    session: Session, sql: SqlLibrary, run_id: str, params_hash: str
+) -> tuple[str | None, dict[str, str] | None]:
+    found = session.fetch(
+        sql.render(
+            "recommendation/select_previous_run.sql",
+            binds={"parameters_hash": params_hash, "run_id": run_id},
+        )
+    )
+    if not found:
+        return None, None
+    previous = found[0]["run_id"]
+    rows = session.fetch(
+        sql.render("recommendation/select_policy_digests.sql", binds={"run_id": previous})
+    )
+    return previous, {
+        f"{r['kind']}/{r['namespace'] or ''}/{r['name']}": r["yaml_sha256"] for r in rows
+    }
+
+
+def _finish(session: Session, sql: SqlLibrary, run_id: str, status: str, **values: Any) -> None:
+    binds = {
+        "run_id": run_id,
+        "status": status,
+        "finished_at": dt.datetime.now(dt.UTC),
+        "tuple_count": None,
+        "flow_count": None,
+        "policy_count": None,
+        "skipped_tuples": None,
+        "skipped_flows": None,
+        "warnings": None,
+        "previous_run_id": None,
+        "diff": None,
+        "error": None,
+    }
+    binds.update(values)
+    session.execute(sql.render("recommendation/finish_recommendation_run.sql", binds=binds))
+
+
+def run_policy_recommendation(
+    warehouse: Warehouse,
+    sql: SqlLibrary,
+    *,
+    window: Window,
+    options: Options,
+    cluster_uuid: str | None = None,
+    limit: int = 0,
+    run_id: str | None = None,
+) -> RunSummary:
+    """Recommend policies for the unprotected flows in ``window``; persist and return the run.
+
+    Raises :class:`SelfCheckError` (after recording the run as failed) when the policies would
+    block an observed flow.
+    """
+    began = time.monotonic()
+    cluster_uuid = validate_cluster_uuid(cluster_uuid)
+    limit = validate_limit(limit)
+    run_id = run_id or str(uuid.uuid4())
+    params = parameters_record(options, cluster_uuid, limit)
+    params_hash = parameters_hash(params)
+    with warehouse.session() as session:
+        session.execute(
+            sql.render(
+                "recommendation/insert_recommendation_run.sql",
+                binds={
+                    "run_id": run_id,
+                    "job_type": JOB_TYPE,
+                    "policy_type": options.policy_type.value,
+                    "parameters": json.dumps(params, sort_keys=True),
+                    "parameters_hash": params_hash,
+                    "window_start": window.start,
+                    "window_end": window.end,
+                    "cluster_uuid": cluster_uuid,
+                    "engine": session.engine,
+                    "started_at": dt.datetime.now(dt.UTC),
+                },
+            )
+        )
+        try:
+            summary = _recommend(
+                session, sql, run_id, params_hash, window, options, cluster_uuid, limit, began
+            )
+        except BaseException as error:
+            try:
+                _finish(
+                    session, sql, run_id, "failed", error=f"{type(error).__name__}: {error}"[:10000]
+                )
+            except Exception:  # the original error matters more than the bookkeeping
+                log.exception("could not record run %s as failed", run_id)
+            raise
+    return summary
+
+
+def _recommend(
+    session: Session,
+    sql: SqlLibrary,
+    run_id: str,
+    params_hash: str,
+    window: Window,
+    options: Options,
+    cluster_uuid: str | None,
+    limit: int,
+    began: float,
+) -> RunSummary:
+    tuples = fetch_tuples(session, sql, window, cluster_uuid, limit)
+    log.info(
+        "run %s: %d distinct flow tuples in [%s, %s)%s (%.1f s)",
+        run_id, len(tuples), window.start.isoformat(), window.end.isoformat(),
+        f" for cluster {cluster_uuid}" if cluster_uuid else "", time.monotonic() - began,
+    )  # fmt: skip
+    recommendation = build_recommendation(tuples, options)
+    del tuples
+    if recommendation.tuple_count == 0:
+        log.info(
+            "run %s: no unprotected flows in the window; only the %d static policies of %s",
+            run_id, len(recommendation.policies), options.policy_type.value,
+        )  # fmt: skip
+    for reason, counts in recommendation.skipped.items():
+        log.info(
+            "run %s: skipped %d tuples (%d flows): %s",
+            run_id,
+            counts["tuples"],
+            counts["flows"],
+            reason,
+        )
+    for warning in recommendation.warnings:
+        log.warning("run %s: %s", run_id, warning)
+    violations = self_check(recommendation)
+    if violations:
+        shown = "; ".join(_describe(v) for v in violations[:10])
+        raise SelfCheckError(
+            f"self-check failed: {len(violations)} observed flows would be denied by the "
+            f"recommended policies (first: {shown}); nothing was published"
+        )
+    log.info(
+        "run %s: %d policies, self-check replayed %d flows (%.1f s)",
+        run_id, len(recommendation.policies), len(recommendation.flows), time.monotonic() - began,
+    )  # fmt: skip
+    documents = [render_manifest(p.manifest) for p in recommendation.policies]
+    digests = [hashlib.sha256(d.encode()).hexdigest() for d in documents]
+    previous_id, previous = _previous_digests(session, sql, run_id, params_hash)
+    current = {p.key: d for p, d in zip(recommendation.policies, digests, strict=True)}
+    diff: PolicyDiff = diff_policies(previous, current, previous_id)
+    rows = _policy_rows(run_id, recommendation, documents, digests)
+    with session.transaction():
+        _insert_policies(session, sql, run_id, rows)
+        _finish(
+            session,
+            sql,
+            run_id,
+            "succeeded",
+            tuple_count=recommendation.tuple_count,
+            flow_count=recommendation.flow_count,
+            policy_count=len(recommendation.policies),
+            skipped_tuples=recommendation.skipped_tuples,
+            skipped_flows=json.dumps(recommendation.skipped, sort_keys=True),
+            warnings=json.dumps(list(recommendation.warnings)),
+            previous_run_id=previous_id,
+            diff=json.dumps(diff.to_record()),
+        )
+    seconds = time.monotonic() - began
+    log.info(
+        "run %s succeeded: %d policies (%d added, %d removed, %d changed since %s) in %.1f s",
+        run_id, len(recommendation.policies), len(diff.added), len(diff.removed),
+        len(diff.changed), previous_id or "no previous run", seconds,
+    )  # fmt: skip
+    return RunSummary(
+        run_id,
+        "succeeded",
+        recommendation.tuple_count,
+        recommendation.flow_count,
+        len(recommendation.policies),
+        recommendation.skipped,
+        recommendation.warnings,
+        diff.to_record(),
+        seconds,
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return (
+            (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(dt.UTC).isoformat()
+        )
+    return value
+
+
+def load_run(session: Session, sql: SqlLibrary, run_id: str) -> dict[str, Any]:
+    rows = session.fetch(
+        sql.render("recommendation/select_recommendation_run.sql", binds={"run_id": run_id})
+    )
+    if not rows:
+        raise ConfigurationError(f"recommendation run {run_id!r} does not exist")
+    run = {k: _jsonable(v) for k, v in rows[0].items()}
+    for key in ("parameters", "skipped_flows", "warnings", "diff"):
+        if run.get(key):
+            run[key] = json.loads(run[key])
+    return run
+
+
+def publish_recommendation(
+    warehouse: Warehouse, sql: SqlLibrary, store: ObjectStore, run_id: str
+) -> dict[str, str]:
+    """Publish a succeeded run's YAML and JSON report; return ``{"yaml": uri, "report": uri}``."""
+    with warehouse.session() as session:
+        run = load_run(session, sql, run_id)
+        if run["status"] != "succeeded":
+            raise TheiaError(
+                f"run {run_id} has status {run['status']!r}; only succeeded runs are published"
+            )
+        _, rows = session.fetch_rows(
+            sql.render("recommendation/select_run_policies.sql", binds={"run_id": run_id})
+        )
+        yaml_text = render_documents(r[4] for r in rows)
+        report = {
+            **run,
+            "policies": [{"kind": r[1], "namespace": r[2], "name": r[3]} for r in rows],
+        }
+        uris = publish_artifacts(
+            store,
+            AREA,
+            run_id,
+            {
+                YAML_NAME: yaml_text.encode(),
+                REPORT_NAME: json.dumps(report, indent=2, sort_keys=True).encode(),
+            },
+        )
+        session.execute(
+            sql.render(
+                "recommendation/update_run_published.sql",
+                binds={
+                    "run_id": run_id,
+                    "yaml_uri": uris[YAML_NAME],
+                    "report_uri": uris[REPORT_NAME],
+                    "published_at": dt.datetime.now(dt.UTC),
+                },
+            )
+        )
+    log.info("run %s published: %s and %s", run_id, uris[YAML_NAME], uris[REPORT_NAME])
+    return {"yaml": uris[YAML_NAME], "report": uris[REPORT_NAME]}
+
+
+__all__ = [
+    "Options",
+    "RunSummary",
+    "SelfCheckError",
+    "Window",
+    "load_run",
+    "publish_recommendation",
+    "run_policy_recommendation",
+    "to_datetime",
+]

@@ -1,0 +1,13 @@
+UPDATE RECOMMENDATION_RUNS SET
+    status = :status,
+    finishedAt = :finished_at,
+    tupleCount = :tuple_count,
+    flowCount = :flow_count,
+    policyCount = :policy_count,
+    skippedTuples = :skipped_tuples,
+    skippedFlows = :skipped_flows,
+    warnings = :warnings,
+    previousRunId = :previous_run_id,
+    diff = :diff,
+    error = :error
+WHERE runId = :run_id

@@ -1,0 +1,212 @@
+"""run_policy_recommendation / publish_recommendation on a DuckDB file (no Airflow)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+import yaml
+
+from theia_sf.errors import ConfigurationError
+from theia_sf.objectstore import LocalObjectStore
+from theia_sf.recommendation.model import Options
+from theia_sf.services.recommendation import (
+    SelfCheckError,
+    load_run,
+    publish_recommendation,
+    run_policy_recommendation,
+)
+from theia_sf.timewindow import Window
+
+pytestmark = pytest.mark.integration
+
+WINDOW = Window(dt.datetime(2024, 5, 1, tzinfo=dt.UTC), dt.datetime(2024, 5, 2, tzinfo=dt.UTC))
+WEB = '{"app":"web","pod-template-hash":"abc12"}'
+CLUSTER = "8f4c0c8e-2b1e-4a4f-9a57-6f2a7a4b9d10"
+
+WORKED_EXAMPLE = [
+    {"sourcePodNamespace": "shop", "sourcePodLabels": WEB, "destinationIP": "10.0.0.7",
+     "destinationPodNamespace": "shop", "destinationPodLabels": '{"app":"db","pod-template-hash":"zz"}',
+     "destinationTransportPort": 5432, "flowType": 1},
+    {"sourcePodNamespace": "shop", "sourcePodLabels": WEB, "destinationIP": "10.96.0.10",
+     "destinationPodNamespace": "kube-system", "destinationPodLabels": '{"k8s-app":"kube-dns"}',
+     "destinationServicePortName": "kube-system/kube-dns:dns", "destinationTransportPort": 53,
+     "protocolIdentifier": 17, "flowType": 2},
+    {"sourcePodNamespace": "shop", "sourcePodLabels": WEB, "destinationIP": "93.184.216.34",
+     "destinationTransportPort": 443, "flowType": 3},
+    {"sourcePodNamespace": "shop", "sourcePodLabels": '{"app":"web","pod-template-hash":"def34"}',
+     "destinationIP": "10.0.0.7", "destinationPodNamespace": "shop",
+     "destinationPodLabels": '{"app":"db"}', "destinationTransportPort": 5432, "flowType": 2},
+]  # fmt: skip
+
+
+def _policies(store, run_id):
+    text = store.get_bytes(f"recommendation/runs/{run_id}/policies.yaml").decode()
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def test_run_persists_publishes_and_diffs(duckdb_warehouse, sql, insert_flows, tmp_path):
+    insert_flows(duckdb_warehouse, WORKED_EXAMPLE)
+    store = LocalObjectStore(tmp_path / "results", create=True)
+    options = Options.create()
+    first = run_policy_recommendation(duckdb_warehouse, sql, window=WINDOW, options=options)
+    assert first.status == "succeeded"
+    assert first.tuple_count == 4
+    assert first.policy_count == 3 + 4  # 3 namespace-allow ACNPs + (ANP + reject ACNP) x 2
+    uris = publish_recommendation(duckdb_warehouse, sql, store, first.run_id)
+    assert uris["yaml"].endswith(f"recommendation/runs/{first.run_id}/policies.yaml")
+    docs = _policies(store, first.run_id)
+    assert [d["kind"] for d in docs].count("NetworkPolicy") == 2
+    latest = store.get_bytes("recommendation/latest/policies.yaml")
+    assert latest == store.get_bytes(f"recommendation/runs/{first.run_id}/policies.yaml")
+    report = json.loads(store.get_bytes("recommendation/latest/report.json"))
+    assert report["run_id"] == first.run_id
+    assert report["status"] == "succeeded"
+    assert len(report["diff"]["added"]) == 7
+
+    with duckdb_warehouse.session() as session:
+        run = load_run(session, sql, first.run_id)
+        assert run["tuple_count"] == 4
+        assert run["yaml_uri"] == uris["yaml"]
+        assert run["window_start"].startswith("2024-05-01T00:00:00")
+        from theia_sf.sql import Query
+
+        rows = session.fetch(
+            Query(
+                "t",
+                "SELECT name, evidence, flowCount AS fc FROM RECOMMENDED_POLICIES "
+                "WHERE runId = :r AND kind = 'NetworkPolicy' ORDER BY position",
+                {"r": first.run_id},
+            )
+        )
+    web = next(r for r in rows if r["fc"] == 4)
+    evidence = json.loads(web["evidence"])
+    assert [e["direction"] for e in evidence] == ["egress", "egress", "egress"]
+    assert evidence[2]["flow_count"] == 2  # F1 and F4 merged into one rule
+    assert evidence[2]["bytes"] == 300
+
+    # Second run, one new flow: its policy changes, nothing is added or removed.
+    insert_flows(duckdb_warehouse, [
+        {"sourcePodNamespace": "shop", "sourcePodLabels": WEB, "destinationIP": "1.1.1.1",
+         "destinationTransportPort": 53, "protocolIdentifier": 17, "flowType": 3},
+    ])  # fmt: skip
+    second = run_policy_recommendation(duckdb_warehouse, sql, window=WINDOW, options=options)
+    assert second.diff["previous_run_id"] == first.run_id
+    assert second.diff["added"] == []
+    assert second.diff["removed"] == []
+    assert len(second.diff["changed"]) == 1
+    assert second.diff["changed"][0].startswith("NetworkPolicy/shop/recommend-allow-anp-")
+
+    # Different parameters: not compared with the first two runs.
+    third = run_policy_recommendation(
+        duckdb_warehouse, sql, window=WINDOW, options=Options.create(policy_type="k8s-np")
+    )
+    assert third.diff["previous_run_id"] is None
+    assert third.policy_count == 2
+
+
+def test_empty_window_gives_static_policies_and_log(duckdb_warehouse, sql, caplog):
+    caplog.set_level("INFO")
+    summary = run_policy_recommendation(
+        duckdb_warehouse, sql, window=WINDOW, options=Options.create(policy_type="anp-deny-all")
+    )
+    assert summary.status == "succeeded"
+    assert summary.tuple_count == 0
+    assert summary.policy_count == 4  # three namespace-allow ACNPs + reject-all
+    assert "no unprotected flows in the window" in caplog.text
+
+
+def test_window_cluster_and_protection_filters(duckdb_warehouse, sql, insert_flows):
+    base = {
+        "sourcePodNamespace": "a",
+        "destinationPodNamespace": "b",
+        "destinationTransportPort": 80,
+    }
+    insert_flows(duckdb_warehouse, [
+        {**base, "clusterUUID": CLUSTER},
+        {**base, "clusterUUID": "00000000-0000-0000-0000-000000000000", "destinationTransportPort": 81},
+        {**base, "ingressNetworkPolicyName": "np", "destinationTransportPort": 82},
+        {**base, "egressNetworkPolicyName": "np", "destinationTransportPort": 83},
+        # record ending exactly at the window end is outside the half-open window
+        {**base, "flowEndSeconds": WINDOW.end, "destinationTransportPort": 84},
+        {**base, "flowEndSeconds": WINDOW.start, "destinationTransportPort": 85},
+    ])  # fmt: skip
+    options = Options.create(policy_type="k8s-np")
+    everything = run_policy_recommendation(duckdb_warehouse, sql, window=WINDOW, options=options)
+    assert everything.tuple_count == 3  # ports 80, 81, 85
+    one = run_policy_recommendation(
+        duckdb_warehouse, sql, window=WINDOW, options=options, cluster_uuid=CLUSTER
+    )
+    assert one.tuple_count == 1
+    limited = run_policy_recommendation(
+        duckdb_warehouse, sql, window=WINDOW, options=options, limit=2
+    )
+    assert limited.tuple_count == 2
+
+
+def test_odd_flows_are_skipped_and_counted(duckdb_warehouse, sql, insert_flows):
+    insert_flows(duckdb_warehouse, [
+        # intra-cluster destination without a namespace (e.g. a node IP)
+        {"sourcePodNamespace": "a", "destinationIP": "10.0.0.1", "destinationTransportPort": 10250},
+        # ICMP
+        {"sourcePodNamespace": "a", "destinationPodNamespace": "b", "protocolIdentifier": 1,
+         "destinationTransportPort": 0},
+        # null / empty labels and IPv6 from outside the cluster: accepted
+        {"sourceIP": "2001:db8::1", "destinationPodNamespace": "b", "destinationPodLabels": "null",
+         "destinationTransportPort": 443, "flowType": 4},
+        {"sourcePodNamespace": "a", "sourcePodLabels": "", "destinationPodNamespace": "b",
+         "destinationPodLabels": "{}", "destinationTransportPort": 80, "protocolIdentifier": 132},
+        # garbage labels
+        {"sourcePodNamespace": "a", "sourcePodLabels": "{not json", "destinationPodNamespace": "b",
+         "destinationTransportPort": 80},
+    ])  # fmt: skip
+    summary = run_policy_recommendation(
+        duckdb_warehouse, sql, window=WINDOW, options=Options.create()
+    )
+    assert summary.skipped == {
+        "destination_without_namespace": {"tuples": 1, "flows": 1},
+        "invalid_labels": {"tuples": 1, "flows": 1},
+        "unsupported_protocol": {"tuples": 1, "flows": 1},
+    }
+    assert any("empty selector" in w for w in summary.warnings)
+
+
+def test_bad_parameters_are_refused_before_any_work(duckdb_warehouse, sql):
+    with pytest.raises(ConfigurationError, match="cluster_uuid"):
+        run_policy_recommendation(
+            duckdb_warehouse, sql, window=WINDOW, options=Options.create(), cluster_uuid="nope"
+        )
+    with pytest.raises(ConfigurationError, match="limit"):
+        run_policy_recommendation(
+            duckdb_warehouse, sql, window=WINDOW, options=Options.create(), limit=-1
+        )
+
+
+def test_self_check_failure_fails_the_run(duckdb_warehouse, sql, insert_flows, monkeypatch):
+    import theia_sf.services.recommendation as service
+
+    insert_flows(duckdb_warehouse, WORKED_EXAMPLE)
+    real = service.build_recommendation
+
+    def broken(tuples, options):
+        # Drop every allow policy: the reject ACNPs then block the observed flows.
+        rec = real(tuples, options)
+        kept = tuple(p for p in rec.policies if "allow-anp" not in p.name)
+        return type(rec)(
+            kept, rec.flows, rec.tuple_count, rec.flow_count, rec.skipped, rec.warnings
+        )
+
+    monkeypatch.setattr(service, "build_recommendation", broken)
+    with pytest.raises(SelfCheckError, match="would be denied"):
+        run_policy_recommendation(
+            duckdb_warehouse,
+            sql,
+            window=WINDOW,
+            options=Options.create(),
+            run_id="11111111-1111-1111-1111-111111111111",
+        )
+    with duckdb_warehouse.session() as session:
+        run = load_run(session, sql, "11111111-1111-1111-1111-111111111111")
+    assert run["status"] == "failed"
+    assert "self-check failed" in run["error"]
