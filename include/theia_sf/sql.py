@@ -41,6 +41,28 @@ def sql_string(value: object) -> str:
     return "'" + value + "'"
 
 
+# Snowflake takes no bind variables in integration, stage and task DDL, so the few values
+# that must appear there as literals (ARNs, s3:// URLs, object comments) pass through these
+# strict validators instead. The patterns exclude quotes and backslashes.
+_ARN = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{0,12}:[A-Za-z0-9_+=,.@/:-]{1,1024}")
+_S3_URL = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9_.=-]+)*/?")
+_COMMENT = re.compile(r"[A-Za-z0-9 _.:/,()-]{0,256}")
+
+
+def _validated_literal(pattern: re.Pattern[str], what: str) -> Any:
+    def literal(value: object) -> str:
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            raise ValueError(f"unsafe {what} for a SQL literal: {value!r}")
+        return "'" + value + "'"
+
+    return literal
+
+
+arn_literal = _validated_literal(_ARN, "ARN")
+s3_url_literal = _validated_literal(_S3_URL, "s3:// URL")
+comment_literal = _validated_literal(_COMMENT, "comment")
+
+
 def default_sql_dir() -> Path:
     """The ``sql/`` folder: next to the source tree, or packaged inside the wheel."""
     if env := os.environ.get("THEIA_SQL_DIR"):
@@ -90,6 +112,9 @@ class SqlLibrary:
         )
         self._env.filters["ident"] = ident
         self._env.filters["sql_string"] = sql_string
+        self._env.filters["arn"] = arn_literal
+        self._env.filters["s3_url"] = s3_url_literal
+        self._env.filters["comment"] = comment_literal
 
     def names(self) -> list[str]:
         return sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*.sql"))

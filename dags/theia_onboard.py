@@ -1,0 +1,55 @@
+"""
+### Theia onboarding (one-shot)
+
+Creates or updates every resource of a stack, idempotently; re-running resumes a failed run
+and converges an existing stack (new migrations apply, nothing is duplicated).
+
+* **engine `duckdb`** (embedded): the DuckDB file (`theia_warehouse` host or
+  `THEIA_DUCKDB_PATH`) with every migration, the flows location and the results location
+  (directories, or S3-compatible buckets through `theia_aws`).
+* **engine `snowflake`**: flows bucket, SNS/SQS error channel, IAM roles trusted by the
+  Snowflake integrations, database `ANTREA_<SUFFIX>`, schema `THEIA`, stage, migrations,
+  Snowpipe for the chosen flow-record layout, retention task, bucket notification.
+
+A state record per stack (S3 state bucket with SSE-KMS, or for duckdb a JSON file under the
+data directory) is written after every step. `dry_run` prints the plan and touches nothing.
+The result table (theia-sf's) and the Flow Aggregator Helm values are in the log of
+`report_outputs` and in its XCom.
+Logic: `theia_sf.services.onboarding`.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, task
+
+from theia_sf.airflow.defaults import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL
+from theia_sf.airflow.onboarding import onboard_params
+
+
+@dag(
+    schedule=None,
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    params=onboard_params(),
+    tags=["theia", "onboarding"],
+    doc_md=__doc__,
+)
+def theia_onboard() -> None:
+    @task(pool=WAREHOUSE_POOL)
+    def onboard_stack(params: dict) -> dict:
+        from theia_sf.airflow.onboarding import onboard
+
+        return onboard(params)
+
+    @task(retries=0)
+    def report_outputs(result: dict) -> dict:
+        from theia_sf.airflow.onboarding import report
+
+        return report(result)
+
+    report_outputs(onboard_stack())
+
+
+theia_onboard()

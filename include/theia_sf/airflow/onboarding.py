@@ -1,0 +1,428 @@
+"""Airflow glue for the onboarding DAGs: Params, and connections turned into ports.
+
+Cheap to import at DAG parse time (only ``airflow.sdk`` and light core modules at top level);
+everything heavy (boto3, DuckDB, the Snowflake connector, sqlglot) is imported inside the
+functions that tasks call.
+
+* ``theia_warehouse``: the Snowflake side (conn_type ``snowflake``) or the DuckDB file
+  (conn_type ``duckdb``, host = path; missing: ``THEIA_DUCKDB_PATH`` / the data directory).
+* ``theia_aws``: every AWS client, built by the Amazon provider's hooks.
+
+Run notes: Airflow 3.3's task execution API can read a DAG run but offers no call to change
+its note (only ``trigger_dag_run`` takes one), and tasks have no metadata-database access.
+So the result table goes to the task log and to XCom (``return_value``), not to the note.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airflow.sdk import Param
+
+from theia_sf.errors import ConfigurationError
+from theia_sf.layouts import LAYOUTS
+from theia_sf.onboarding.names import (
+    BUCKET_PATTERN,
+    KMS_ALIAS_PATTERN,
+    KMS_KEY_PATTERN,
+    PREFIX_PATTERN,
+    REGION_PATTERN,
+    STACK_NAME_PATTERN,
+    WAREHOUSE_PATTERN,
+)
+
+log = logging.getLogger(__name__)
+
+ENGINES = ["auto", "duckdb", "snowflake"]
+DEFAULT_REGION = "us-west-2"
+
+
+def _nullable(pattern: str, title: str, description: str) -> Param:
+    return Param(
+        None, type=["null", "string"], pattern=pattern, title=title, description=description
+    )
+
+
+def stack_params(*, destructive: bool = False) -> dict[str, Param]:
+    """Params shared by theia_onboard and theia_offboard (theia-sf's onboard flags)."""
+    params: dict[str, Param] = {
+        "engine": Param(
+            "auto",
+            type="string",
+            enum=ENGINES,
+            title="Engine",
+            description="duckdb (embedded), snowflake, or auto: the kind of the "
+            "theia_warehouse connection.",
+        ),
+        "stack_name": Param(
+            "default",
+            type="string",
+            pattern=STACK_NAME_PATTERN,
+            title="Stack name",
+            description="Names one deployment; several "
+            "stacks can share an account and a state bucket.",
+        ),
+        "region": Param(
+            DEFAULT_REGION,
+            type="string",
+            pattern=REGION_PATTERN,
+            title="AWS region",
+            description="Region of every AWS resource of the stack.",
+        ),
+        "state_bucket": _nullable(
+            BUCKET_PATTERN,
+            "State bucket",
+            "Existing bucket for the state record (theia_create_bucket). "
+            "Required for snowflake; for duckdb, empty keeps the state "
+            "as a JSON file under the data directory.",
+        ),
+        "state_prefix": Param(
+            "antrea-flows-infra",
+            type="string",
+            pattern=PREFIX_PATTERN,
+            title="State prefix",
+            description="Key prefix of state records.",
+        ),
+        "state_bucket_region": _nullable(
+            REGION_PATTERN, "State bucket region", "Empty: the stack's region."
+        ),
+        "kms_key_id": _nullable(
+            KMS_KEY_PATTERN,
+            "KMS key",
+            "Key id, ARN or alias for SSE-KMS of the state record "
+            "(theia_create_kms_key). Empty: SSE-S3.",
+        ),
+        "kms_key_region": _nullable(REGION_PATTERN, "KMS key region", "Empty: the region."),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            title="Dry run",
+            description="Print the plan (resources and statements); touch nothing.",
+        ),
+    }
+    if destructive:
+        params["confirm"] = Param(
+            "",
+            type="string",
+            title="Confirm",
+            description="Type the stack name to confirm the deletion.",
+        )
+        params["remove_orphans"] = Param(
+            False,
+            type="boolean",
+            title="Remove orphans",
+            description="Also delete resources tagged with the stack that its state does not list.",
+        )
+    return params
+
+
+def onboard_params() -> dict[str, Param]:
+    params = stack_params()
+    params.update(
+        {
+            "warehouse_name": _nullable(
+                WAREHOUSE_PATTERN,
+                "Snowflake warehouse",
+                "Runs the migrations. Empty: a temporary X-Small warehouse, dropped afterwards.",
+            ),
+            "flow_retention_days": Param(
+                30,
+                type="integer",
+                minimum=1,
+                maximum=3650,
+                title="Flow retention (days)",
+                description="Rows of FLOWS older than this are deleted daily (Snowflake task).",
+            ),
+            "file_retention_days": Param(
+                7,
+                type="integer",
+                minimum=1,
+                maximum=3650,
+                title="File retention (days)",
+                description="Raw flow files expire from the bucket.",
+            ),
+            "flow_layout": Param(
+                "v2.7",
+                type="string",
+                enum=list(LAYOUTS),
+                title="Flow-record layout",
+                description="Antrea version of the "
+                "Flow Aggregator (the Snowpipe COPY maps fields by position).",
+            ),
+        }
+    )
+    return params
+
+
+# --- ports from connections ------------------------------------------------------------------
+
+
+def resolve_engine(engine: str) -> str:
+    from theia_sf.airflow import runtime
+
+    return runtime.engine() if engine == "auto" else engine
+
+
+def aws_port(region: str) -> Any:
+    from theia_sf.adapters.aws import BotoAws
+    from theia_sf.airflow import runtime
+
+    return BotoAws(lambda service, r: runtime.aws_client(service, region_name=r), region)
+
+
+def snowflake_factory() -> Any:
+    """(database, warehouse) -> SnowflakeWarehouse over the provider's SnowflakeHook."""
+    from airflow.providers.snowflake.hooks.snowflake import SnowflakeHook
+
+    from theia_sf.adapters.snowflake import SnowflakeWarehouse
+    from theia_sf.airflow import runtime
+
+    conn = runtime.require_connection(runtime.WAREHOUSE_CONN_ID, "Snowflake for onboarding")
+    if conn.conn_type != "snowflake":
+        raise ConfigurationError(
+            f"engine snowflake needs connection {runtime.WAREHOUSE_CONN_ID!r} of type "
+            f"snowflake, not {conn.conn_type!r}"
+        )
+    hook = SnowflakeHook(snowflake_conn_id=runtime.WAREHOUSE_CONN_ID)
+
+    def make(database: str | None, warehouse: str | None) -> Any:
+        return SnowflakeWarehouse(
+            hook.get_conn,
+            database=database,
+            schema="THEIA" if database else None,
+            warehouse_name=warehouse,
+            temporary_warehouse=False,
+        )
+
+    return make
+
+
+def state_store(params: dict[str, Any], engine: str) -> Any:
+    from theia_sf.adapters.aws import S3StateStore
+    from theia_sf.airflow import runtime
+    from theia_sf.onboarding.state import FileStateStore
+
+    bucket = params.get("state_bucket")
+    if bucket:
+        region = params.get("state_bucket_region") or params["region"]
+        client = runtime.aws_client("s3", region_name=region)
+        return S3StateStore(
+            client, bucket, params.get("state_prefix") or "", params.get("kms_key_id")
+        )
+    if engine == "snowflake":
+        raise ConfigurationError("Param state_bucket is required for engine snowflake")
+    return FileStateStore(runtime.settings().data_dir / "onboarding")
+
+
+def duckdb_path() -> Any:
+    from pathlib import Path
+
+    from theia_sf.airflow import runtime
+
+    conn = runtime.get_connection(runtime.WAREHOUSE_CONN_ID)
+    if conn is not None and conn.conn_type == "duckdb" and conn.host:
+        return Path(conn.host)
+    return runtime.settings().duckdb_path
+
+
+def _fail_fast(error: Exception) -> None:
+    """User-fixable errors fail the task without retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    raise AirflowFailException(str(error)) from error
+
+
+# --- what the tasks call -----------------------------------------------------------------------
+
+
+def onboard(params: dict[str, Any]) -> dict[str, Any]:
+    from theia_sf.airflow import runtime
+    from theia_sf.services import onboarding as service
+
+    try:
+        engine = resolve_engine(params["engine"])
+        store = state_store(params, engine)
+        if engine == "duckdb":
+            from theia_sf.adapters.duckdb import DuckDBWarehouse
+            from theia_sf.onboarding.embedded import EmbeddedRequest
+
+            cfg = runtime.settings()
+            path = duckdb_path()
+            request = EmbeddedRequest(
+                stack_name=params["stack_name"],
+                duckdb_path=path,
+                flows_location=cfg.flows_location,
+                results_location=cfg.results_location,
+                region=params["region"],
+            )
+            return service.onboard_embedded_stack(
+                request,
+                warehouse=lambda: DuckDBWarehouse(path, memory_limit=cfg.duckdb_memory_limit),
+                sql=runtime.sql_library(),
+                state_store=store,
+                aws=lambda: aws_port(params["region"]),
+                dry_run=params["dry_run"],
+            )
+        from theia_sf.onboarding.cloud import CloudRequest
+
+        request = CloudRequest(
+            stack_name=params["stack_name"],
+            region=params["region"],
+            state_bucket=params["state_bucket"] or "",
+            state_prefix=params["state_prefix"],
+            state_bucket_region=params.get("state_bucket_region"),
+            kms_key_id=params.get("kms_key_id"),
+            kms_key_region=params.get("kms_key_region"),
+            warehouse_name=params.get("warehouse_name"),
+            flow_retention_days=params["flow_retention_days"],
+            file_retention_days=params["file_retention_days"],
+            flow_layout=params["flow_layout"],
+        )
+        if params["dry_run"]:
+            return service.onboard_cloud_stack(
+                request,
+                aws=None,
+                snowflake=None,
+                sql=runtime.sql_library(),
+                state_store=store,
+                dry_run=True,
+            )
+        return service.onboard_cloud_stack(
+            request,
+            aws=aws_port(params["region"]),
+            snowflake=snowflake_factory(),
+            sql=runtime.sql_library(),
+            state_store=store,
+        )
+    except ConfigurationError as error:
+        _fail_fast(error)
+        raise
+
+
+def offboard(params: dict[str, Any]) -> dict[str, Any]:
+    from theia_sf.airflow import runtime
+    from theia_sf.services import onboarding as service
+
+    try:
+        engine = resolve_engine(params["engine"])
+        store = state_store(params, engine)
+        if engine == "duckdb":
+            return service.offboard_embedded_stack(
+                params["stack_name"],
+                confirm=params["confirm"],
+                state_store=store,
+                aws=lambda: aws_port(params["region"]),
+                dry_run=params["dry_run"],
+            )
+        state = store.load(params["stack_name"])
+        region = (state.request.get("region") if state else None) or params["region"]
+        return service.offboard_cloud_stack(
+            params["stack_name"],
+            confirm=params["confirm"],
+            aws=aws_port(region),
+            snowflake=snowflake_factory(),
+            sql=runtime.sql_library(),
+            state_store=store,
+            remove_orphans=params["remove_orphans"],
+            dry_run=params["dry_run"],
+        )
+    except ConfigurationError as error:
+        _fail_fast(error)
+        raise
+
+
+def report(result: dict[str, Any]) -> dict[str, Any]:
+    """Log the outcome (table, Helm values or plan) and return the small part for XCom."""
+    if result.get("dry_run"):
+        for item in result.get("plan", []) or result.get("would_remove", []):
+            log.info("plan: %s", item)
+            for statement in item.get("statements", []) if isinstance(item, dict) else []:
+                log.info("  %s", statement)
+        return {"dry_run": True, "stack": result["stack"], "engine": result["engine"]}
+    if "table" in result:
+        log.info("stack %s (%s) is ready:\n%s", result["stack"], result["engine"], result["table"])
+        if result.get("helm_values"):
+            log.info("Flow Aggregator Helm values:\n%s", "\n".join(result["helm_set"]))
+        log.info("Run theia_onboard again to update the stack; theia_offboard removes it.")
+        return {
+            "stack": result["stack"],
+            "engine": result["engine"],
+            "outputs": result["outputs"]["table"],
+            "helm_values": result["helm_values"],
+            "note": result["note"],
+        }
+    for line in result.get("removed", []):
+        log.info("%s", line)
+    if result.get("orphans"):
+        log.warning(
+            "left in place (tagged with the stack, not in its state): %s", result["orphans"]
+        )
+    return {k: result.get(k) for k in ("stack", "engine", "removed", "orphans", "message")}
+
+
+def create_bucket(params: dict[str, Any]) -> dict[str, Any]:
+    from theia_sf.services import onboarding as service
+
+    try:
+        return service.create_state_bucket(
+            aws_port(params["region"]),
+            region=params["region"],
+            name=params["name"],
+            prefix=params["prefix"],
+            dry_run=params["dry_run"],
+        )
+    except ConfigurationError as error:
+        _fail_fast(error)
+        raise
+
+
+def delete_bucket(params: dict[str, Any]) -> dict[str, Any]:
+    from theia_sf.services import onboarding as service
+
+    try:
+        return service.delete_bucket(
+            aws_port(params["region"]),
+            name=params["name"],
+            force=params["force"],
+            confirm=params["confirm"],
+            dry_run=params["dry_run"],
+        )
+    except ConfigurationError as error:
+        _fail_fast(error)
+        raise
+
+
+def create_kms_key(params: dict[str, Any]) -> dict[str, Any]:
+    from theia_sf.services import onboarding as service
+
+    try:
+        return service.create_kms_key(
+            aws_port(params["region"]),
+            region=params["region"],
+            alias=params["alias"],
+            dry_run=params["dry_run"],
+        )
+    except ConfigurationError as error:
+        _fail_fast(error)
+        raise
+
+
+def delete_kms_key(params: dict[str, Any]) -> dict[str, Any]:
+    from theia_sf.services import onboarding as service
+
+    try:
+        return service.delete_kms_key(
+            aws_port(params["region"]),
+            key_id=params["key_id"],
+            region=params["region"],
+            pending_window_days=params["pending_window_days"],
+            confirm=params["confirm"],
+            dry_run=params["dry_run"],
+        )
+    except ConfigurationError as error:
+        _fail_fast(error)
+        raise
+
+
+__all__ = ["KMS_ALIAS_PATTERN", "onboard_params", "stack_params"]

@@ -1,0 +1,323 @@
+"""Onboarding services: create, converge and remove a stack; state bucket and KMS key jobs.
+
+Each function takes its ports (warehouse, AWS, Snowflake factory, state store) as arguments,
+so it runs the same from pytest (DuckDB files, moto, a Snowflake double) and from the
+Airflow glue (:mod:`theia_sf.airflow.onboarding`). Results are small JSON-able dicts.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from theia_sf.errors import ConfigurationError
+from theia_sf.onboarding.cloud import (
+    STEPS,
+    CloudRequest,
+    CloudStack,
+    SnowflakeFactory,
+    plan_cloud,
+)
+from theia_sf.onboarding.embedded import (
+    ENGINE as EMBEDDED,
+)
+from theia_sf.onboarding.embedded import (
+    EmbeddedRequest,
+    offboard_embedded,
+    onboard_embedded,
+    plan_embedded,
+)
+from theia_sf.onboarding.names import (
+    BUCKET_PATTERN as BUCKET_NAME_PATTERN,
+)
+from theia_sf.onboarding.names import (
+    KMS_ALIAS_PATTERN,
+    StackNames,
+    check_stack_name,
+    stack_tags,
+)
+from theia_sf.onboarding.outputs import Outputs
+from theia_sf.onboarding.ports import AwsPort
+from theia_sf.onboarding.state import StateStore
+from theia_sf.sql import SqlLibrary
+from theia_sf.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+
+def check_confirmation(confirm: object, expected: str, what: str = "stack name") -> None:
+    """Destructive jobs run only when Param ``confirm`` repeats the name of what goes away."""
+    if confirm != expected:
+        raise ConfigurationError(
+            f"refusing to delete: Param confirm must equal the {what} {expected!r} "
+            f"(got {confirm!r})"
+        )
+
+
+def _result(engine: str, stack: str, *, dry_run: bool, **fields: Any) -> dict[str, Any]:
+    return {"engine": engine, "stack": stack, "dry_run": dry_run, **fields}
+
+
+def _with_outputs(result: dict[str, Any], outputs: Outputs) -> dict[str, Any]:
+    result["outputs"] = outputs.to_record()
+    result["table"] = outputs.table()
+    result["helm_values"] = outputs.helm_values
+    result["helm_set"] = outputs.helm_set_flags()
+    result["note"] = outputs.note()
+    return result
+
+
+# --- embedded engine -------------------------------------------------------------------------
+
+
+def onboard_embedded_stack(
+    request: EmbeddedRequest,
+    *,
+    warehouse: Callable[[], Warehouse],
+    sql: SqlLibrary,
+    state_store: StateStore,
+    aws: Callable[[], AwsPort],
+    dry_run: bool = False,
+    after_step: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Create the DuckDB file (migrated), the flows and results locations; save the state."""
+    plan = plan_embedded(request, sql)
+    if dry_run:
+        return _result(EMBEDDED, request.stack_name, dry_run=True, plan=plan)
+    outputs = onboard_embedded(
+        request,
+        warehouse=warehouse,
+        sql=sql,
+        state_store=state_store,
+        aws=aws,
+        after_step=after_step,
+    )
+    result = _result(
+        EMBEDDED, request.stack_name, dry_run=False, plan=plan, state=state_store.location
+    )
+    return _with_outputs(result, outputs)
+
+
+def offboard_embedded_stack(
+    stack: str,
+    *,
+    confirm: str,
+    state_store: StateStore,
+    aws: Callable[[], AwsPort],
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    check_stack_name(stack)
+    state = state_store.load(stack)
+    if state is None:
+        return _result(
+            EMBEDDED,
+            stack,
+            dry_run=dry_run,
+            removed=[],
+            message=f"no state record for stack {stack!r}: nothing to remove",
+        )
+    if state.engine != EMBEDDED:
+        raise ConfigurationError(
+            f"stack {stack!r} is a {state.engine} stack: run theia_offboard with engine "
+            f"{state.engine}"
+        )
+    if dry_run:
+        would = [
+            f"{step}: {info.get('location') or info.get('path')}"
+            for step, info in reversed(list(state.steps.items()))
+        ]
+        return _result(EMBEDDED, stack, dry_run=True, would_remove=would)
+    check_confirmation(confirm, stack)
+    removed = offboard_embedded(state, state_store=state_store, aws=aws)
+    return _result(EMBEDDED, stack, dry_run=False, removed=removed)
+
+
+# --- cloud (Snowflake) engine ----------------------------------------------------------------
+
+
+def onboard_cloud_stack(
+    request: CloudRequest,
+    *,
+    aws: AwsPort | None,
+    snowflake: SnowflakeFactory | None,
+    sql: SqlLibrary,
+    state_store: StateStore,
+    dry_run: bool = False,
+    after_step: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Pre-flight checks, then every step (idempotent), the state saved after each one."""
+    if dry_run:
+        # A dry run touches nothing, so a new stack's suffix and the account are unknown.
+        return _result("snowflake", request.stack_name, dry_run=True, plan=plan_cloud(request, sql))
+    if aws is None or snowflake is None:
+        raise ValueError("onboarding needs the AWS and Snowflake ports")
+    stack = CloudStack(aws=aws, snowflake=snowflake, sql=sql, state_store=state_store)
+    checks = stack.preflight(request)
+    log.info("pre-flight checks passed: %s", checks)
+    outputs = stack.onboard(request, after_step=after_step)
+    result = _result(
+        "snowflake", request.stack_name, dry_run=False, state=state_store.location, preflight=checks
+    )
+    return _with_outputs(result, outputs)
+
+
+def offboard_cloud_stack(
+    stack: str,
+    *,
+    confirm: str,
+    aws: AwsPort,
+    snowflake: SnowflakeFactory,
+    sql: SqlLibrary,
+    state_store: StateStore,
+    remove_orphans: bool = False,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """Remove the stack from its state record alone; report (or remove) tagged leftovers."""
+    check_stack_name(stack)
+    state = state_store.load(stack)
+    if state is not None and state.engine != "snowflake":
+        raise ConfigurationError(
+            f"stack {stack!r} is a {state.engine} stack: run theia_offboard with engine "
+            f"{state.engine}"
+        )
+    if dry_run:
+        would: list[str] = []
+        if state is not None and state.suffix:
+            names = StackNames(stack, state.suffix)
+            would = [
+                f"{spec.name} ({names.database if spec.provider == 'snowflake' else names.bucket})"
+                for spec in reversed(STEPS)
+            ]
+        orphans = [f"{r.kind} {r.name}" for r in aws.tagged_resources(stack)]
+        return _result(
+            "snowflake",
+            stack,
+            dry_run=True,
+            would_remove=would,
+            tagged_resources=orphans,
+            state_found=state is not None,
+        )
+    check_confirmation(confirm, stack)
+    removed: list[str] = []
+    if state is None:
+        removed.append(f"no state record for stack {stack!r}")
+    else:
+        removed += CloudStack(
+            aws=aws, snowflake=snowflake, sql=sql, state_store=state_store
+        ).offboard(state)
+    leftovers = aws.tagged_resources(stack)
+    orphans = [f"{r.kind} {r.name}" for r in leftovers]
+    if leftovers and remove_orphans:
+        for resource in leftovers:
+            aws.delete_tagged(resource)
+            removed.append(f"orphan {resource.kind} {resource.name} removed")
+        orphans = []
+    elif leftovers:
+        log.warning(
+            "resources tagged with stack %s but not in its state: %s (set Param "
+            "remove_orphans to delete them)",
+            stack,
+            orphans,
+        )
+    return _result("snowflake", stack, dry_run=False, removed=removed, orphans=orphans)
+
+
+# --- state bucket and KMS key ------------------------------------------------------------------
+
+
+def create_state_bucket(
+    aws: AwsPort, *, region: str, name: str | None, prefix: str = "antrea", dry_run: bool = False
+) -> dict[str, Any]:
+    """Create (or reuse) the bucket that holds state records; works in us-east-1 too."""
+    import re
+
+    bucket = name or f"{prefix}-{secrets.token_hex(6)}"
+    if not re.fullmatch(BUCKET_NAME_PATTERN, bucket):
+        raise ConfigurationError(f"bucket name {bucket!r} is not valid (Params name / prefix)")
+    if dry_run:
+        return {"bucket": bucket, "region": region, "dry_run": True}
+    created = aws.ensure_bucket(bucket, region, {"theia:managed-by": "theia-sf-airflow"})
+    return {"bucket": bucket, "region": region, "created": created, "dry_run": False}
+
+
+def delete_bucket(
+    aws: AwsPort, *, name: str, force: bool, confirm: str, dry_run: bool = False
+) -> dict[str, Any]:
+    """Delete a bucket; with ``force`` every object version on every page first."""
+    if dry_run:
+        return {"bucket": name, "dry_run": True, "object_versions": aws.bucket_objects(name)}
+    check_confirmation(confirm, name, "bucket name")
+    if not force and aws.bucket_objects(name):
+        raise ConfigurationError(f"bucket {name!r} is not empty; set Param force to delete it")
+    deleted = aws.delete_bucket(name, force=force)
+    return {
+        "bucket": name,
+        "dry_run": False,
+        "existed": deleted is not None,
+        "object_versions_deleted": deleted or 0,
+    }
+
+
+def create_kms_key(
+    aws: AwsPort, *, region: str, alias: str, dry_run: bool = False
+) -> dict[str, Any]:
+    """Create a symmetric key for state encryption, or reuse the one behind ``alias``."""
+    import re
+
+    if not re.fullmatch(KMS_ALIAS_PATTERN, alias):
+        raise ConfigurationError(f"Param alias={alias!r} must look like alias/<name>")
+    if dry_run:
+        return {"alias": alias, "region": region, "dry_run": True}
+    key = aws.ensure_key(
+        alias,
+        "Created by theia-sf-airflow to encrypt onboarding state records",
+        region,
+        {"theia:managed-by": "theia-sf-airflow"},
+    )
+    return {
+        "key_id": key.key_id,
+        "key_arn": key.arn,
+        "alias": alias,
+        "region": key.region,
+        "dry_run": False,
+    }
+
+
+def delete_kms_key(
+    aws: AwsPort,
+    *,
+    key_id: str,
+    region: str,
+    pending_window_days: int,
+    confirm: str,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """Schedule deletion of a key after 7-30 days (AWS never deletes a key at once)."""
+    if not 7 <= pending_window_days <= 30:
+        raise ConfigurationError("Param pending_window_days must be between 7 and 30")
+    key = aws.describe_key(key_id, region)
+    if key is None:
+        raise ConfigurationError(
+            f"KMS key {key_id!r} not found in {region} (Params key_id, region)"
+        )
+    if dry_run:
+        return {"key_id": key.key_id, "state": key.state, "dry_run": True}
+    check_confirmation(confirm, key_id, "key id")
+    date = aws.schedule_key_deletion(key.key_id, region, pending_window_days)
+    return {"key_id": key.key_id, "deletion_date": date, "dry_run": False}
+
+
+__all__ = [
+    "check_confirmation",
+    "create_kms_key",
+    "create_state_bucket",
+    "delete_bucket",
+    "delete_kms_key",
+    "offboard_cloud_stack",
+    "offboard_embedded_stack",
+    "onboard_cloud_stack",
+    "onboard_embedded_stack",
+    "stack_tags",
+]

@@ -1,0 +1,1 @@
+DROP INTEGRATION IF EXISTS {{ name | ident }}

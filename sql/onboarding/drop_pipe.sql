@@ -1,0 +1,1 @@
+DROP PIPE IF EXISTS {{ pipe | ident }}

@@ -1,0 +1,1 @@
+DROP STAGE IF EXISTS {{ stage | ident }}

@@ -1,0 +1,1 @@
+DROP TASK IF EXISTS {{ task | ident }}

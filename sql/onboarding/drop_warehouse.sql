@@ -1,0 +1,1 @@
+DROP WAREHOUSE IF EXISTS {{ name | ident }}
