@@ -37,3 +37,30 @@ def duckdb_warehouse(tmp_path, sql):
     with warehouse.session() as session:
         migrate(session, sql)
     return warehouse
+
+
+# Statements fakesnow does not implement and that do not change data: the adapter sets the
+# session time zone and manages warehouses, which the emulator has no notion of.
+FAKESNOW_NOPS = [
+    r"^ALTER SESSION SET TIMEZONE",
+    r"^(CREATE|DROP|USE) WAREHOUSE",
+]
+
+
+@pytest.fixture
+def fakesnow_warehouse(sql):
+    """A SnowflakeWarehouse on the fakesnow emulator, migrated, for the Snowflake-dialect path."""
+    import fakesnow
+    import snowflake.connector
+
+    from theia_sf.adapters.snowflake import SnowflakeWarehouse
+    from theia_sf.migrations import migrate
+
+    with fakesnow.patch(nop_regexes=FAKESNOW_NOPS):
+        warehouse = SnowflakeWarehouse(
+            lambda: snowflake.connector.connect(database="THEIA_TEST", schema="THEIA"),
+            database=None,
+        )
+        with warehouse.session() as session:
+            migrate(session, sql)
+        yield warehouse

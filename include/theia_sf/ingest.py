@@ -124,6 +124,40 @@ def check_line(line: str, layout: Layout) -> str | None:
     return None
 
 
+class DamagedFileError(Exception):
+    """The file ends before its compressed stream does, or the stream is corrupt."""
+
+
+def _decompressed_chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
+    """The file's bytes, gunzipped when it ends in .gz, keeping everything before damage."""
+    with open(path, "rb") as raw:
+        if path.suffix != ".gz":
+            while chunk := raw.read(size):
+                yield chunk
+            return
+        inflater = zlib.decompressobj(wbits=31)
+        while True:
+            data = raw.read(size)
+            if not data:
+                if not inflater.eof:
+                    raise DamagedFileError("compressed stream ends early")
+                return
+            while data:
+                try:
+                    out = inflater.decompress(data)
+                except zlib.error as error:
+                    raise DamagedFileError(str(error)) from None
+                if out:
+                    yield out
+                if not inflater.eof:
+                    break
+                # concatenated gzip members: start the next one
+                data = inflater.unused_data
+                inflater = zlib.decompressobj(wbits=31)
+                if not data and not (data := raw.read(size)):
+                    return
+
+
 def split_good_and_bad(path: Path, layout: Layout, good_out: Path) -> tuple[int, list[BadLine], int]:
     """Check every line of ``path``; write good lines to ``good_out``.
 
@@ -140,54 +174,39 @@ def split_good_and_bad(path: Path, layout: Layout, good_out: Path) -> tuple[int,
         if len(bad) < MAX_STORED_REJECTS:
             bad.append(BadLine(line_number, reason, text[:MAX_LINE_CHARS]))
 
-    opener = gzip.open if path.suffix == ".gz" else open
-    with open(good_out, "w", encoding="utf-8", newline="") as out, opener(path, "rb") as raw:
+    def handle(raw_line: bytes) -> None:
+        nonlocal good, line_number
+        line_number += 1
+        try:
+            text = raw_line.decode("utf-8").rstrip("\r")
+        except UnicodeDecodeError:
+            reject("not valid UTF-8", raw_line.decode("utf-8", "replace"))
+            return
+        if not text:
+            return  # blank lines carry no record
+        reason = check_line(text, layout)
+        if reason:
+            reject(reason, text)
+        else:
+            out.write(text + "\n")
+            good += 1
+
+    with open(good_out, "w", encoding="utf-8", newline="") as out:
         pending = b""
-        while True:
-            try:
-                chunk = raw.read(1 << 20)
-            except (EOFError, OSError, zlib.error) as error:
-                if pending:
-                    line_number += 1
-                    reject(f"file is truncated or corrupt ({error}); incomplete last line",
-                           pending.decode("utf-8", "replace"))
-                    pending = b""
-                else:
-                    line_number += 1
-                    reject(f"file is truncated or corrupt after line {line_number - 1}: {error}", "")
-                break
-            if not chunk:
-                break
-            data = pending + chunk
-            lines = data.split(b"\n")
-            pending = lines.pop()
-            for raw_line in lines:
-                line_number += 1
-                try:
-                    text = raw_line.decode("utf-8").rstrip("\r")
-                except UnicodeDecodeError:
-                    reject("not valid UTF-8", raw_line.decode("utf-8", "replace"))
-                    continue
-                if not text:
-                    continue  # blank lines carry no record
-                reason = check_line(text, layout)
-                if reason:
-                    reject(reason, text)
-                else:
-                    out.write(text + "\n")
-                    good += 1
-        if pending:
+        try:
+            for chunk in _decompressed_chunks(path):
+                lines = (pending + chunk).split(b"\n")
+                pending = lines.pop()
+                for raw_line in lines:
+                    handle(raw_line)
+        except DamagedFileError as error:
             line_number += 1
-            try:
-                text = pending.decode("utf-8").rstrip("\r")
-                reason = check_line(text, layout)
-            except UnicodeDecodeError:
-                text, reason = pending.decode("utf-8", "replace"), "not valid UTF-8"
-            if reason:
-                reject(reason, text)
-            else:
-                out.write(text + "\n")
-                good += 1
+            what = "incomplete last line" if pending else "no further lines"
+            reject(f"file is truncated or corrupt after line {line_number - 1} ({error}); {what}",
+                   pending.decode("utf-8", "replace"))
+            pending = b""
+        if pending:
+            handle(pending)
     return good, bad, bad_total
 
 
@@ -356,10 +375,20 @@ def ingest_flows(
         return report
 
     lock = threading.Lock()
+    stop = threading.Event()  # set by the first failure: no new file starts after it
     with warehouse.session() as session, tempfile.TemporaryDirectory(prefix="theia-ingest-") as tmp:
         con = getattr(session, "con", None)
 
         def work(index: int, obj: ObjectInfo) -> None:
+            if stop.is_set():
+                return
+            try:
+                load_one(index, obj)
+            except BaseException:
+                stop.set()
+                raise
+
+        def load_one(index: int, obj: ObjectInfo) -> None:
             scratch = Path(tmp) / str(index)
             scratch.mkdir()
             if isinstance(store, LocalObjectStore):
@@ -397,8 +426,15 @@ def ingest_flows(
 
         n = max(1, min(workers, len(todo), os.cpu_count() or 1)) if con is not None else 1
         with ThreadPoolExecutor(max_workers=n, thread_name_prefix="ingest") as pool:
-            for future in [pool.submit(work, i, o) for i, o in enumerate(todo)]:
-                future.result()
+            futures = [pool.submit(work, i, o) for i, o in enumerate(todo)]
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:
+                # Stop starting new files; files already committed stay loaded.
+                for future in futures:
+                    future.cancel()
+                raise
     report.seconds = round(time.monotonic() - started, 3)
     log.info("ingestion done: %d files, %d rows, %d rejected lines in %.1f s",
              report.files_loaded, report.rows_loaded, report.rows_rejected, report.seconds)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from theia_sf.sql import SqlLibrary
@@ -54,7 +55,9 @@ def migrate(session: Session, sql: SqlLibrary) -> list[int]:
         if migration.version in done:
             continue
         log.info("applying migration %06d %s", migration.version, migration.description)
-        with session.transaction():
+        # Snowflake commits DDL implicitly (it would end any open transaction), so only
+        # DuckDB applies a migration and its record atomically.
+        with session.transaction() if session.engine == "duckdb" else nullcontext():
             session.execute(sql.render(migration.path))
             session.execute(
                 sql.render(
