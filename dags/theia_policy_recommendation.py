@@ -1,0 +1,185 @@
+"""
+### Theia NetworkPolicy recommendation
+
+Nightly (and on demand from the trigger form or the REST API): reduces the unprotected flows of
+a window to distinct tuples in the warehouse, builds Kubernetes or Antrea policies that allow
+exactly what was observed, replays the observed flows through them (a self-check; a violation
+fails the run and nothing is published), records the run in `RECOMMENDATION_RUNS` /
+`RECOMMENDED_POLICIES` with its diff against the previous run with the same parameters, and
+publishes `recommendation/runs/<run_id>/policies.yaml` + `report.json` (and the same files under
+`recommendation/latest/`) to the results location (`THEIA_RESULTS_LOCATION`).
+
+Window: `start`/`end` (`now`, `now-<n>{s,m,h,d}` or RFC 3339), or the data interval end minus
+`lookback` days. On Snowflake without `warehouse_name`, an X-Small warehouse is created for the
+run's sessions and dropped afterwards, also on failure.
+
+Logic: `theia_sf.services.recommendation`. This file only wires it to Airflow.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, Param, dag, task
+
+from theia_sf.airflow.defaults import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL
+from theia_sf.airflow.params import cluster_uuid_param, warehouse_name_param, window_params
+from theia_sf.recommendation.model import (
+    DEFAULT_LABEL_IGNORE_LIST,
+    DEFAULT_NS_ALLOW_LIST,
+    LABEL_KEY_PATTERN,
+    NAMESPACE_PATTERN,
+    PolicyType,
+)
+
+# Updated with every published policy set (the files live in the results location).
+RECOMMENDED_POLICIES = Asset(
+    name="theia_recommended_policies",
+    uri="x-theia://results/recommendation/latest/policies.yaml",
+    group="theia",
+)
+
+
+def _comma_list(item_pattern: str) -> str:
+    item = item_pattern.strip("^$")
+    return rf"^\s*(({item})(\s*,\s*({item}))*)?\s*$"
+
+
+@dag(
+    schedule="30 1 * * *",
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    params={
+        "policy_type": Param(
+            PolicyType.ANP_DENY_APPLIED.value,
+            type="string",
+            enum=[p.value for p in PolicyType],
+            description="anp-deny-applied: Antrea allow policies + a Baseline reject per "
+            "workload; anp-deny-all: allow policies + one cluster-wide Baseline reject; "
+            "k8s-np: Kubernetes NetworkPolicies only.",
+        ),
+        "limit": Param(
+            0,
+            type="integer",
+            minimum=0,
+            description="Read at most this many distinct flow tuples (the busiest); 0: no limit.",
+        ),
+        **window_params(7),
+        "ns_allow_list": Param(
+            ",".join(DEFAULT_NS_ALLOW_LIST),
+            type="string",
+            pattern=_comma_list(NAMESPACE_PATTERN),
+            description="Comma-separated namespaces that get a namespace-wide allow policy "
+            "(Antrea modes) and no per-workload policy.",
+        ),
+        "label_ignore_list": Param(
+            ",".join(DEFAULT_LABEL_IGNORE_LIST),
+            type="string",
+            pattern=_comma_list(LABEL_KEY_PATTERN),
+            description="Comma-separated pod label keys left out of selectors. Empty: keep all.",
+        ),
+        "to_services": Param(
+            True,
+            type="boolean",
+            description="Antrea modes: allow traffic to Services with toServices rules; "
+            "off: select the Service's backend pods instead.",
+        ),
+        "cluster_uuid": cluster_uuid_param(),
+        "antrea_api_version": Param(
+            "v1beta1",
+            type="string",
+            enum=["v1beta1", "v1alpha1"],
+            description="crd.antrea.io version of Antrea objects (v1alpha1 for old clusters).",
+        ),
+        "warehouse_name": warehouse_name_param(),
+    },
+    tags=["theia", "recommendation"],
+    doc_md=__doc__,
+)
+def theia_policy_recommendation() -> None:
+    @task(retries=0)
+    def resolve_window(params: dict, data_interval_end: pendulum.DateTime) -> dict:
+        import datetime as dt
+
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from theia_sf.errors import ConfigurationError
+        from theia_sf.recommendation.model import Options
+        from theia_sf.services.recommendation import validate_cluster_uuid, validate_limit
+        from theia_sf.timewindow import TimeSpecError, Window
+
+        # Cross-field checks the per-Param schemas cannot express; no warehouse work yet.
+        try:
+            Options.create(
+                policy_type=params["policy_type"],
+                ns_allow_list=params["ns_allow_list"],
+                label_ignore_list=params["label_ignore_list"],
+                to_services=params["to_services"],
+                antrea_api_version=params["antrea_api_version"],
+            )
+            validate_cluster_uuid(params["cluster_uuid"])
+            validate_limit(params["limit"])
+            window = Window.resolve(
+                start=params["start"],
+                end=params["end"],
+                lookback_days=params["lookback"],
+                # A plain datetime: pendulum's arithmetic drops datetime.UTC tzinfo.
+                interval_end=dt.datetime.fromtimestamp(data_interval_end.timestamp(), dt.UTC),
+            )
+        except (ConfigurationError, TimeSpecError) as error:
+            raise AirflowFailException(f"invalid Params (start/end/lookback...): {error}") from None
+        return window.to_record()
+
+    @task(pool=WAREHOUSE_POOL)
+    def recommend_policies(params: dict, window: dict) -> dict:
+        import datetime as dt
+
+        from theia_sf.airflow import runtime
+        from theia_sf.migrations import migrate
+        from theia_sf.recommendation.model import Options
+        from theia_sf.services.recommendation import run_policy_recommendation
+        from theia_sf.timewindow import Window
+
+        warehouse = runtime.warehouse(warehouse_name=params["warehouse_name"])
+        sql = runtime.sql_library()
+        if warehouse.engine == "duckdb":
+            with warehouse.session() as session:
+                migrate(session, sql)
+        summary = run_policy_recommendation(
+            warehouse,
+            sql,
+            window=Window(
+                dt.datetime.fromisoformat(window["start"]), dt.datetime.fromisoformat(window["end"])
+            ),
+            options=Options.create(
+                policy_type=params["policy_type"],
+                ns_allow_list=params["ns_allow_list"],
+                label_ignore_list=params["label_ignore_list"],
+                to_services=params["to_services"],
+                antrea_api_version=params["antrea_api_version"],
+            ),
+            cluster_uuid=params["cluster_uuid"],
+            limit=params["limit"],
+        )
+        return summary.to_record()
+
+    @task(pool=WAREHOUSE_POOL, outlets=[RECOMMENDED_POLICIES])
+    def publish_policies(params: dict, summary: dict, outlet_events=None) -> dict:
+        from theia_sf.airflow import runtime
+        from theia_sf.services.recommendation import publish_recommendation
+
+        uris = publish_recommendation(
+            runtime.warehouse(warehouse_name=params["warehouse_name"]),
+            runtime.sql_library(),
+            runtime.object_store(runtime.settings().results_location, create=True),
+            summary["run_id"],
+        )
+        if outlet_events is not None:
+            outlet_events[RECOMMENDED_POLICIES].extra = {"run_id": summary["run_id"], **uris}
+        return {"run_id": summary["run_id"], **uris}
+
+    publish_policies(summary=recommend_policies(window=resolve_window()))
+
+
+theia_policy_recommendation()

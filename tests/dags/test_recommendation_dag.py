@@ -1,0 +1,236 @@
+"""The theia_policy_recommendation DAG: structure, Param validation, and end-to-end runs."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+airflow = pytest.importorskip("airflow")
+
+ROOT = Path(__file__).resolve().parents[2]
+DAG_FILE = ROOT / "dags" / "theia_policy_recommendation.py"
+
+
+@pytest.fixture(scope="module")
+def dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAG_FILE))
+    assert not bag.import_errors
+    return bag.dags["theia_policy_recommendation"]
+
+
+def test_dag_shape(dag):
+    assert dag.dag_id == DAG_FILE.stem
+    assert dag.tags == {"theia", "recommendation"} or set(dag.tags) == {"theia", "recommendation"}
+    assert dag.doc_md and "recommendation" in dag.doc_md
+    assert set(dag.task_ids) == {"resolve_window", "recommend_policies", "publish_policies"}
+    assert dag.get_task("recommend_policies").pool == "theia_warehouse"
+    outlets = dag.get_task("publish_policies").outlets
+    assert [o.name for o in outlets] == ["theia_recommended_policies"]
+    assert set(dag.params) == {
+        "policy_type", "limit", "start", "end", "lookback", "ns_allow_list",
+        "label_ignore_list", "to_services", "cluster_uuid", "antrea_api_version",
+        "warehouse_name",
+    }  # fmt: skip
+
+
+def _validated(dag, conf):
+    """What the trigger form / REST API do with a run's conf: merge into the Params, validate."""
+    params = copy.deepcopy(dag.params)
+    for key, value in conf.items():
+        params[key] = value
+    return params.validate()
+
+
+def test_defaults_validate(dag):
+    values = dag.params.validate()
+    assert values["policy_type"] == "anp-deny-applied"
+    assert values["limit"] == 0
+    assert values["lookback"] == 7
+    assert values["ns_allow_list"] == "kube-system,flow-aggregator,flow-visibility"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("policy_type", "anp-deny-some"),
+        ("start", "yesterday"),
+        ("end", "now-7w"),
+        ("start", "2024-05-01"),  # no time and no offset
+        ("cluster_uuid", "not-a-uuid"),
+        ("limit", -1),
+        ("lookback", 0),
+        ("ns_allow_list", "kube-system,Bad_NS"),
+        ("ns_allow_list", "a,,b"),
+        ("label_ignore_list", "pod-template-hash,bad key"),
+        ("antrea_api_version", "v2"),
+        ("warehouse_name", "wh; DROP TABLE FLOWS"),
+        ("to_services", "yes"),
+    ],
+)
+def test_bad_params_are_refused_naming_the_param(dag, name, value):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError, match=name):
+        _validated(dag, {name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("start", "now-90m"),
+        ("end", "2024-05-01T00:00:00Z"),
+        ("start", "2024-05-01T00:00:00+02:00"),
+        ("cluster_uuid", "8f4c0c8e-2b1e-4a4f-9a57-6f2a7a4b9d10"),
+        ("ns_allow_list", ""),
+        ("ns_allow_list", "kube-system, monitoring"),
+        ("label_ignore_list", "app.kubernetes.io/instance,pod-template-hash"),
+        ("warehouse_name", "COMPUTE_WH"),
+    ],
+)
+def test_good_params_pass(dag, name, value):
+    assert _validated(dag, {name: value})[name] == value
+
+
+def _resolve(dag, conf):
+    """Run resolve_window's callable directly (no metadata database needed)."""
+    import pendulum
+
+    task = dag.get_task("resolve_window")
+    params = _validated(dag, conf)
+    return task.python_callable(
+        params=params, data_interval_end=pendulum.datetime(2024, 5, 8, tz="UTC")
+    )
+
+
+def test_window_defaults_to_interval_end_minus_lookback(dag):
+    assert _resolve(dag, {"lookback": 3}) == {
+        "start": "2024-05-05T00:00:00+00:00",
+        "end": "2024-05-08T00:00:00+00:00",
+    }
+
+
+def test_end_before_start_fails_first_task_naming_params(dag):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    with pytest.raises(AirflowFailException, match="end .* must be after start"):
+        _resolve(dag, {"start": "2024-05-02T00:00:00Z", "end": "2024-05-01T00:00:00Z"})
+
+
+DRIVER = textwrap.dedent(
+    """
+    import json, sys
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.utils import db
+
+    db.initdb()
+    dag = DagBag(dag_folder=sys.argv[1]).dags["theia_policy_recommendation"]
+    results = []
+    for conf in json.loads(sys.argv[2]):
+        run = dag.test(run_conf=conf)
+        results.append({ti.task_id: str(ti.state) for ti in run.get_task_instances()})
+    print("RESULTS " + json.dumps(results))
+    """
+)
+
+
+def _run_dag(tmp_path, confs, duckdb_path, results):
+    """dag.test() in a fresh interpreter: its own AIRFLOW_HOME and SQLite metadata database."""
+    home = tmp_path / "airflow"
+    home.mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW_CONN_THEIA_WAREHOUSE": json.dumps(
+            {"conn_type": "duckdb", "host": str(duckdb_path)}
+        ),
+        "THEIA_RESULTS_LOCATION": str(results),
+        "THEIA_DATA_DIR": str(tmp_path / "data"),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "include"), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", DRIVER, str(DAG_FILE), json.dumps(confs)],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULTS ")]
+    assert lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULTS ") :]), proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_generated_flows_ingested_then_recommended_twice(tmp_path, sql):
+    import yaml
+
+    from theia_sf.adapters.duckdb import DuckDBWarehouse
+    from theia_sf.demo import generate_flows
+    from theia_sf.ingest import ingest_flows
+    from theia_sf.migrations import migrate
+    from theia_sf.objectstore import LocalObjectStore
+    from theia_sf.services.recommendation import load_run
+
+    flows_dir = tmp_path / "flows"
+    demo = generate_flows(flows_dir, records=5000, days=2, seed=3)
+    duckdb_path = tmp_path / "theia.duckdb"
+    warehouse = DuckDBWarehouse(duckdb_path, lock_timeout=60)
+    with warehouse.session() as session:
+        migrate(session, sql)
+    report = ingest_flows(warehouse, sql, LocalObjectStore(flows_dir))
+    assert report.files_loaded >= 1
+
+    results = tmp_path / "results"
+    window = {"start": demo.start, "end": "now"}
+    states, log = _run_dag(tmp_path, [window, window], duckdb_path, results)
+    for run in states:
+        assert set(run.values()) == {"success"}, log[-5000:]
+
+    with warehouse.session(read_only=True) as session:
+        from theia_sf.sql import Query
+
+        ids = [
+            r["run_id"]
+            for r in session.fetch(
+                Query("t", "SELECT runId AS run_id FROM RECOMMENDATION_RUNS ORDER BY startedAt")
+            )
+        ]
+        assert len(ids) == 2
+        first, second = (load_run(session, sql, i) for i in ids)
+    assert first["status"] == second["status"] == "succeeded"
+    assert first["tuple_count"] > 0
+    assert first["parameters"]["policy_type"] == "anp-deny-applied"
+    assert first["yaml_uri"].endswith(f"recommendation/runs/{ids[0]}/policies.yaml")
+    # Same parameters, same flows: the second run changes nothing.
+    assert second["previous_run_id"] == ids[0]
+    assert second["diff"]["added"] == second["diff"]["removed"] == second["diff"]["changed"] == []
+    assert second["diff"]["unchanged"] == first["policy_count"]
+
+    published = (results / "recommendation" / "runs" / ids[1] / "policies.yaml").read_text()
+    assert published == (results / "recommendation" / "latest" / "policies.yaml").read_text()
+    assert published == (results / "recommendation" / "runs" / ids[0] / "policies.yaml").read_text()
+    docs = list(yaml.safe_load_all(published))
+    names = {d["metadata"]["name"] for d in docs}
+    assert len(names) == len(docs) == first["policy_count"]
+    # The demo's web pods talk to the api Service, the db and receive traffic from outside.
+    anps = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    web = [
+        d
+        for d in anps
+        if d["spec"]["appliedTo"][0]["podSelector"].get("matchLabels", {}).get("app") == "web"
+    ]
+    assert web, [d["spec"]["appliedTo"] for d in anps]
+    assert any(
+        "ipBlock" in peer for rule in web[0]["spec"]["ingress"] for peer in rule.get("from", [])
+    )
+    assert any("toServices" in rule for rule in web[0]["spec"]["egress"])
+    report_doc = json.loads((results / "recommendation" / "latest" / "report.json").read_text())
+    assert report_doc["run_id"] == ids[1]
