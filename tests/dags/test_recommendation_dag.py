@@ -121,7 +121,7 @@ def test_window_defaults_to_interval_end_minus_lookback(dag):
 def test_end_before_start_fails_first_task_naming_params(dag):
     from airflow.sdk.exceptions import AirflowFailException
 
-    with pytest.raises(AirflowFailException, match="end .* must be after start"):
+    with pytest.raises(AirflowFailException, match=r"end .* must be after start"):
         _resolve(dag, {"start": "2024-05-02T00:00:00Z", "end": "2024-05-01T00:00:00Z"})
 
 
