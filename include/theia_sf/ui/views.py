@@ -1,0 +1,356 @@
+"""Read-only views for the Theia page: overview, flows, pod graph, recommendations, drops.
+
+Every function opens one short read-only session, runs aggregated SQL from ``sql/ui/`` and
+returns JSON-ready values (ISO times, plain numbers). Python never receives raw flow rows
+beyond the page-sized flow table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from theia_sf.errors import TheiaError
+from theia_sf.timewindow import Window
+
+if TYPE_CHECKING:
+    # Types only: the plugin imports this module in every Airflow process, and the SQL
+    # library pulls in sqlglot and Jinja, which only requests need.
+    from theia_sf.sql import SqlLibrary
+    from theia_sf.warehouse import Warehouse
+
+MAX_FLOW_ROWS = 500
+MAX_EDGES = 200
+MAX_RUNS = 100
+MAX_ANOMALIES = 500
+
+_UUID = re.compile(r"[0-9A-Fa-f-]{1,36}")
+_RUN_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+class InvalidRequestError(TheiaError, ValueError):
+    """A request parameter is invalid; the message names it."""
+
+
+class NotFoundError(TheiaError, LookupError):
+    """The requested run does not exist."""
+
+
+class DataUnavailableError(TheiaError):
+    """The warehouse has no Theia schema yet (or its file does not exist)."""
+
+
+class FlowAction(StrEnum):
+    ANY = "any"
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    UNPROTECTED = "unprotected"
+
+
+class Direction(StrEnum):
+    INGRESS = "ingress"
+    EGRESS = "egress"
+
+
+class Granularity(StrEnum):
+    POD = "pod"
+    WORKLOAD = "workload"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The window (half-open, UTC) and optional cluster a view covers."""
+
+    window: Window
+    cluster_uuid: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.cluster_uuid is not None and not _UUID.fullmatch(self.cluster_uuid):
+            raise InvalidRequestError(f"cluster={self.cluster_uuid!r} is not a cluster UUID")
+
+    def binds(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"start_ts": self.window.start, "end_ts": self.window.end}
+        if self.cluster_uuid:
+            out["cluster_uuid"] = self.cluster_uuid
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class FlowFilter:
+    namespace: str | None = None
+    pod: str | None = None
+    protocol: int | None = None
+    flow_type: int | None = None
+    action: FlowAction = FlowAction.ANY
+    limit: int = 100
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_FLOW_ROWS:
+            raise InvalidRequestError(f"limit={self.limit} must be between 1 and {MAX_FLOW_ROWS}")
+        if self.protocol is not None and not 0 <= self.protocol <= 255:
+            raise InvalidRequestError(f"protocol={self.protocol} must be an IP protocol number")
+        if self.flow_type is not None and self.flow_type not in (1, 2, 3, 4):
+            raise InvalidRequestError(f"flow_type={self.flow_type} must be 1, 2, 3 or 4")
+
+
+def jsonable(value: Any) -> Any:
+    """Warehouse values to JSON: times as ISO 8601 UTC, decimals as numbers."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC)
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def _row(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: jsonable(v) for k, v in row.items()}
+
+
+def _json_field(text: Any) -> Any:
+    if text in (None, ""):
+        return None
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
+
+
+def _is_missing_schema(error: Exception) -> bool:
+    text = str(error)
+    return "does not exist" in text or "Catalog Error" in text
+
+
+class TheiaViews:
+    """The page's queries against one warehouse."""
+
+    def __init__(self, warehouse: Warehouse, sql: SqlLibrary) -> None:
+        self.warehouse = warehouse
+        self.sql = sql
+
+    def _fetch(self, name: str, binds: Mapping[str, Any], **structure: Any) -> list[dict]:
+        query = self.sql.render(name, binds=binds, **structure)
+        try:
+            with self.warehouse.session(read_only=True) as session:
+                rows = session.fetch(query)
+        except TheiaError:
+            raise
+        except Exception as error:
+            if _is_missing_schema(error):
+                raise DataUnavailableError(
+                    "the Theia tables are not there yet: run the theia_onboard DAG (it applies "
+                    f"the migrations) and load flows ({error})"
+                ) from error
+            raise
+        return [_row(r) for r in rows]
+
+    # --- flows -------------------------------------------------------------------------
+
+    def clusters(self) -> list[str]:
+        return [r["cluster_uuid"] for r in self._fetch("ui/select_clusters.sql", {})]
+
+    def overview(self, scope: Scope) -> dict[str, Any]:
+        (totals,) = self._fetch(
+            "ui/select_overview.sql", scope.binds(), with_cluster=bool(scope.cluster_uuid)
+        )
+        (ingestion,) = self._fetch("ui/select_ingestion_summary.sql", {})
+        return {"window": scope.window.to_record(), "flows": totals, "ingestion": ingestion}
+
+    def flow_records(self, scope: Scope, flt: FlowFilter) -> list[dict[str, Any]]:
+        binds = scope.binds()
+        if flt.namespace:
+            binds["namespace"] = flt.namespace
+        if flt.pod:
+            binds["pod"] = flt.pod
+        if flt.protocol is not None:
+            binds["protocol"] = flt.protocol
+        if flt.flow_type is not None:
+            binds["flow_type"] = flt.flow_type
+        return self._fetch(
+            "ui/select_flow_records.sql",
+            binds,
+            with_cluster=bool(scope.cluster_uuid),
+            with_namespace=bool(flt.namespace),
+            with_pod=bool(flt.pod),
+            with_protocol=flt.protocol is not None,
+            with_flow_type=flt.flow_type is not None,
+            action=str(flt.action),
+            limit=flt.limit,
+        )
+
+    def pod_edges(self, scope: Scope, limit: int = 50) -> list[dict[str, Any]]:
+        if not 1 <= limit <= MAX_EDGES:
+            raise InvalidRequestError(f"limit={limit} must be between 1 and {MAX_EDGES}")
+        return self._fetch(
+            "ui/select_pod_edges.sql",
+            scope.binds(),
+            with_cluster=bool(scope.cluster_uuid),
+            limit=limit,
+        )
+
+    def namespace_matrix(self, scope: Scope) -> dict[str, Any]:
+        cells = self._fetch(
+            "ui/select_namespace_matrix.sql", scope.binds(), with_cluster=bool(scope.cluster_uuid)
+        )
+        names = sorted(
+            {c["source_namespace"] for c in cells} | {c["destination_namespace"] for c in cells},
+            key=lambda n: (n is None, n or ""),
+        )
+        return {"namespaces": names, "cells": cells}
+
+    # --- policy recommendation ------------------------------------------------------------
+
+    def recommendation_runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        if not 1 <= limit <= MAX_RUNS:
+            raise InvalidRequestError(f"limit={limit} must be between 1 and {MAX_RUNS}")
+        runs = self._fetch("ui/select_recommendation_runs.sql", {}, limit=limit)
+        for run in runs:
+            run["diff"] = _diff_counts(_json_field(run["diff"]))
+        return runs
+
+    def recommendation_run(self, run_id: str) -> dict[str, Any]:
+        _check_run_id(run_id)
+        rows = self._fetch("ui/select_recommendation_run.sql", {"run_id": run_id})
+        if not rows:
+            raise NotFoundError(f"no recommendation run {run_id!r}")
+        run = rows[0]
+        for key in ("parameters", "skipped_flows", "warnings", "diff"):
+            run[key] = _json_field(run[key])
+        run["diff_counts"] = _diff_counts(run["diff"])
+        run["policies"] = self._fetch(
+            "ui/select_recommended_policies.sql", {"run_id": run_id}, with_yaml=False
+        )
+        run["namespaces"] = self._fetch(
+            "ui/select_recommendation_namespaces.sql", {"run_id": run_id}
+        )
+        return run
+
+    def recommendation_yaml(self, run_id: str) -> str:
+        """The run's multi-document YAML, in publication order."""
+        _check_run_id(run_id)
+        self.recommendation_run_exists(run_id)
+        policies = self._fetch(
+            "ui/select_recommended_policies.sql", {"run_id": run_id}, with_yaml=True
+        )
+        documents = [p["yaml"] if p["yaml"].endswith("\n") else p["yaml"] + "\n" for p in policies]
+        return "---\n".join(documents)
+
+    def recommendation_diff(self, run_id: str) -> dict[str, Any]:
+        """Policies added, removed and changed since the previous run with equal parameters,
+        with a unified diff of each changed policy's YAML."""
+        run = self.recommendation_run(run_id)
+        previous_id = run.get("previous_run_id")
+        current = self._policies_by_key(run_id)
+        previous = self._policies_by_key(previous_id) if previous_id else {}
+        changed = []
+        for key in sorted(current.keys() & previous.keys()):
+            if current[key] != previous[key]:
+                lines = difflib.unified_diff(
+                    previous[key].splitlines(keepends=True),
+                    current[key].splitlines(keepends=True),
+                    fromfile=f"{previous_id}/{key}",
+                    tofile=f"{run_id}/{key}",
+                )
+                changed.append({"key": key, "diff": "".join(lines)})
+        return {
+            "run_id": run_id,
+            "previous_run_id": previous_id,
+            "added": sorted(current.keys() - previous.keys()) if previous_id else [],
+            "removed": sorted(previous.keys() - current.keys()),
+            "changed": changed,
+            "unchanged": sum(
+                1 for k in current.keys() & previous.keys() if current[k] == previous[k]
+            ),
+        }
+
+    def _policies_by_key(self, run_id: str) -> dict[str, str]:
+        rows = self._fetch("ui/select_recommended_policies.sql", {"run_id": run_id}, with_yaml=True)
+        return {f"{r['kind']}/{r['namespace'] or ''}/{r['name']}": r["yaml"] or "" for r in rows}
+
+    def recommendation_run_exists(self, run_id: str) -> None:
+        if not self._fetch("ui/select_recommendation_run.sql", {"run_id": run_id}):
+            raise NotFoundError(f"no recommendation run {run_id!r}")
+
+    # --- drop detection -------------------------------------------------------------------
+
+    def drop_runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        if not 1 <= limit <= MAX_RUNS:
+            raise InvalidRequestError(f"limit={limit} must be between 1 and {MAX_RUNS}")
+        return self._fetch("ui/select_drop_runs.sql", {}, limit=limit)
+
+    def drop_anomalies(self, scope: Scope, limit: int = 100) -> list[dict[str, Any]]:
+        if not 1 <= limit <= MAX_ANOMALIES:
+            raise InvalidRequestError(f"limit={limit} must be between 1 and {MAX_ANOMALIES}")
+        binds: dict[str, Any] = {
+            "start_day": scope.window.start.date(),
+            # Days are inclusive of the one the window ends in.
+            "end_day": scope.window.end.date() + dt.timedelta(days=1),
+        }
+        if scope.cluster_uuid:
+            binds["cluster_uuid"] = scope.cluster_uuid
+        rows = self._fetch(
+            "ui/select_drop_anomalies.sql",
+            binds,
+            with_cluster=bool(scope.cluster_uuid),
+            limit=limit,
+        )
+        for row in rows:
+            row["attribution"] = _json_field(row["attribution"])
+        return rows
+
+    def endpoint_drops(
+        self,
+        scope: Scope,
+        endpoint: str,
+        direction: Direction,
+        granularity: Granularity = Granularity.POD,
+    ) -> list[dict[str, Any]]:
+        """Daily drop counts of one endpoint, zero-filled over the window's days."""
+        if not endpoint or len(endpoint) > 600:
+            raise InvalidRequestError("endpoint must be a non-empty ns/pod, workload or IP")
+        # Drop detection's own daily counts (its endpoint definition, its filters), reduced
+        # per endpoint and day in the warehouse; only this endpoint's rows are kept.
+        rows = self._fetch(
+            "detection/select_drop_counts.sql",
+            scope.binds(),
+            flows_table="FLOWS",
+            granularity=str(granularity),
+            with_cluster=bool(scope.cluster_uuid),
+            with_day_range=False,
+            zero_fill=False,
+            theia_stats=False,
+        )
+        rows = [r for r in rows if r["endpoint"] == endpoint and r["direction"] == direction]
+        counts = {r["day"]: r["drops"] for r in rows}
+        day = scope.window.start.date()
+        last = (scope.window.end - dt.timedelta(microseconds=1)).date()
+        series = []
+        while day <= last:
+            series.append({"day": day.isoformat(), "drops": counts.get(day.isoformat(), 0)})
+            day += dt.timedelta(days=1)
+        return series
+
+
+def _check_run_id(run_id: str) -> None:
+    if not _RUN_ID.fullmatch(run_id):
+        raise InvalidRequestError(f"run id {run_id!r} is not a valid run id")
+
+
+def _diff_counts(diff: Any) -> dict[str, int] | None:
+    if not isinstance(diff, dict):
+        return None
+    out = {}
+    for key in ("added", "removed", "changed", "unchanged"):
+        value = diff.get(key)
+        out[key] = len(value) if isinstance(value, list) else int(value or 0)
+    return out

@@ -1,0 +1,324 @@
+// Theia page: plain JS, no build step; charts are inline SVG drawn here.
+"use strict";
+
+const SVG = "http://www.w3.org/2000/svg";
+const FLOW_TYPES = { 1: "Intra-Node", 2: "Inter-Node", 3: "To External", 4: "From External" };
+const PROTOCOLS = { 6: "TCP", 17: "UDP", 132: "SCTP", 1: "ICMP", 58: "ICMPv6" };
+const ACTIONS = { 0: "", 1: "Allow", 2: "Drop", 3: "Reject" };
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  for (const child of children) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function svg(tag, attrs, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return node;
+}
+
+function status(text) { document.getElementById("status").textContent = text || ""; }
+
+function bytes(n) {
+  if (n === null || n === undefined) return "";
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let i = 0, v = Number(n);
+  while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
+  return (i ? v.toFixed(1) : v) + " " + units[i];
+}
+
+function when(iso) { return iso ? iso.replace("T", " ").replace("+00:00", "Z") : ""; }
+
+function scopeParams() {
+  const form = document.getElementById("scope");
+  const out = { start: form.start.value, end: form.end.value };
+  if (form.cluster.value) out.cluster = form.cluster.value;
+  return out;
+}
+
+async function api(path, params) {
+  const query = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) if (v !== "" && v !== null && v !== undefined) query.set(k, v);
+  const url = "api/" + path + (query.toString() ? "?" + query : "");
+  const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  if (!response.ok) {
+    let detail = response.statusText;
+    try { detail = JSON.stringify((await response.json()).detail); } catch (e) { /* not JSON */ }
+    throw new Error(path + ": HTTP " + response.status + " " + detail);
+  }
+  return response.json();
+}
+
+function table(columns, rows, onRowClick) {
+  const head = el("tr", {}, ...columns.map(c => el("th", {}, c.label)));
+  const body = rows.map(row => {
+    const tr = el("tr", onRowClick ? { class: "clickable" } : {},
+      ...columns.map(c => {
+        const value = c.render ? c.render(row) : row[c.key];
+        return el("td", c.cls ? { class: c.cls(row) || "" } : {}, value instanceof Node ? value : (value ?? ""));
+      }));
+    if (onRowClick) tr.addEventListener("click", () => {
+      tr.parentNode.querySelectorAll("tr.selected").forEach(r => r.classList.remove("selected"));
+      tr.classList.add("selected");
+      onRowClick(row);
+    });
+    return tr;
+  });
+  return el("table", {}, el("thead", {}, head), el("tbody", {}, ...body));
+}
+
+function card(label, value, id) {
+  return el("div", { class: "card", id: id || "" }, el("div", { class: "value" }, value), el("div", { class: "label" }, label));
+}
+
+function replace(id, ...nodes) { const node = document.getElementById(id); node.replaceChildren(...nodes); return node; }
+
+// --- Overview ---------------------------------------------------------------------------
+
+async function loadOverview() {
+  const [data, recs, anomalies] = await Promise.all([
+    api("overview", scopeParams()), api("recommendations", { limit: 1 }).catch(() => ({ runs: [] })),
+    api("anomalies", { ...scopeParams(), start: "now-30d", limit: 5 }).catch(() => ({ anomalies: [] })),
+  ]);
+  const f = data.flows, g = data.ingestion;
+  replace("overview-cards",
+    card("flow records", f.flow_records), card("bytes", bytes(f.bytes)), card("pods", f.pods),
+    card("namespaces", f.namespaces), card("services", f.services), card("clusters", f.clusters),
+    card("denied flows", f.denied_flows), card("flows without policy", f.unprotected_flows),
+    card("newest flow", when(f.last_flow_end)));
+  replace("ingestion-cards",
+    card("files loaded", g.files_loaded), card("rows loaded", g.rows_loaded),
+    card("rows rejected", g.rows_rejected), card("last load", when(g.last_loaded_at)));
+  const latest = [];
+  if (recs.runs.length) {
+    const r = recs.runs[0];
+    latest.push(el("p", { id: "latest-recommendation" }, "Latest policy recommendation: ",
+      el("strong", {}, r.run_id), ` (${r.status}, ${r.policy_count ?? 0} policies, ${when(r.started_at)})`));
+  } else latest.push(el("p", {}, "No policy recommendation run yet."));
+  if (anomalies.anomalies.length) {
+    latest.push(el("p", { id: "latest-anomalies" }, "Recent drop anomalies: ",
+      ...anomalies.anomalies.map(a => el("span", { class: "denied" }, `${a.endpoint} (${a.direction}, ${a.anomaly_date}) `))));
+  } else latest.push(el("p", {}, "No drop anomaly in the last 30 days."));
+  replace("overview-latest", ...latest);
+}
+
+// --- Flow records -------------------------------------------------------------------------
+
+function endpoint(ns, pod, ip, port) {
+  return (pod ? ns + "/" + pod : ip) + (port ? ":" + port : "");
+}
+
+async function loadFlows() {
+  const form = document.getElementById("flow-filters");
+  const params = { ...scopeParams() };
+  for (const name of ["namespace", "pod", "protocol", "flow_type", "action", "limit"]) params[name] = form[name].value;
+  const data = await api("flows", params);
+  const verdict = r => [r.ingress_action, r.egress_action].some(a => a === 2 || a === 3);
+  replace("flow-table", el("p", {}, `${data.flows.length} flow records (newest first)`), table([
+    { label: "end", render: r => when(r.flow_end) },
+    { label: "source", render: r => endpoint(r.source_namespace, r.source_pod, r.source_ip, r.source_port) },
+    { label: "destination", render: r => endpoint(r.destination_namespace, r.destination_pod, r.destination_ip, r.destination_port) },
+    { label: "service", key: "destination_service" },
+    { label: "protocol", render: r => PROTOCOLS[r.protocol] || r.protocol },
+    { label: "type", render: r => FLOW_TYPES[r.flow_type] || r.flow_type },
+    { label: "bytes", render: r => bytes(r.bytes) },
+    { label: "reverse", render: r => bytes(r.reverse_bytes) },
+    { label: "ingress policy", render: r => (r.ingress_policy || "") + (ACTIONS[r.ingress_action] ? " (" + ACTIONS[r.ingress_action] + ")" : ""), cls: r => verdict(r) ? "denied" : "" },
+    { label: "egress policy", render: r => (r.egress_policy || "") + (ACTIONS[r.egress_action] ? " (" + ACTIONS[r.egress_action] + ")" : ""), cls: r => verdict(r) ? "denied" : "" },
+  ], data.flows));
+}
+
+// --- Pod-to-pod: Sankey and namespace matrix ------------------------------------------------
+
+function sankey(edges) {
+  const width = 960, pad = 6, height = Math.max(200, 22 * Math.max(new Set(edges.map(e => e.source)).size, new Set(edges.map(e => e.destination)).size));
+  const total = edges.reduce((s, e) => s + e.bytes, 0) || 1;
+  const side = key => {
+    const sums = new Map();
+    for (const e of edges) sums.set(e[key], (sums.get(e[key]) || 0) + e.bytes);
+    const names = [...sums.keys()].sort((a, b) => sums.get(b) - sums.get(a));
+    const usable = height - pad * (names.length + 1);
+    const pos = new Map(); let y = pad;
+    for (const n of names) { const h = Math.max(2, usable * sums.get(n) / total); pos.set(n, { y, h, used: 0 }); y += h + pad; }
+    return pos;
+  };
+  const left = side("source"), right = side("destination");
+  const x0 = 250, x1 = width - 250;
+  const root = svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, id: "sankey-svg" });
+  for (const e of edges) {
+    const a = left.get(e.source), b = right.get(e.destination);
+    const h = Math.max(1, (height - pad * (left.size + 1)) * e.bytes / total);
+    const ya = a.y + a.used + h / 2, yb = b.y + b.used + h / 2; a.used += h; b.used += h;
+    const path = svg("path", { d: `M${x0},${ya} C${(x0 + x1) / 2},${ya} ${(x0 + x1) / 2},${yb} ${x1},${yb}`,
+      fill: "none", stroke: "#457b9d", "stroke-opacity": 0.45, "stroke-width": h });
+    path.append(svg("title", {}, `${e.source} → ${e.destination}: ${bytes(e.bytes)}, ${e.flows} flows`));
+    root.append(path);
+  }
+  for (const [name, p] of left) {
+    root.append(svg("rect", { x: x0 - 8, y: p.y, width: 8, height: p.h, fill: "#1d3557" }));
+    root.append(svg("text", { x: x0 - 12, y: p.y + p.h / 2 + 4, "text-anchor": "end" }, name));
+  }
+  for (const [name, p] of right) {
+    root.append(svg("rect", { x: x1, y: p.y, width: 8, height: p.h, fill: "#e63946" }));
+    root.append(svg("text", { x: x1 + 12, y: p.y + p.h / 2 + 4 }, name));
+  }
+  return root;
+}
+
+function matrix(data) {
+  const names = data.namespaces, cell = 34, margin = 130;
+  const size = margin + cell * names.length + 10;
+  const max = Math.max(1, ...data.cells.map(c => c.bytes));
+  const root = svg("svg", { width: size, height: size, id: "matrix-svg" });
+  names.forEach((n, i) => {
+    root.append(svg("text", { x: margin - 6, y: margin + i * cell + cell / 2 + 4, "text-anchor": "end" }, n));
+    root.append(svg("text", { x: margin + i * cell + cell / 2, y: margin - 6, transform: `rotate(-45 ${margin + i * cell + cell / 2} ${margin - 6})` }, n));
+  });
+  for (const c of data.cells) {
+    const i = names.indexOf(c.source_namespace), j = names.indexOf(c.destination_namespace);
+    const rect = svg("rect", { x: margin + j * cell, y: margin + i * cell, width: cell - 2, height: cell - 2,
+      fill: c.denied_flows ? "#e63946" : "#1d3557", "fill-opacity": 0.15 + 0.85 * c.bytes / max });
+    rect.append(svg("title", {}, `${c.source_namespace} → ${c.destination_namespace}: ${bytes(c.bytes)}, ${c.flows} flows, ${c.denied_flows} denied`));
+    root.append(rect);
+  }
+  return root;
+}
+
+async function loadPods() {
+  const [edges, mat] = await Promise.all([api("pod-edges", { ...scopeParams(), limit: 40 }), api("namespace-matrix", scopeParams())]);
+  replace("sankey", edges.edges.length ? sankey(edges.edges) : el("p", {}, "No pod-to-pod traffic in this window."));
+  replace("matrix", mat.cells.length ? matrix(mat) : el("p", {}, "No namespace traffic in this window."));
+}
+
+// --- Policy recommendations ---------------------------------------------------------------
+
+async function showRun(run) {
+  const [detail, diff] = await Promise.all([api("recommendations/" + encodeURIComponent(run.run_id)),
+    api("recommendations/" + encodeURIComponent(run.run_id) + "/diff")]);
+  const d = detail.diff_counts;
+  const parts = [
+    el("h2", {}, "Run ", el("span", { id: "run-id" }, detail.run_id)),
+    el("p", {}, `${detail.policy_type}, ${detail.status}, window ${when(detail.window_start)} – ${when(detail.window_end)}, ` +
+      `${detail.flow_count ?? 0} flows, ${detail.policy_count ?? 0} policies `,
+      el("a", { href: "api/recommendations/" + encodeURIComponent(detail.run_id) + "/yaml", id: "yaml-download", download: "" }, "Download YAML")),
+  ];
+  if (detail.error) parts.push(el("p", { class: "denied" }, detail.error));
+  if (detail.warnings && detail.warnings.length) parts.push(el("p", {}, "Warnings: " + detail.warnings.join("; ")));
+  parts.push(el("h3", {}, "Policies by namespace"), table([
+    { label: "namespace", render: r => r.namespace || "(cluster-scoped)" }, { label: "kind", key: "kind" }, { label: "policies", key: "policies" },
+  ], detail.namespaces));
+  parts.push(el("h3", {}, "Policies"), table([
+    { label: "kind", key: "kind" }, { label: "namespace", key: "namespace" }, { label: "name", key: "name" },
+    { label: "rules", key: "rule_count" }, { label: "flows", key: "flow_count" }, { label: "bytes", render: r => bytes(r.bytes) },
+    { label: "last seen", render: r => when(r.last_seen) },
+  ], detail.policies));
+  parts.push(el("h3", {}, "Diff against the previous run" + (diff.previous_run_id ? " " + diff.previous_run_id : " (none: first run with these parameters)")));
+  parts.push(el("p", { id: "diff-counts" }, `added ${diff.added.length}, removed ${diff.removed.length}, changed ${diff.changed.length}, unchanged ${diff.unchanged}` +
+    (d ? ` (stored: +${d.added} −${d.removed} ~${d.changed})` : "")));
+  for (const k of diff.added) parts.push(el("div", { class: "added" }, "+ " + k));
+  for (const k of diff.removed) parts.push(el("div", { class: "removed" }, "− " + k));
+  for (const c of diff.changed) parts.push(el("pre", {}, c.diff));
+  replace("recommendation-detail", ...parts);
+}
+
+async function loadRecommendations() {
+  const data = await api("recommendations", { limit: 20 });
+  if (!data.runs.length) { replace("recommendation-runs", el("p", {}, "No policy recommendation run yet: trigger the theia_policy_recommendation DAG.")); replace("recommendation-detail"); return; }
+  replace("recommendation-runs", el("h2", {}, "Runs"), table([
+    { label: "run", key: "run_id" }, { label: "type", key: "policy_type" }, { label: "status", key: "status" },
+    { label: "started", render: r => when(r.started_at) }, { label: "policies", key: "policy_count" },
+    { label: "flows", key: "flow_count" },
+    { label: "diff", render: r => r.diff ? `+${r.diff.added} −${r.diff.removed} ~${r.diff.changed}` : "" },
+  ], data.runs, showRun));
+  document.querySelector("#recommendation-runs tbody tr").classList.add("selected");
+  await showRun(data.runs[0]);
+}
+
+// --- Drop anomalies -----------------------------------------------------------------------
+
+function barChart(series, highlight) {
+  const width = 900, height = 220, left = 40, bottom = 40;
+  const max = Math.max(1, ...series.map(p => p.drops));
+  const step = (width - left) / Math.max(1, series.length);
+  const root = svg("svg", { width, height, id: "series-svg" });
+  root.append(svg("line", { x1: left, y1: height - bottom, x2: width, y2: height - bottom, stroke: "#57606a" }));
+  root.append(svg("text", { x: 2, y: 12 }, String(max)));
+  series.forEach((p, i) => {
+    const h = (height - bottom - 20) * p.drops / max;
+    const bar = svg("rect", { x: left + i * step + 1, y: height - bottom - h, width: Math.max(1, step - 2), height: h,
+      fill: p.day === highlight ? "#e63946" : "#457b9d" });
+    bar.append(svg("title", {}, `${p.day}: ${p.drops} dropped flows`));
+    root.append(bar);
+    if (series.length <= 31 || i % Math.ceil(series.length / 31) === 0)
+      root.append(svg("text", { x: left + i * step, y: height - bottom + 14, transform: `rotate(45 ${left + i * step} ${height - bottom + 14})` }, p.day.slice(5)));
+  });
+  return root;
+}
+
+async function showAnomaly(a) {
+  const params = { ...scopeParams(), start: "now-30d", endpoint: a.endpoint, direction: a.direction, granularity: a.granularity };
+  const anomalyDay = new Date(a.anomaly_date + "T00:00:00Z");
+  params.start = new Date(anomalyDay.getTime() - 20 * 86400000).toISOString().replace(".000", "");
+  params.end = new Date(anomalyDay.getTime() + 5 * 86400000).toISOString().replace(".000", "");
+  const data = await api("anomalies/series", params);
+  const rules = (a.attribution && a.attribution.rules) || [];
+  replace("anomaly-series",
+    el("h3", {}, `Daily dropped flows: ${a.endpoint} (${a.direction})`), barChart(data.series, a.anomaly_date),
+    el("p", {}, `Top rules: `, rules.length ? rules.slice(0, 5).map(r => `${r.policy_namespace ? r.policy_namespace + "/" : ""}${r.policy_name} ${r.rule_name || ""} (${r.drops})`).join(", ") : (a.top_policy || "unknown")));
+}
+
+async function loadAnomalies() {
+  const [data, runs] = await Promise.all([api("anomalies", { ...scopeParams(), start: "now-30d", limit: 200 }), api("drop-runs", { limit: 10 })]);
+  replace("drop-runs", table([
+    { label: "run", key: "run_id" }, { label: "method", key: "method" }, { label: "status", key: "status" },
+    { label: "window", render: r => `${when(r.window_start)} – ${when(r.window_end)}` },
+    { label: "dropped flows", key: "dropped_flows" }, { label: "anomalies", key: "anomaly_count" },
+  ], runs.runs));
+  if (!data.anomalies.length) { replace("anomaly-table", el("p", {}, "No drop anomaly in the last 30 days.")); replace("anomaly-series"); return; }
+  replace("anomaly-table", el("h2", {}, "Anomalies (last 30 days)"), table([
+    { label: "day", key: "anomaly_date" }, { label: "endpoint", key: "endpoint" }, { label: "direction", key: "direction" },
+    { label: "drops", key: "drop_count" }, { label: "baseline", render: r => r.baseline_mean === null ? "" : Number(r.baseline_mean).toFixed(1) },
+    { label: "score", render: r => r.score === null ? "" : Number(r.score).toFixed(1) },
+    { label: "top policy", key: "top_policy" }, { label: "top rule", key: "top_rule" }, { label: "top peer", key: "top_peer" },
+  ], data.anomalies, showAnomaly));
+  document.querySelector("#anomaly-table tbody tr").classList.add("selected");
+  await showAnomaly(data.anomalies[0]);
+}
+
+// --- Navigation ---------------------------------------------------------------------------
+
+const LOADERS = { overview: loadOverview, flows: loadFlows, pods: loadPods, recommendations: loadRecommendations, anomalies: loadAnomalies };
+
+async function show(view) {
+  if (!LOADERS[view]) view = "overview";
+  document.querySelectorAll(".view").forEach(v => v.classList.toggle("active", v.id === "view-" + view));
+  document.querySelectorAll("#tabs a").forEach(a => a.classList.toggle("active", a.dataset.view === view));
+  status("loading…");
+  document.body.dataset.loaded = "";
+  try { await LOADERS[view](); status(""); } catch (e) { status(e.message); }
+  document.body.dataset.loaded = view;
+}
+
+async function init() {
+  try {
+    const data = await api("clusters");
+    const select = document.getElementById("scope").cluster;
+    for (const c of data.clusters) select.append(el("option", { value: c }, c));
+  } catch (e) { status(e.message); }
+  document.getElementById("scope").addEventListener("submit", ev => { ev.preventDefault(); show(location.hash.slice(1)); });
+  document.getElementById("flow-filters").addEventListener("submit", ev => { ev.preventDefault(); show("flows"); });
+  window.addEventListener("hashchange", () => show(location.hash.slice(1)));
+  await show(location.hash.slice(1));
+}
+
+init();
