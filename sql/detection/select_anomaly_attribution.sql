@@ -6,6 +6,9 @@
 --   anomaly i, :endpoint_i, :direction_i, :day_i.
 -- Output: kind ('rule' | 'peer'), endpoint, direction, day, rank, policy_namespace,
 --   policy_name, rule_name, policy_type, peer, drops.
+-- Rows are grouped before endpoint names are built, and only on the anomalies' days, so the
+-- workload expression runs on few rows.
+{%- from "detection/endpoint.sql.j2" import endpoint with context %}
 WITH {% include "detection/dropped_flows.sql.j2" %},
 anomalies AS (
     SELECT endpoint, direction, CAST(day AS DATE) AS day
@@ -15,19 +18,40 @@ anomalies AS (
 {%- endfor %}
     ) AS a (endpoint, direction, day)
 ),
-hits AS (
-    SELECT d.*
+anomaly_days AS (
+    SELECT DISTINCT direction, day FROM anomalies
+),
+grouped AS (
+    SELECT
+        d.direction, d.day, d.ep_ns, d.ep_pod, d.ep_ip, d.peer_ns, d.peer_pod, d.peer_ip,
+        d.policy_namespace, d.policy_name, d.rule_name, d.policy_type, COUNT(*) AS drops
     FROM dropped AS d
+    JOIN anomaly_days AS ad ON d.direction = ad.direction AND d.day = ad.day
+    GROUP BY
+        d.direction, d.day, d.ep_ns, d.ep_pod, d.ep_ip, d.peer_ns, d.peer_pod, d.peer_ip,
+        d.policy_namespace, d.policy_name, d.rule_name, d.policy_type
+),
+named AS (
+    SELECT
+        {{ endpoint('ep') }} AS endpoint, direction, day, peer_ns, peer_pod, peer_ip,
+        policy_namespace, policy_name, rule_name, policy_type, drops
+    FROM grouped
+),
+hits AS (
+    SELECT
+        n.endpoint, n.direction, n.day, {{ endpoint('peer') }} AS peer,
+        n.policy_namespace, n.policy_name, n.rule_name, n.policy_type, n.drops
+    FROM named AS n
     JOIN anomalies AS a
-      ON d.endpoint = a.endpoint AND d.direction = a.direction AND d.day = a.day
+      ON n.endpoint = a.endpoint AND n.direction = a.direction AND n.day = a.day
 ),
 rules AS (
     SELECT
         endpoint, direction, day, policy_namespace, policy_name, rule_name, policy_type,
-        COUNT(*) AS drops,
+        SUM(drops) AS drops,
         ROW_NUMBER() OVER (
             PARTITION BY endpoint, direction, day
-            ORDER BY COUNT(*) DESC, policy_namespace, policy_name, rule_name
+            ORDER BY SUM(drops) DESC, policy_namespace, policy_name, rule_name
         ) AS rank
     FROM hits
     GROUP BY endpoint, direction, day, policy_namespace, policy_name, rule_name, policy_type
@@ -36,8 +60,8 @@ rules AS (
 peers AS (
     SELECT
         endpoint, direction, day, peer,
-        COUNT(*) AS drops,
-        ROW_NUMBER() OVER (PARTITION BY endpoint, direction, day ORDER BY COUNT(*) DESC, peer) AS rank
+        SUM(drops) AS drops,
+        ROW_NUMBER() OVER (PARTITION BY endpoint, direction, day ORDER BY SUM(drops) DESC, peer) AS rank
     FROM hits
     GROUP BY endpoint, direction, day, peer
     QUALIFY rank <= :top_n

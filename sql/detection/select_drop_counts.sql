@@ -1,16 +1,24 @@
 -- Dropped or rejected flow records per endpoint, direction and UTC day of flow start.
 -- Structure: flows_table, granularity, with_cluster, with_day_range (false here),
---   zero_fill: days without drops count as 0 from each series' first day to :last_day;
+--   zero_fill: days without drops count as 0, from the first day of the window on which the
+--   cluster reported any dropped flow (so an endpoint that starts dropping has a history of
+--   zero days, and days before any data was collected are not invented) to :last_day;
 --   theia_stats: add theia-sf's statistics over all days of the series (n_days, mean_drops,
 --   stdev_drops as the sample standard deviation); theia-sf keeps only days with drops.
 -- Binds: :start_ts, :end_ts, :cluster_uuid (with_cluster), :first_day, :last_day (zero_fill).
 -- Output: endpoint, direction, day, drops[, n_days, mean_drops, stdev_drops].
+{%- from "detection/endpoint.sql.j2" import endpoint with context %}
 WITH RECURSIVE {% include "detection/dropped_flows.sql.j2" %},
-daily AS (
-    SELECT endpoint, direction, day, COUNT(*) AS drops
+pod_daily AS (
+    SELECT direction, day, ep_ns, ep_pod, ep_ip, COUNT(*) AS drops
     FROM dropped
-    WHERE endpoint IS NOT NULL
-    GROUP BY endpoint, direction, day
+    GROUP BY direction, day, ep_ns, ep_pod, ep_ip
+),
+daily AS (
+    SELECT {{ endpoint('ep') }} AS endpoint, direction, day, SUM(drops) AS drops
+    FROM pod_daily
+    GROUP BY 1, direction, day
+    HAVING {{ endpoint('ep') }} IS NOT NULL
 )
 {%- if zero_fill %},
 calendar (day) AS (
@@ -19,14 +27,16 @@ calendar (day) AS (
     SELECT CAST(DATEADD(day, 1, day) AS DATE) FROM calendar WHERE day < CAST(:last_day AS DATE)
 ),
 series AS (
-    SELECT endpoint, direction, MIN(day) AS first_day
-    FROM daily
-    GROUP BY endpoint, direction
+    SELECT DISTINCT endpoint, direction FROM daily
+),
+data_start AS (
+    SELECT MIN(day) AS first_day FROM daily
 ),
 counts AS (
     SELECT s.endpoint, s.direction, c.day, COALESCE(d.drops, 0) AS drops
     FROM series AS s
-    JOIN calendar AS c ON c.day >= s.first_day
+    CROSS JOIN data_start AS f
+    JOIN calendar AS c ON c.day >= f.first_day
     LEFT JOIN daily AS d
       ON d.endpoint = s.endpoint AND d.direction = s.direction AND d.day = c.day
 )

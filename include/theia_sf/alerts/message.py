@@ -31,9 +31,7 @@ def anomaly_line(anomaly: Mapping[str, Any]) -> str:
     return line
 
 
-def build_message(
-    anomalies: Sequence[Mapping[str, Any]], run: Mapping[str, Any]
-) -> AlertMessage:
+def build_message(anomalies: Sequence[Mapping[str, Any]], run: Mapping[str, Any]) -> AlertMessage:
     """One message summarising ``anomalies`` (already restricted to new ones) of ``run``."""
     count = len(anomalies)
     scope = f" in cluster {run['cluster_uuid']}" if run.get("cluster_uuid") else ""

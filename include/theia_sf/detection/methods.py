@@ -50,9 +50,7 @@ def group_series(rows: Iterable[Sequence[Any]]) -> list[Series]:
     grouped: dict[tuple[str, str], list[DailyCount]] = {}
     for row in rows:
         endpoint, direction, day, drops = row[0], row[1], row[2], row[3]
-        grouped.setdefault((endpoint, direction), []).append(
-            DailyCount(_as_date(day), int(drops))
-        )
+        grouped.setdefault((endpoint, direction), []).append(DailyCount(_as_date(day), int(drops)))
     return [
         Series(endpoint, Direction(direction), tuple(sorted(days, key=lambda d: d.day)))
         for (endpoint, direction), days in sorted(grouped.items())

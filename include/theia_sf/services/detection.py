@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from theia_sf.detection.model import (
     run_id_for,
 )
 from theia_sf.objectstore import ObjectStore
+from theia_sf.publish import publish_artifacts
 from theia_sf.sql import SqlLibrary
 from theia_sf.timewindow import Window
 from theia_sf.warehouse import Session, Warehouse
@@ -428,27 +429,13 @@ def load_results(warehouse: Warehouse, sql: SqlLibrary, run_id: str) -> dict[str
     }
 
 
-def _publish(
-    store: ObjectStore, area: str, run_id: str, files: Mapping[str, bytes]
-) -> dict[str, str]:
-    try:
-        from theia_sf.publish import publish_artifacts
-    except ImportError:  # pragma: no cover - until the shared publisher lands
-        uris = {}
-        for name, data in files.items():
-            uris[name] = store.put_bytes(f"{area}/{run_id}/{name}", data, "application/json")
-            store.put_bytes(f"{area}/latest/{name}", data, "application/json")
-        return uris
-    return dict(publish_artifacts(store, area, run_id, dict(files)))
-
-
 def publish_results(
     warehouse: Warehouse, sql: SqlLibrary, store: ObjectStore, run_id: str
 ) -> dict[str, str]:
-    """Write ``detection/<run_id>/anomalies.json`` (and the ``latest`` alias)."""
+    """Write ``detection/runs/<run_id>/anomalies.json`` and ``detection/latest/anomalies.json``."""
     document = load_results(warehouse, sql, run_id)
     data = json.dumps(document, indent=2, sort_keys=True, default=str).encode()
-    return _publish(store, RESULTS_AREA, run_id, {"anomalies.json": data})
+    return publish_artifacts(store, RESULTS_AREA, run_id, {"anomalies.json": data})
 
 
 def send_alerts(

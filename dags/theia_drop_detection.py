@@ -1,0 +1,177 @@
+"""
+### Theia abnormal traffic drop detection
+
+Nightly (and on demand from the trigger form or the REST API): counts dropped or rejected flows
+per endpoint, direction and UTC day in the warehouse, flags abnormal days, names the policy
+rules and peers behind each one, records the run in `DROP_DETECTION_RUNS` / `DROP_ANOMALIES`
+(re-running the same window and parameters replaces its results), publishes
+`detection/runs/<run_id>/anomalies.json` (and `detection/latest/anomalies.json`) to the results
+location, and alerts every connection in `alert_connections` once per new anomaly.
+
+Methods: `baseline` (default) compares each day with the preceding days of the window
+(`sigma`, `min_history_days`, `min_drops`); `theia` reproduces theia-sf (mean ± 3 sample
+standard deviations over all days with drops, at least 3 days).
+
+Alert connections (by id): `http` webhook (JSON with Slack-compatible `text` and an
+`anomalies` list), `aws` with a `topic_arn` extra (SNS), `slackwebhook` or `slack` (Slack
+provider). An undefined connection fails the first task, before any warehouse work; a failed
+delivery fails `send_alerts` (retries apply) and leaves the anomalies un-alerted.
+
+Logic: `theia_sf.services.detection`. This file only wires it to Airflow.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+from theia_sf.airflow.defaults import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL
+from theia_sf.airflow.params import cluster_uuid_param, warehouse_name_param, window_params
+
+CONNECTION_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
+
+
+@dag(
+    schedule="@daily",
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    params={
+        "method": Param(
+            "baseline",
+            type="string",
+            enum=["baseline", "theia"],
+            description="baseline: each day against the preceding days; theia: theia-sf's "
+            "mean ± 3 standard deviations over all days.",
+        ),
+        **window_params(30),
+        "cluster_uuid": cluster_uuid_param(),
+        "granularity": Param(
+            "workload",
+            type="string",
+            enum=["workload", "pod"],
+            description="Endpoint: workload (pod name without its generated suffix, so history "
+            "survives restarts) or pod (ns/pod as theia-sf). Non-pod endpoints are IPs.",
+        ),
+        "sigma": Param(
+            3.0,
+            type="number",
+            exclusiveMinimum=0,
+            description="baseline: a day is abnormal above mean + sigma × spread.",
+        ),
+        "min_history_days": Param(
+            3,
+            type="integer",
+            minimum=1,
+            description="baseline: days of history needed before a day is tested.",
+        ),
+        "min_drops": Param(
+            10,
+            type="integer",
+            minimum=0,
+            description="baseline: an abnormal day has at least this many drops above the mean.",
+        ),
+        "alert_connections": Param(
+            [],
+            type="array",
+            items={"type": "string", "pattern": CONNECTION_ID_PATTERN},
+            uniqueItems=True,
+            description="Airflow connection ids to alert (http webhook, aws + topic_arn extra "
+            "for SNS, slackwebhook or slack). Empty: no alerts.",
+        ),
+        "warehouse_name": warehouse_name_param(),
+    },
+    tags=["theia", "detection"],
+    doc_md=__doc__,
+)
+def theia_drop_detection() -> None:
+    @task(retries=0)
+    def check_params(params: dict, data_interval_end: pendulum.DateTime) -> dict:
+        import datetime as dt
+
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from theia_sf.airflow.alerting import check_alert_connections
+        from theia_sf.detection import DetectionConfig
+        from theia_sf.errors import ConfigurationError
+        from theia_sf.timewindow import TimeSpecError, Window
+
+        # Cross-field checks and connection look-ups; no warehouse work before they pass.
+        try:
+            config = DetectionConfig(
+                method=params["method"],
+                granularity=params["granularity"],
+                sigma=params["sigma"],
+                min_history_days=params["min_history_days"],
+                min_drops=params["min_drops"],
+                cluster_uuid=params["cluster_uuid"],
+            )
+            window = Window.resolve(
+                start=params["start"],
+                end=params["end"],
+                lookback_days=params["lookback"],
+                interval_end=dt.datetime.fromtimestamp(data_interval_end.timestamp(), dt.UTC),
+            )
+            connections = check_alert_connections(params["alert_connections"])
+        except (ConfigurationError, TimeSpecError) as error:
+            raise AirflowFailException(f"invalid Params: {error}") from None
+        return {
+            "window": window.to_record(),
+            "config": config.to_record(),
+            "alert_connections": connections,
+        }
+
+    @task(pool=WAREHOUSE_POOL)
+    def detect_drops(params: dict, plan: dict) -> dict:
+        import datetime as dt
+
+        from theia_sf.airflow import runtime
+        from theia_sf.detection import DetectionConfig
+        from theia_sf.migrations import migrate
+        from theia_sf.services.detection import run_drop_detection
+        from theia_sf.timewindow import Window
+
+        warehouse = runtime.warehouse(warehouse_name=params["warehouse_name"])
+        sql = runtime.sql_library()
+        if warehouse.engine == "duckdb":
+            with warehouse.session() as session:
+                migrate(session, sql)
+        window = Window(*(dt.datetime.fromisoformat(plan["window"][k]) for k in ("start", "end")))
+        result = run_drop_detection(warehouse, sql, DetectionConfig(**plan["config"]), window)
+        return result.to_record()
+
+    @task(pool=WAREHOUSE_POOL)
+    def publish_results(params: dict, summary: dict) -> dict:
+        from theia_sf.airflow import runtime
+        from theia_sf.services.detection import publish_results
+
+        uris = publish_results(
+            runtime.warehouse(warehouse_name=params["warehouse_name"]),
+            runtime.sql_library(),
+            runtime.object_store(runtime.settings().results_location, create=True),
+            summary["run_id"],
+        )
+        return {"run_id": summary["run_id"], **uris}
+
+    @task(pool=WAREHOUSE_POOL)
+    def send_alerts(params: dict, plan: dict, summary: dict) -> list:
+        from theia_sf.airflow import runtime
+        from theia_sf.airflow.alerting import build_sinks
+        from theia_sf.services.detection import send_alerts
+
+        outcomes = send_alerts(
+            runtime.warehouse(warehouse_name=params["warehouse_name"]),
+            runtime.sql_library(),
+            summary["run_id"],
+            build_sinks(plan["alert_connections"]),
+        )
+        return [o.to_record() for o in outcomes]
+
+    plan = check_params()
+    summary = detect_drops(plan=plan)
+    publish_results(summary=summary)
+    send_alerts(plan=plan, summary=summary)
+
+
+theia_drop_detection()

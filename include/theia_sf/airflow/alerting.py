@@ -1,0 +1,149 @@
+"""Turn the ``alert_connections`` Param (Airflow connection ids) into alert sinks.
+
+Supported connection types:
+
+* ``http`` / ``https``: a generic webhook (a Slack incoming webhook URL works too). The URL is
+  ``host`` when it holds a full URL, else ``<schema or https>://<host>[:<port>]``, plus the
+  ``endpoint`` extra as path. Extras: ``headers`` (object), ``timeout`` (seconds, default 10).
+  ``login``/``password``: HTTP basic authentication.
+* ``aws``: an SNS topic; the ``topic_arn`` extra names it and the connection's credentials
+  publish (add ``topic_arn`` to ``theia_aws`` itself, or use a separate AWS connection).
+* ``slackwebhook``: Slack through the Slack provider's ``SlackWebhookHook``.
+* ``slack``: Slack through the provider's ``SlackHook`` (API token); ``channel`` extra required.
+
+:func:`check_alert_connections` runs in a DAG's first task, before any warehouse work, so a
+typo in a connection id fails the run at once with a message naming the Param.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from typing import Any
+
+from theia_sf.alerts.model import AlertSink
+from theia_sf.errors import ConfigurationError
+
+PARAM = "alert_connections"
+WEBHOOK_TYPES = ("http", "https")
+SUPPORTED_TYPES = (*WEBHOOK_TYPES, "aws", "slackwebhook", "slack")
+
+
+def _get_connection(conn_id: str) -> Any | None:
+    from theia_sf.airflow.runtime import get_connection
+
+    return get_connection(conn_id)
+
+
+def _extra(conn: Any) -> dict[str, Any]:
+    try:
+        return dict(conn.extra_dejson or {})
+    except Exception:  # a malformed extra is reported by the checks below
+        return {}
+
+
+def _problem(conn_id: str, conn: Any | None) -> str | None:
+    if conn is None:
+        return (
+            f"Airflow connection {conn_id!r} is not defined; create it (Admin > Connections or "
+            f"AIRFLOW_CONN_{conn_id.upper()}) or remove it from the Param {PARAM}"
+        )
+    conn_type = (conn.conn_type or "").lower()
+    extra = _extra(conn)
+    if conn_type not in SUPPORTED_TYPES:
+        return (
+            f"connection {conn_id!r} has type {conn.conn_type!r}; alert sinks need one of "
+            + ", ".join(SUPPORTED_TYPES)
+        )
+    if conn_type in WEBHOOK_TYPES and not conn.host:
+        return f"connection {conn_id!r} (webhook) has no host/URL"
+    if conn_type == "aws" and not (extra.get("topic_arn") or extra.get("sns_topic_arn")):
+        return f"connection {conn_id!r} (SNS) has no 'topic_arn' in its extra"
+    if conn_type == "slackwebhook" and not (conn.password or "").strip():
+        return f"connection {conn_id!r} (Slack webhook) has no webhook token/URL in its password"
+    if conn_type == "slack" and not extra.get("channel"):
+        return f"connection {conn_id!r} (Slack API) has no 'channel' in its extra"
+    return None
+
+
+def check_alert_connections(conn_ids: Sequence[str] | None) -> list[str]:
+    """Validate every connection id of the Param; raise one error naming all problems."""
+    ids = [c for c in (conn_ids or [])]
+    problems = []
+    for conn_id in ids:
+        if not isinstance(conn_id, str) or not conn_id.strip():
+            problems.append(f"{conn_id!r} is not a connection id")
+            continue
+        problem = _problem(conn_id, _get_connection(conn_id))
+        if problem:
+            problems.append(problem)
+    if len(set(ids)) != len(ids):
+        problems.append("a connection id is listed twice")
+    if problems:
+        raise ConfigurationError(f"invalid Param {PARAM}: " + "; ".join(problems))
+    return ids
+
+
+def webhook_url(conn: Any) -> str:
+    host = conn.host.strip()
+    if "://" in host:
+        base = host.rstrip("/")
+    else:
+        scheme = conn.schema or ("https" if conn.conn_type == "https" else "http")
+        base = f"{scheme}://{host.rstrip('/')}"
+        if conn.port:
+            base += f":{conn.port}"
+    endpoint = str(_extra(conn).get("endpoint") or "").strip()
+    if endpoint:
+        base += "/" + endpoint.lstrip("/")
+    return base
+
+
+class _SlackApiClient:
+    """``send(text, blocks)`` over the provider's ``SlackHook`` (chat.postMessage)."""
+
+    def __init__(self, conn_id: str, channel: str) -> None:
+        from airflow.providers.slack.hooks.slack import SlackHook
+
+        self.hook = SlackHook(slack_conn_id=conn_id)
+        self.channel = channel
+
+    def send(self, *, text: str, blocks: list[dict[str, Any]]) -> Any:
+        return self.hook.client.chat_postMessage(channel=self.channel, text=text, blocks=blocks)
+
+
+def build_sink(conn_id: str) -> AlertSink:
+    conn = _get_connection(conn_id)
+    problem = _problem(conn_id, conn)
+    if problem:
+        raise ConfigurationError(f"invalid Param {PARAM}: {problem}")
+    conn_type = conn.conn_type.lower()
+    extra = _extra(conn)
+    if conn_type in WEBHOOK_TYPES:
+        from theia_sf.alerts.webhook import WebhookSink
+
+        headers = {str(k): str(v) for k, v in dict(extra.get("headers") or {}).items()}
+        if conn.login:
+            token = base64.b64encode(f"{conn.login}:{conn.password or ''}".encode()).decode()
+            headers.setdefault("Authorization", "Basic " + token)
+        return WebhookSink(
+            conn_id, webhook_url(conn), headers=headers, timeout=float(extra.get("timeout", 10))
+        )
+    if conn_type == "aws":
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        from theia_sf.alerts.sns import SnsSink
+
+        client = AwsBaseHook(aws_conn_id=conn_id, client_type="sns").get_conn()
+        return SnsSink(conn_id, client, extra.get("topic_arn") or extra["sns_topic_arn"])
+    from theia_sf.alerts.slack import SlackSink
+
+    if conn_type == "slackwebhook":
+        from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+
+        return SlackSink(conn_id, SlackWebhookHook(slack_webhook_conn_id=conn_id))
+    return SlackSink(conn_id, _SlackApiClient(conn_id, str(extra["channel"])))
+
+
+def build_sinks(conn_ids: Sequence[str] | None) -> list[AlertSink]:
+    return [build_sink(c) for c in check_alert_connections(conn_ids)]
