@@ -257,6 +257,37 @@ def print_flow_totals(path: Path) -> None:
           f"({row['rows_rejected']} rejected lines)")
 
 
+ANALYSES = ("theia_policy_recommendation", "theia_drop_detection")
+
+
+def run_demo_pipelines(af: LocalAirflow, *, records: int, days: int) -> dict[str, Any]:
+    """Onboard the embedded engine, write demo flows once, ingest them, run the analyses."""
+    from theia_sf.demo import generate_flows
+
+    af.wait_for_dags(["theia_ingest_flows"])
+    available = set(af.dag_ids())
+    runs: dict[str, Any] = {}
+    if "theia_onboard" in available:
+        runs["theia_onboard"] = _run_and_report(af, "theia_onboard", {"engine": "duckdb"})
+    flows_dir = af.data_dir / "flows"
+    flows_dir.mkdir(parents=True, exist_ok=True)
+    summary_path = af.data_dir / "demo-summary.json"
+    if not any(p for p in flows_dir.iterdir() if not p.name.startswith(".")):
+        print(f"==> writing demo flows into {flows_dir}", flush=True)
+        summary = generate_flows(flows_dir, records=records, days=days, records_per_file=100_000)
+        summary_path.write_text(json.dumps(summary.to_record(), indent=2))
+        print(f"    {summary.records} records in {len(summary.files)} files, "
+              f"{summary.start} .. {summary.end}; injected drop spike: {summary.spike}")
+    runs["theia_ingest_flows"] = _run_and_report(af, "theia_ingest_flows")
+    print_flow_totals(af.data_dir / "theia.duckdb")
+    for dag_id in ANALYSES:
+        if dag_id in available:
+            runs[dag_id] = _run_and_report(af, dag_id)
+    if summary_path.exists():
+        runs["demo"] = json.loads(summary_path.read_text())
+    return runs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run theia-sf locally on the embedded engine.")
     parser.add_argument("--home", default=str(ROOT / ".local" / "airflow"))
@@ -267,8 +298,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-serve", action="store_true", help="stop after the demo pipelines")
     args = parser.parse_args(argv)
 
-    from theia_sf.demo import generate_flows
-
     af = LocalAirflow(Path(args.home), Path(args.data_dir), port=args.port, users={"admin": ""})
     print(f"==> initialising Airflow home {af.home}", flush=True)
     created = af.init()
@@ -276,25 +305,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{af.home / 'logs'}", flush=True)
     af.start()
     try:
-        wanted = ["theia_ingest_flows"]
-        af.wait_for_dags(wanted)
-        available = set(af.dag_ids())
-        flows_dir = af.data_dir / "flows"
-        if "theia_onboard" in available:
-            _run_and_report(af, "theia_onboard", {"engine": "duckdb"})
-        flows_dir.mkdir(parents=True, exist_ok=True)
-        if not any(flows_dir.iterdir()):
-            print(f"==> writing demo flows into {flows_dir}", flush=True)
-            summary = generate_flows(flows_dir, records=args.records, days=args.days,
-                                     records_per_file=100_000)
-            (af.data_dir / "demo-summary.json").write_text(json.dumps(summary.to_record(), indent=2))
-            print(f"    {summary.records} records in {len(summary.files)} files, "
-                  f"{summary.start} .. {summary.end}; injected drop spike: {summary.spike}")
-        _run_and_report(af, "theia_ingest_flows")
-        print_flow_totals(af.data_dir / "theia.duckdb")
-        for dag_id in ("theia_policy_recommendation", "theia_drop_detection"):
-            if dag_id in available:
-                _run_and_report(af, dag_id)
+        run_demo_pipelines(af, records=args.records, days=args.days)
         results = af.data_dir / "results"
         print("\n==> results")
         print(f"    warehouse (DuckDB file): {af.data_dir / 'theia.duckdb'}")
