@@ -297,6 +297,11 @@ def snowflake_statements(
     return []
 
 
+def _without_comments(text: str) -> str:
+    lines = [line.rstrip() for line in text.splitlines() if not line.lstrip().startswith("--")]
+    return "\n".join(line for line in lines if line).strip()
+
+
 def plan_cloud(
     request: CloudRequest,
     sql: SqlLibrary,
@@ -342,7 +347,7 @@ def plan_cloud(
                 "provider": spec.provider,
                 "action": spec.action,
                 "resources": resources.get(spec.name, []),
-                "statements": [q.text.strip() for q in statements],
+                "statements": [_without_comments(q.text) for q in statements],
             }
         )
     return plan
@@ -710,9 +715,9 @@ class CloudStack:
         done.append(f"state record of stack {state.stack} removed")
         return done
 
-    def _drop(self, name: str, **structure: Any) -> None:
+    def _drop(self, path: str, /, **structure: Any) -> None:
         with self.snowflake(None, None).session() as session:
-            session.execute(self.sql.render(name, **structure))
+            session.execute(self.sql.render(path, **structure))
 
     def _remove_connect_bucket_notification(
         self, names: StackNames, state: StackState, account: str
