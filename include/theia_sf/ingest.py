@@ -231,18 +231,15 @@ class FlowLoader:
             return get_layout("v2.7")
 
     def _insert(self, session: Session, path: Path, layout: Layout) -> int:
-        before = self._count(session)
-        session.execute(
+        """Insert the file's rows; DuckDB answers an INSERT with the number of rows."""
+        _, rows = session.fetch_rows(
             self.sql.render(
                 "ingest/insert_flows_from_csv.duckdb.sql",
                 binds={"paths": [str(path)]},
                 fields=layout.columns,
             )
         )
-        return self._count(session) - before
-
-    def _count(self, session: Session) -> int:
-        return int(session.fetch(self.sql.render("ingest/select_flow_count.sql"))[0]["n"])
+        return int(rows[0][0])
 
     def load(self, session: Session, obj: ObjectInfo, path: Path, scratch: Path) -> FileResult | None:
         """Load one file exactly once. Returns None if another run loaded it meanwhile."""
