@@ -1,0 +1,105 @@
+"""Alert messages: one per run, Slack-compatible text plus structured anomalies."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from theia_sf.alerts.message import MAX_TEXT_LINES, anomaly_line, build_message
+from theia_sf.alerts.model import AlertDeliveryError
+from theia_sf.alerts.slack import SlackSink
+from theia_sf.alerts.webhook import WebhookSink
+from theia_sf.errors import ConfigurationError
+
+RUN = {
+    "run_id": "dd-123",
+    "method": "baseline",
+    "cluster_uuid": None,
+    "window_start": "2024-05-01T00:00:00+00:00",
+    "window_end": "2024-05-31T00:00:00+00:00",
+}
+
+
+def anomaly(i=0, **over):
+    a = {
+        "anomaly_key": f"k{i}",
+        "endpoint": f"shop/web{i}",
+        "direction": "ingress",
+        "day": "2024-05-30",
+        "drops": 240,
+        "baseline_mean": 6.25,
+        "baseline_stdev": 2.5,
+        "top_policy": "shop/deny-ledger",
+        "top_rule": "ingress-rule-0",
+    }
+    a.update(over)
+    return a
+
+
+def test_line_names_endpoint_direction_day_drops_baseline_and_top_rule():
+    line = anomaly_line(anomaly())
+    assert line == (
+        "• shop/web0 ingress 2024-05-30: 240 drops vs baseline 6.2 ± 2.5 "
+        "(top rule: shop/deny-ledger ingress-rule-0)"
+    )
+    assert "top rule" not in anomaly_line(anomaly(top_policy=None, top_rule=None))
+
+
+def test_message_summarises_the_run_once():
+    msg = build_message([anomaly(0), anomaly(1, direction="egress")], RUN)
+    assert msg.subject == "Theia: 2 abnormal traffic drops"
+    lines = msg.text.splitlines()
+    assert "baseline" in lines[0] and "dd-123" in lines[0]
+    assert lines[1].startswith("• shop/web0 ingress") and lines[2].startswith("• shop/web1 egress")
+    body = msg.to_json()
+    assert json.loads(json.dumps(body))["text"] == msg.text  # JSON-able, Slack's `text` field
+    assert [a["endpoint"] for a in body["anomalies"]] == ["shop/web0", "shop/web1"]
+    assert body["run"]["run_id"] == "dd-123"
+
+
+def test_long_lists_are_cut_in_text_but_not_in_data():
+    many = [anomaly(i) for i in range(MAX_TEXT_LINES + 5)]
+    msg = build_message(many, {**RUN, "cluster_uuid": "8f4c0c8e-2b1e-4a4f-9a57-6f2a7a4b9d10" * 3})
+    assert len(msg.text.splitlines()) == 1 + MAX_TEXT_LINES + 1
+    assert "and 5 more" in msg.text
+    assert len(msg.anomalies) == MAX_TEXT_LINES + 5
+    assert len(msg.subject) <= 100  # SNS limit
+
+
+class FakeSlack:
+    def __init__(self, error=None, status=200):
+        self.calls, self.error, self.status = [], error, status
+
+    def send(self, **kwargs):
+        self.calls.append(kwargs)
+        if self.error:
+            raise self.error
+        return type("Resp", (), {"status_code": self.status})()
+
+
+def test_slack_sink_sends_text_and_blocks():
+    client = FakeSlack()
+    SlackSink("slack_ops", client).send(build_message([anomaly()], RUN))
+    (call,) = client.calls
+    assert call["text"].startswith("*Theia: 1 abnormal traffic drop*")
+    assert call["blocks"][0]["text"]["text"] == call["text"]
+
+
+@pytest.mark.parametrize(
+    "client", [FakeSlack(error=RuntimeError("invalid_token")), FakeSlack(status=500)]
+)
+def test_slack_sink_failures_are_delivery_errors(client):
+    with pytest.raises(AlertDeliveryError, match="slack_ops"):
+        SlackSink("slack_ops", client).send(build_message([anomaly()], RUN))
+
+
+@pytest.mark.parametrize("url", ["ftp://example.org/x", "not a url", "file:///etc/passwd"])
+def test_webhook_refuses_non_http_urls(url):
+    with pytest.raises(ConfigurationError, match="ops_webhook"):
+        WebhookSink("ops_webhook", url)
+
+
+def test_webhook_repr_hides_the_url():
+    sink = WebhookSink("ops_webhook", "https://hooks.example.org/services/T000/B000/SECRET")
+    assert "SECRET" not in repr(sink)
