@@ -3,6 +3,7 @@ rows and returns the panel's columns; the fixed reference bugs are checked on ex
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -139,10 +140,193 @@ def dataset() -> list[dict]:
     ]
 
 
+def insert_rows(warehouse, table: str, rows: list[dict]) -> None:
+    with warehouse.session() as session, session.transaction():
+        for row in rows:
+            text = "INSERT INTO {} ({}) VALUES ({})".format(
+                ident(table),
+                ", ".join(ident(c) for c in row),
+                ", ".join(f":v{i}" for i in range(len(row))),
+            )
+            session.execute(Query("insert", text, {f"v{i}": v for i, v in enumerate(row.values())}))
+
+
+def insert_results(warehouse) -> None:
+    """Recommendation runs (the second diffed against the first) and drop anomalies."""
+    run = {
+        "jobType": "initial",
+        "policyType": "anp-deny-applied",
+        "windowStart": START,
+        "windowEnd": END,
+        "flowCount": 10,
+    }
+    insert_rows(
+        warehouse,
+        "RECOMMENDATION_RUNS",
+        [
+            {**run, "runId": "r1", "status": "succeeded", "startedAt": END - timedelta(days=1)},
+            {
+                **run,
+                "runId": "r2",
+                "status": "succeeded",
+                "startedAt": END,
+                "clusterUUID": C1,
+                "previousRunId": "r1",
+                "policyCount": 3,
+            },
+            {**run, "runId": "r3", "status": "failed", "startedAt": END + timedelta(hours=1)},
+            {
+                **run,
+                "runId": "r4",
+                "status": "succeeded",
+                "clusterUUID": C2,
+                "startedAt": END + timedelta(hours=2),
+            },
+        ],
+    )
+    pol = {"apiVersion": "crd.antrea.io/v1beta1", "yaml": "x"}
+    np, cnp = "NetworkPolicy", "ClusterNetworkPolicy"
+    insert_rows(
+        warehouse,
+        "RECOMMENDED_POLICIES",
+        [
+            {
+                **pol,
+                "runId": "r1",
+                "position": 0,
+                "kind": np,
+                "namespace": "shop",
+                "name": "a",
+                "yamlSha256": "1",
+            },
+            {
+                **pol,
+                "runId": "r1",
+                "position": 1,
+                "kind": np,
+                "namespace": "shop",
+                "name": "b",
+                "yamlSha256": "2",
+            },
+            {
+                **pol,
+                "runId": "r1",
+                "position": 2,
+                "kind": cnp,
+                "namespace": None,
+                "name": "c",
+                "yamlSha256": "3",
+            },
+            {
+                **pol,
+                "runId": "r2",
+                "position": 0,
+                "kind": np,
+                "namespace": "shop",
+                "name": "a",
+                "yamlSha256": "1",
+            },
+            {
+                **pol,
+                "runId": "r2",
+                "position": 1,
+                "kind": np,
+                "namespace": "data",
+                "name": "d",
+                "yamlSha256": "4",
+            },
+            {
+                **pol,
+                "runId": "r2",
+                "position": 2,
+                "kind": cnp,
+                "namespace": None,
+                "name": "c",
+                "yamlSha256": "33",
+            },
+        ],
+    )
+    anomaly = {
+        "method": "baseline",
+        "granularity": "pod",
+        "dropCount": 5,
+        "anomalyDate": END.date(),
+        "direction": "ingress",
+        "score": 4.0,
+        "topPolicy": "data/deny-web-db",
+        "topRule": "rule-0",
+        "topPeer": "shop/web-1",
+    }
+    insert_rows(
+        warehouse,
+        "DROP_ANOMALIES",
+        [
+            {
+                **anomaly,
+                "runId": "d1",
+                "anomalyKey": "k1",
+                "endpoint": "data/db-1",
+                "detectedAt": END - timedelta(hours=1),
+            },
+            {
+                **anomaly,
+                "runId": "d2",
+                "anomalyKey": "k1",
+                "endpoint": "data/db-1",
+                "detectedAt": END,
+            },
+            {
+                **anomaly,
+                "runId": "d2",
+                "anomalyKey": "k2",
+                "endpoint": "shop/web-1",
+                "direction": "egress",
+                "topPolicy": "shop/no-egress",
+                "dropCount": 2,
+                "detectedAt": END,
+                "clusterUUID": C2,
+            },
+            {
+                **anomaly,
+                "runId": "d2",
+                "anomalyKey": "k3",
+                "endpoint": "old/pod",
+                "anomalyDate": (START - timedelta(days=3)).date(),
+                "detectedAt": END,
+            },
+        ],
+    )
+
+
+@pytest.fixture(scope="module")
+def populated(tmp_path_factory, sql):
+    """One migrated, populated DuckDB file per module; tests copy it when they write."""
+    from theia_sf.adapters.duckdb import DuckDBWarehouse
+    from theia_sf.migrations import migrate
+
+    path = tmp_path_factory.mktemp("dashboards") / "theia.duckdb"
+    warehouse = DuckDBWarehouse(path, lock_timeout=60)
+    with warehouse.session() as session:
+        migrate(session, sql)
+    insert_flows(warehouse, dataset())
+    insert_results(warehouse)
+    return path
+
+
 @pytest.fixture
-def warehouse(duckdb_warehouse):
-    insert_flows(duckdb_warehouse, dataset())
-    return duckdb_warehouse
+def warehouse(populated):
+    from theia_sf.adapters.duckdb import DuckDBWarehouse
+
+    return DuckDBWarehouse(populated, lock_timeout=60)
+
+
+@pytest.fixture
+def writable_warehouse(populated, tmp_path):
+    from theia_sf.adapters.duckdb import DuckDBWarehouse
+
+    copy = tmp_path / "theia.duckdb"
+    shutil.copyfile(populated, copy)
+    return DuckDBWarehouse(copy, lock_timeout=60)
 
 
 def run(warehouse, relative: str, clusters=(C1,)):
@@ -270,7 +454,8 @@ def test_flow_records_table_is_newest_first_inside_the_window(warehouse):
     assert all(START <= e < END for e in ends)
 
 
-def test_ingestion_health(warehouse):
+def test_ingestion_health(writable_warehouse):
+    warehouse = writable_warehouse
     with warehouse.session() as session:
         session.execute(
             Query(
@@ -329,3 +514,32 @@ def test_macros_become_binds_not_text():
     assert "a'b" not in query.text
     assert query.placeholders() == {"grafana_time_from", "grafana_cluster_0", "grafana_cluster_1"}
     assert query.binds["grafana_cluster_0"] == "a'b"
+
+
+def test_latest_recommendation_run_respects_status_and_cluster(warehouse):
+    columns, rows = run(warehouse, "dashboards/results/select_latest_recommendation_run.sql")
+    assert [r[columns.index("run")] for r in rows] == ["r2"]
+    _, rows = run(warehouse, "dashboards/results/select_latest_recommendation_run.sql", (C2,))
+    assert [r[0] for r in rows] == ["r4"]
+
+
+def test_policies_by_namespace_of_the_latest_run(warehouse):
+    _, rows = run(warehouse, "dashboards/results/select_latest_policies_by_namespace.sql")
+    assert sorted(rows) == [("(cluster)", 1), ("data", 1), ("shop", 1)]
+
+
+def test_diff_counts_against_the_previous_run(warehouse):
+    columns, rows = run(warehouse, "dashboards/results/select_latest_recommendation_diff.sql")
+    assert columns == ["added", "removed", "changed"]
+    assert rows == [(1, 1, 1)]  # +data/d, -shop/b, ~c (digest changed), a unchanged
+
+
+def test_anomalies_once_per_key_inside_the_range_and_cluster(warehouse):
+    columns, rows = run(warehouse, "dashboards/results/select_drop_anomalies.sql")
+    assert [r[columns.index("endpoint")] for r in rows] == ["data/db-1"]
+    _, rows = run(warehouse, "dashboards/results/select_drop_anomalies.sql", (C1, C2))
+    assert sorted(r[1] for r in rows) == ["data/db-1", "shop/web-1"]
+    _, rows = run(warehouse, "dashboards/results/select_drop_anomalies_per_day.sql", (C1, C2))
+    assert sorted((r[1], r[2]) for r in rows) == [("egress", 1), ("ingress", 1)]
+    _, rows = run(warehouse, "dashboards/results/select_drop_anomaly_rules.sql", (C1, C2))
+    assert rows == [("data/deny-web-db rule-0", 1, 5), ("shop/no-egress rule-0", 1, 2)]

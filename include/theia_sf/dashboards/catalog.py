@@ -137,6 +137,8 @@ INTRO_TEXT = """\
 * **Flow Records**: every flow record in the window, newest first, with filters per column.
 * **Pod-to-Pod**: bytes and throughput between pods, per pod and per namespace.
 * **Network Policy**: traffic per ingress/egress policy, allowed and denied.
+* **Recommendations and Drop Anomalies**: the latest recommended policies and what changed,
+  drop anomalies per day and the policy rules behind them.
 """
 
 
@@ -429,6 +431,84 @@ def _network_policy(prefix: str) -> tuple[Panel, ...]:
     )
 
 
+def _results(prefix: str) -> tuple[Panel, ...]:
+    def p(name: str) -> str:
+        return f"{prefix}/{name}.sql"
+
+    return (
+        Panel("Policy Recommendation", K.ROW),
+        Panel(
+            "Latest Recommendation Run",
+            K.TABLE,
+            p("select_latest_recommendation_run"),
+            ("run", "policyType", "startedAt", "windowStart", "windowEnd", "flows", "policies"),
+            width=24,
+            height=4,
+            description="The latest succeeded run of the theia_policy_recommendation DAG.",
+        ),
+        Panel(
+            "Recommended Policies by Namespace",
+            K.BARGAUGE,
+            p("select_latest_policies_by_namespace"),
+            ("namespace", "policies"),
+            unit="short",
+            width=16,
+            height=8,
+        ),
+        Panel(
+            "Changes Since the Previous Run",
+            K.STAT,
+            p("select_latest_recommendation_diff"),
+            ("added", "removed", "changed"),
+            unit="short",
+            width=8,
+            height=8,
+            description="Policies added, removed and changed against the previous run with "
+            "the same parameters.",
+        ),
+        Panel("Drop Detection", K.ROW),
+        Panel(
+            "Drop Anomalies per Day",
+            K.TIMESERIES,
+            p("select_drop_anomalies_per_day"),
+            ("time", "direction", "value"),
+            unit="short",
+            width=14,
+            height=9,
+            options={"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True}},
+        ),
+        Panel(
+            "Rules Behind the Anomalies",
+            K.BARGAUGE,
+            p("select_drop_anomaly_rules"),
+            ("rule", "anomalies", "drops"),
+            unit="short",
+            width=10,
+            height=9,
+        ),
+        Panel(
+            "Drop Anomalies",
+            K.TABLE,
+            p("select_drop_anomalies"),
+            (
+                "day",
+                "endpoint",
+                "direction",
+                "drops",
+                "baseline",
+                "score",
+                "topPolicy",
+                "topRule",
+                "topPeer",
+                "method",
+            ),
+            width=24,
+            height=12,
+            description="Each anomaly with the policy rule and peer behind most of its drops.",
+        ),
+    )
+
+
 DASHBOARDS: tuple[Dashboard, ...] = (
     Dashboard(
         "homepage",
@@ -454,5 +534,13 @@ DASHBOARDS: tuple[Dashboard, ...] = (
         "theia-network-policy",
         "Theia Network Policy",
         _network_policy("dashboards/network_policy"),
+    ),
+    Dashboard(
+        "results_dashboard",
+        "theia-results",
+        "Theia Recommendations and Drop Anomalies",
+        _results("dashboards/results"),
+        description="Results of the policy recommendation and drop detection DAGs.",
+        time_from="now-30d",
     ),
 )
