@@ -425,4 +425,177 @@ def delete_kms_key(params: dict[str, Any]) -> dict[str, Any]:
         raise
 
 
-__all__ = ["KMS_ALIAS_PATTERN", "onboard_params", "stack_params"]
+
+
+# --- bucket, key and ingestion-health DAGs ------------------------------------------------------
+
+CONNECTION_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
+
+
+def bucket_params(*, destructive: bool) -> dict[str, Param]:
+    params: dict[str, Param] = {
+        "region": Param(DEFAULT_REGION, type="string", pattern=REGION_PATTERN, title="AWS region"),
+        "name": Param(
+            None if not destructive else "",
+            type=["null", "string"] if not destructive else "string",
+            pattern=BUCKET_PATTERN,
+            title="Bucket name",
+            description="Exact bucket name."
+            + ("" if destructive else " Empty: <prefix>-<random>."),
+        ),
+        "dry_run": Param(False, type="boolean", title="Dry run"),
+    }
+    if destructive:
+        params["force"] = Param(
+            False,
+            type="boolean",
+            title="Force",
+            description="Delete every object version first (all pages).",
+        )
+        params["confirm"] = Param(
+            "", type="string", title="Confirm", description="Type the bucket name to confirm."
+        )
+    else:
+        params["prefix"] = Param(
+            "antrea",
+            type="string",
+            pattern=r"^[a-z0-9][a-z0-9-]{0,40}$",
+            title="Name prefix",
+            description="Used when name is empty.",
+        )
+    return params
+
+
+def key_params(*, destructive: bool) -> dict[str, Param]:
+    params: dict[str, Param] = {
+        "region": Param(
+            DEFAULT_REGION,
+            type="string",
+            pattern=REGION_PATTERN,
+            title="AWS region",
+            description="Region of the key.",
+        ),
+        "dry_run": Param(False, type="boolean", title="Dry run"),
+    }
+    if destructive:
+        params["key_id"] = Param(
+            "",
+            type="string",
+            pattern=KMS_KEY_PATTERN,
+            title="Key id",
+            description="Key id, ARN or alias.",
+        )
+        params["pending_window_days"] = Param(
+            30,
+            type="integer",
+            minimum=7,
+            maximum=30,
+            title="Pending window (days)",
+            description="AWS deletes the key after this.",
+        )
+        params["confirm"] = Param(
+            "", type="string", title="Confirm", description="Type the key id to confirm."
+        )
+    else:
+        params["alias"] = Param(
+            "alias/theia-sf-state",
+            type="string",
+            pattern=KMS_ALIAS_PATTERN,
+            title="Alias",
+            description="Re-runs reuse the key behind it.",
+        )
+    return params
+
+
+def health_params() -> dict[str, Param]:
+    return {
+        "stack_name": Param(
+            "default", type="string", pattern=STACK_NAME_PATTERN, title="Stack name"
+        ),
+        "region": Param(DEFAULT_REGION, type="string", pattern=REGION_PATTERN, title="AWS region"),
+        "state_bucket": _nullable(
+            BUCKET_PATTERN,
+            "State bucket",
+            "Where the stack's state record is. Empty: nothing to check "
+            "(embedded engine), the run is skipped.",
+        ),
+        "state_prefix": Param(
+            "antrea-flows-infra", type="string", pattern=PREFIX_PATTERN, title="State prefix"
+        ),
+        "state_bucket_region": _nullable(
+            REGION_PATTERN, "State bucket region", "Empty: the region."
+        ),
+        "warehouse_name": _nullable(
+            WAREHOUSE_PATTERN,
+            "Snowflake warehouse",
+            "Reads the copy history. Empty: a temporary warehouse.",
+        ),
+        "alert_connections": Param(
+            [],
+            type="array",
+            items={"type": "string", "pattern": CONNECTION_ID_PATTERN},
+            uniqueItems=True,
+            title="Alert connections",
+            description="Connection ids to alert (http webhook, aws "
+            "with topic_arn, slackwebhook, slack). Empty: log only.",
+        ),
+        "max_messages": Param(
+            100, type="integer", minimum=1, maximum=10000, title="Max SQS messages per run"
+        ),
+        "max_lag_minutes": Param(30, type="integer", minimum=1, title="Max pipe lag (minutes)"),
+        "lookback_hours": Param(
+            24, type="integer", minimum=1, maximum=336, title="Copy history lookback (hours)"
+        ),
+    }
+
+
+def ingestion_health(params: dict[str, Any]) -> dict[str, Any]:
+    import datetime as dt
+
+    from airflow.providers.snowflake.hooks.snowflake import SnowflakeHook
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from theia_sf.adapters.snowflake import SnowflakeWarehouse
+    from theia_sf.airflow import runtime
+    from theia_sf.airflow.alerting import build_sinks
+    from theia_sf.onboarding.names import StackNames
+    from theia_sf.services import onboarding as service
+
+    if not params.get("state_bucket") or runtime.engine() != "snowflake":
+        raise AirflowSkipException(
+            "no Snowflake stack configured (Param state_bucket, "
+            "connection theia_warehouse): nothing to check"
+        )
+    try:
+        sinks = build_sinks(params["alert_connections"])
+        store = state_store(params, "snowflake")
+        state = store.load(params["stack_name"])
+        if state is None or not state.suffix:
+            raise ConfigurationError(
+                f"no state record for stack {params['stack_name']!r} in "
+                f"{store.location} (Params stack_name, state_bucket)"
+            )
+        names = StackNames(state.stack, state.suffix)
+        hook = SnowflakeHook(snowflake_conn_id=runtime.WAREHOUSE_CONN_ID)
+        warehouse = SnowflakeWarehouse(
+            hook.get_conn,
+            database=names.database,
+            schema="THEIA",
+            warehouse_name=params.get("warehouse_name"),
+            temporary_warehouse=not params.get("warehouse_name"),
+        )
+        region = state.request.get("region") or params["region"]
+        return service.check_ingestion_health(
+            params["stack_name"],
+            state_store=store,
+            aws=aws_port(region),
+            warehouse=warehouse,
+            sql=runtime.sql_library(),
+            sinks=sinks,
+            max_messages=params["max_messages"],
+            max_lag=dt.timedelta(minutes=params["max_lag_minutes"]),
+            lookback=dt.timedelta(hours=params["lookback_hours"]),
+        )
+    except ConfigurationError as error:
+        _fail_fast(error)
+        raise

@@ -7,11 +7,13 @@ Airflow glue (:mod:`theia_sf.airflow.onboarding`). Results are small JSON-able d
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from theia_sf.alerts.model import AlertMessage, AlertSink
 from theia_sf.errors import ConfigurationError
 from theia_sf.onboarding.cloud import (
     STEPS,
@@ -29,6 +31,7 @@ from theia_sf.onboarding.embedded import (
     onboard_embedded,
     plan_embedded,
 )
+from theia_sf.onboarding.health import PipeError, decode_notification, judge_pipe
 from theia_sf.onboarding.names import (
     BUCKET_PATTERN as BUCKET_NAME_PATTERN,
 )
@@ -311,6 +314,7 @@ def delete_kms_key(
 
 __all__ = [
     "check_confirmation",
+    "check_ingestion_health",
     "create_kms_key",
     "create_state_bucket",
     "delete_bucket",
@@ -321,3 +325,109 @@ __all__ = [
     "onboard_embedded_stack",
     "stack_tags",
 ]
+
+
+# --- ingestion health (Snowflake stacks) -----------------------------------------------------
+
+
+def check_ingestion_health(
+    stack: str,
+    *,
+    state_store: StateStore,
+    aws: AwsPort,
+    warehouse: Warehouse,
+    sql: SqlLibrary,
+    sinks: Sequence[AlertSink],
+    max_messages: int = 100,
+    max_lag: dt.timedelta = dt.timedelta(minutes=30),
+    lookback: dt.timedelta = dt.timedelta(hours=24),
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Read Snowpipe error notifications (SQS, SNS envelope), the pipe's status and its
+    copy history; alert every sink once when files fail to load or the pipe lags.
+
+    Messages are deleted from the queue only after every sink accepted the alert, so a failed
+    delivery (the task fails and retries) loses nothing.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    state = state_store.load(check_stack_name(stack))
+    if state is None or state.engine != "snowflake" or not state.suffix:
+        raise ConfigurationError(
+            f"no onboarded Snowflake stack {stack!r} in {state_store.location}; check Params "
+            "stack_name and state_bucket"
+        )
+    names = StackNames(stack, state.suffix)
+    queue_arn = state.output("create_error_queue", "queue_arn")
+    received = aws.receive_messages(queue_arn, max_messages) if queue_arn else []
+    errors = [decode_notification(body) for body, _ in received]
+    with warehouse.session(read_only=True) as session:
+        rows = session.fetch(
+            sql.render("onboarding/select_pipe_status.sql", binds={"pipe_name": names.pipe})
+        )
+        history = session.fetch(
+            sql.render(
+                "onboarding/select_copy_history.sql",
+                database=names.database,
+                binds={"table_name": names.flows_table, "start_time": now - lookback},
+            )
+        )
+    health = judge_pipe(rows[0]["pipe_status"] if rows else "", now=now, max_lag=max_lag)
+    failed_files = [
+        {
+            "file": str(r.get("file_name")),
+            "status": str(r.get("status")),
+            "errors": r.get("error_count"),
+            "first_error": str(r.get("first_error_message") or "")[:500],
+        }
+        for r in history
+    ]
+    problems: list[dict[str, Any]] = [{"kind": "load_error", **e.to_record()} for e in errors] + [
+        {"kind": "failed_file", **f} for f in failed_files
+    ]
+    problems += [{"kind": "pipe", "problem": p} for p in health.problems]
+    result: dict[str, Any] = {
+        "stack": stack,
+        "pipe": names.pipe,
+        "pipe_health": health.to_record(),
+        "error_notifications": len(errors),
+        "failed_files": len(failed_files),
+        "problems": problems[:50],
+        "alerted": [],
+    }
+    if problems:
+        message = _health_message(stack, names.pipe, errors, failed_files, health.problems, now)
+        for sink in sinks:
+            sink.send(message)  # AlertDeliveryError fails the task; messages stay queued
+            result["alerted"].append(sink.sink_id)
+        log.warning("%s", message.text)
+    for _, receipt in received:
+        aws.delete_message(queue_arn, receipt)
+    return result
+
+
+def _health_message(
+    stack: str,
+    pipe: str,
+    errors: list[PipeError],
+    failed_files: list[dict[str, Any]],
+    pipe_problems: tuple[str, ...],
+    now: dt.datetime,
+) -> AlertMessage:
+    subject = f"Theia: Snowpipe ingestion problems in stack {stack}"
+    lines = [f"*{subject}* (pipe {pipe}, checked {now.isoformat(timespec='seconds')})"]
+    lines += [f"• pipe: {p}" for p in pipe_problems]
+    lines += [f"• load error: {e.file or '?'}: {e.message}" for e in errors[:10]]
+    lines += [f"• {f['status']}: {f['file']}: {f['first_error']}" for f in failed_files[:10]]
+    extra = max(0, len(errors) - 10) + max(0, len(failed_files) - 10)
+    if extra:
+        lines.append(f"… and {extra} more")
+    return AlertMessage(
+        subject=subject[:100],
+        text="\n".join(lines),
+        anomalies=tuple(
+            [{"kind": "load_error", **e.to_record()} for e in errors]
+            + [{"kind": "failed_file", **f} for f in failed_files]
+            + [{"kind": "pipe", "problem": p} for p in pipe_problems]
+        ),
+        run={"stack": stack, "pipe": pipe, "checked_at": now.isoformat()},
+    )

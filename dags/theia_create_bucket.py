@@ -1,0 +1,38 @@
+"""
+### Theia: create the state bucket (one-shot)
+
+Creates a private S3 bucket for onboarding state records (theia-sf's `create-bucket`), or
+reuses it when it exists. Unlike theia-sf, creation works in `us-east-1` too. Without `name`
+the bucket is called `<prefix>-<random>`; the name is in the task log and XCom.
+Logic: `theia_sf.services.onboarding.create_state_bucket`.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, task
+
+from theia_sf.airflow.defaults import DEFAULT_ARGS, START_DATE
+from theia_sf.airflow.onboarding import bucket_params
+
+
+@dag(
+    schedule=None,
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    params=bucket_params(destructive=False),
+    tags=["theia", "onboarding"],
+    doc_md=__doc__,
+)
+def theia_create_bucket() -> None:
+    @task
+    def create_bucket(params: dict) -> dict:
+        from theia_sf.airflow.onboarding import create_bucket
+
+        return create_bucket(params)
+
+    create_bucket()
+
+
+theia_create_bucket()

@@ -1,0 +1,177 @@
+"""The onboarding DAGs load, follow the conventions, validate Params, and parse cheaply;
+``theia_onboard``/``theia_offboard`` with engine duckdb run under ``dag.test()``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("airflow")
+
+ROOT = Path(__file__).resolve().parents[2]
+DAGS = {
+    "theia_create_bucket": None,
+    "theia_create_kms_key": None,
+    "theia_onboard": None,
+    "theia_offboard": None,
+    "theia_delete_kms_key": None,
+    "theia_delete_bucket": None,
+    "theia_ingestion_health": "@hourly",
+}
+HEAVY = [
+    "duckdb",
+    "sqlglot",
+    "boto3",
+    "botocore",
+    "snowflake.connector",
+    "pandas",
+    "theia_sf.adapters",
+    "theia_sf.airflow.runtime",
+    "theia_sf.services",
+]
+
+
+@pytest.fixture(scope="module")
+def dags():
+    from airflow.dag_processing.dagbag import DagBag
+
+    loaded = {}
+    for dag_id in DAGS:
+        bag = DagBag(dag_folder=str(ROOT / "dags" / f"{dag_id}.py"))
+        assert not bag.import_errors, bag.import_errors
+        loaded[dag_id] = bag.dags[dag_id]  # get_dag() would query the metadata DB
+    return loaded
+
+
+@pytest.mark.parametrize("dag_id", list(DAGS))
+def test_conventions(dags, dag_id):
+    dag = dags[dag_id]
+    assert dag is not None and dag.dag_id == dag_id
+    assert dag.tags and "theia" in dag.tags and "onboarding" in dag.tags
+    assert dag.doc_md and dag.doc_md.strip().startswith("###")
+    assert dag.catchup is False
+    schedule = DAGS[dag_id]
+    assert dag.schedule == schedule
+    for task in dag.tasks:
+        assert task.task_id.count("_") >= 1  # verb_object
+
+
+def validate(dag, **conf):
+    """What the trigger form and the REST API do: each given value, then the whole set."""
+    import copy
+
+    params = copy.deepcopy(dag.params)
+    resolved = {k: params.get_param(k).resolve(value=v) for k, v in conf.items()}
+    for key in conf:
+        del params[key]
+    return {**params.validate(), **resolved}
+
+
+def test_onboard_params_accept_the_make_run_conf(dags):
+    resolved = validate(dags["theia_onboard"], engine="duckdb")
+    assert resolved["engine"] == "duckdb" and resolved["stack_name"] == "default"
+    assert resolved["flow_layout"] == "v2.7" and resolved["dry_run"] is False
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "conf"),
+    [
+        ("theia_onboard", {"engine": "bigquery"}),
+        ("theia_onboard", {"stack_name": "Not Valid"}),
+        ("theia_onboard", {"region": "moon-1"}),
+        ("theia_onboard", {"flow_layout": "auto"}),
+        ("theia_onboard", {"flow_retention_days": 0}),
+        ("theia_onboard", {"warehouse_name": "wh;drop"}),
+        ("theia_onboard", {"state_bucket": "Bad_Bucket"}),
+        ("theia_offboard", {"stack_name": "-x"}),
+        ("theia_delete_kms_key", {"key_id": "k", "pending_window_days": 6}),
+        ("theia_delete_kms_key", {"key_id": "k", "pending_window_days": 31}),
+        ("theia_create_kms_key", {"alias": "no-prefix"}),
+        ("theia_delete_bucket", {"name": "UPPER"}),
+        ("theia_ingestion_health", {"alert_connections": ["a b"]}),
+    ],
+)
+def test_bad_params_are_rejected_before_any_task(dags, dag_id, conf):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError):
+        validate(dags[dag_id], **conf)
+
+
+@pytest.mark.parametrize("dag_id", list(DAGS))
+def test_parse_does_not_import_heavy_modules(dag_id):
+    code = textwrap.dedent(
+        f"""
+        import runpy, sys
+        runpy.run_path({str(ROOT / "dags" / (dag_id + ".py"))!r})
+        heavy = [m for m in {HEAVY!r} if m in sys.modules]
+        assert not heavy, heavy
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "include"))
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=ROOT, timeout=120)
+
+
+RUN = textwrap.dedent(
+    """
+    import json, sys
+    from airflow.dag_processing.dagbag import DagBag
+    dag_id, conf = sys.argv[1], json.loads(sys.argv[2])
+    bag = DagBag(dag_folder=sys.argv[3])
+    run = bag.dags[dag_id].test(run_conf=conf)
+    print("RUN_STATE=" + str(run.state))
+    """
+)
+
+
+@pytest.mark.slow
+def test_onboard_and_offboard_duckdb_under_dag_test(tmp_path):
+    home, data = tmp_path / "airflow", tmp_path / "data"
+    home.mkdir()
+    env = dict(
+        os.environ,
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
+        THEIA_DATA_DIR=str(data),
+        THEIA_SQL_DIR=str(ROOT / "sql"),
+        PYTHONPATH=str(ROOT / "include"),
+    )
+    env.pop("AIRFLOW_CONN_THEIA_WAREHOUSE", None)
+    airflow = str(Path(sys.executable).parent / "airflow")
+    subprocess.run(
+        [airflow, "db", "migrate"], check=True, env=env, capture_output=True, timeout=300
+    )
+
+    def run(dag_id, conf):
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                RUN,
+                dag_id,
+                json.dumps(conf),
+                str(ROOT / "dags" / f"{dag_id}.py"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert "RUN_STATE=success" in out.stdout, out.stdout[-3000:] + out.stderr[-3000:]
+        return out.stdout + out.stderr
+
+    log = run("theia_onboard", {"engine": "duckdb"})
+    assert "| Flows Table Name | FLOWS" in log
+    assert (data / "theia.duckdb").exists() and (data / "flows").is_dir()
+    assert json.loads((data / "onboarding" / "default.json").read_text())["status"] == "onboarded"
+    run("theia_onboard", {"engine": "duckdb"})  # converges
+    run("theia_offboard", {"engine": "duckdb", "confirm": "default"})
+    assert not (data / "theia.duckdb").exists()
+    assert not (data / "flows").exists() and not (data / "onboarding" / "default.json").exists()
