@@ -228,6 +228,8 @@ async function showRun(run) {
   for (const k of diff.added) parts.push(el("div", { class: "added" }, "+ " + k));
   for (const k of diff.removed) parts.push(el("div", { class: "removed" }, "− " + k));
   for (const c of diff.changed) parts.push(el("pre", {}, c.diff));
+  const yaml = await fetch("api/recommendations/" + encodeURIComponent(run.run_id) + "/yaml", { credentials: "same-origin" });
+  parts.push(el("h3", {}, "YAML"), el("pre", { id: "policy-yaml" }, yaml.ok ? await yaml.text() : "HTTP " + yaml.status));
   replace("recommendation-detail", ...parts);
 }
 
@@ -268,8 +270,8 @@ function barChart(series, highlight) {
 async function showAnomaly(a) {
   const params = { ...scopeParams(), start: "now-30d", endpoint: a.endpoint, direction: a.direction, granularity: a.granularity };
   const anomalyDay = new Date(a.anomaly_date + "T00:00:00Z");
-  params.start = new Date(anomalyDay.getTime() - 20 * 86400000).toISOString().replace(".000", "");
-  params.end = new Date(anomalyDay.getTime() + 5 * 86400000).toISOString().replace(".000", "");
+  params.start = new Date(anomalyDay.getTime() - 20 * 86400000).toISOString().replace(/\.\d{3}Z$/, "Z");
+  params.end = new Date(Math.min(anomalyDay.getTime() + 5 * 86400000, Date.now())).toISOString().replace(/\.\d{3}Z$/, "Z");
   const data = await api("anomalies/series", params);
   const rules = (a.attribution && a.attribution.rules) || [];
   replace("anomaly-series",

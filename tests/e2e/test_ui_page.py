@@ -1,0 +1,472 @@
+"""The Theia page in headless Chromium, served by a real Airflow API server with the plugin.
+
+Starts ``airflow api-server`` on loopback in a fresh AIRFLOW_HOME (simple auth manager, the
+project's plugins folder, a DuckDB warehouse with inserted flows, a recommendation run and a
+drop anomaly), logs in through ``/auth/token``, hands the JWT cookie to Chromium over the
+DevTools protocol and checks what each view shows. Screenshots of every view go to
+``THEIA_TEST_ARTIFACTS`` (or a temporary folder).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from theia_sf.sql import Query, ident
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+CLUSTER = "5f0c6a3e-8f3a-4c1e-9b7d-2a1c9e4b7d10"
+PASSWORD = "e2e-admin-password"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _insert(warehouse, table, rows):
+    with warehouse.session() as session, session.transaction():
+        for row in rows:
+            text = "INSERT INTO {} ({}) VALUES ({})".format(
+                ident(table),
+                ", ".join(ident(c) for c in row),
+                ", ".join(f":v{i}" for i in range(len(row))),
+            )
+            session.execute(Query("insert", text, {f"v{i}": v for i, v in enumerate(row.values())}))
+
+
+def _populate(path: Path, sql) -> None:
+    from theia_sf.adapters.duckdb import DuckDBWarehouse
+    from theia_sf.migrations import migrate
+
+    warehouse = DuckDBWarehouse(path, lock_timeout=60)
+    with warehouse.session() as session:
+        migrate(session, sql)
+    pods = [
+        ("shop", "web-1", "10.0.0.1"),
+        ("shop", "api-1", "10.0.0.2"),
+        ("data", "db-1", "10.0.0.3"),
+    ]
+    flows = []
+    for hour in range(1, 48):
+        end = NOW - dt.timedelta(hours=hour)
+        for (sns, spod, sip), (dns, dpod, dip) in [(pods[0], pods[1]), (pods[1], pods[2])]:
+            flows.append(
+                {
+                    "flowStartSeconds": end - dt.timedelta(seconds=60),
+                    "flowEndSeconds": end,
+                    "sourcePodNamespace": sns,
+                    "sourcePodName": spod,
+                    "sourceIP": sip,
+                    "destinationPodNamespace": dns,
+                    "destinationPodName": dpod,
+                    "destinationIP": dip,
+                    "sourceTransportPort": 40000 + hour,
+                    "destinationTransportPort": 8080,
+                    "protocolIdentifier": 6,
+                    "flowType": 2,
+                    "octetDeltaCount": 1000 * hour,
+                    "reverseOctetDeltaCount": 300,
+                    "clusterUUID": CLUSTER,
+                    "ingressNetworkPolicyRuleAction": 0,
+                    "egressNetworkPolicyRuleAction": 0,
+                }
+            )
+    spike_day = (NOW - dt.timedelta(days=1)).date()
+    for i in range(6):
+        end = dt.datetime.combine(spike_day, dt.time(10, i), tzinfo=dt.UTC)
+        flows.append(
+            {
+                "flowStartSeconds": end - dt.timedelta(seconds=5),
+                "flowEndSeconds": end,
+                "sourcePodNamespace": "shop",
+                "sourcePodName": "web-1",
+                "sourceIP": "10.0.0.1",
+                "destinationPodNamespace": "data",
+                "destinationPodName": "db-1",
+                "destinationIP": "10.0.0.3",
+                "destinationTransportPort": 5432,
+                "protocolIdentifier": 6,
+                "flowType": 2,
+                "octetDeltaCount": 60,
+                "clusterUUID": CLUSTER,
+                "ingressNetworkPolicyRuleAction": 2,
+                "ingressNetworkPolicyName": "deny-web-db",
+                "ingressNetworkPolicyNamespace": "data",
+                "ingressNetworkPolicyRuleName": "deny-all",
+            }
+        )
+    _insert(warehouse, "FLOWS", flows)
+    _insert(
+        warehouse,
+        "RECOMMENDATION_RUNS",
+        [
+            {
+                "runId": "e2e-recommendation-run",
+                "jobType": "initial",
+                "policyType": "k8s-np",
+                "status": "succeeded",
+                "startedAt": NOW - dt.timedelta(minutes=5),
+                "windowStart": NOW - dt.timedelta(days=7),
+                "windowEnd": NOW,
+                "policyCount": 1,
+                "flowCount": 94,
+            }
+        ],
+    )
+    _insert(
+        warehouse,
+        "RECOMMENDED_POLICIES",
+        [
+            {
+                "runId": "e2e-recommendation-run",
+                "position": 0,
+                "kind": "NetworkPolicy",
+                "apiVersion": "networking.k8s.io/v1",
+                "namespace": "data",
+                "name": "np-db-allow",
+                "yaml": "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n"
+                "  name: np-db-allow\n  namespace: data\n",
+                "ruleCount": 1,
+                "flowCount": 47,
+            }
+        ],
+    )
+    _insert(
+        warehouse,
+        "DROP_ANOMALIES",
+        [
+            {
+                "runId": "e2e-drop-run",
+                "anomalyKey": "e2e-key",
+                "method": "baseline",
+                "granularity": "pod",
+                "endpoint": "data/db-1",
+                "direction": "ingress",
+                "anomalyDate": spike_day,
+                "dropCount": 6,
+                "baselineMean": 0.0,
+                "baselineStdev": 1.0,
+                "score": 6.0,
+                "topPolicy": "data/deny-web-db",
+                "topRule": "deny-all",
+                "topPeer": "shop/web-1",
+                "detectedAt": NOW,
+                "attribution": json.dumps(
+                    {
+                        "rules": [
+                            {
+                                "policy_namespace": "data",
+                                "policy_name": "deny-web-db",
+                                "rule_name": "deny-all",
+                                "drops": 6,
+                            }
+                        ]
+                    }
+                ),
+            }
+        ],
+    )
+
+
+def _http(url, *, data=None, headers=None):
+    request = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+@pytest.fixture(scope="module")
+def airflow_server(tmp_path_factory, sql):
+    base = tmp_path_factory.mktemp("ui-e2e")
+    home = base / "airflow"
+    (home / "dags").mkdir(parents=True)
+    duckdb_path = base / "theia.duckdb"
+    _populate(duckdb_path, sql)
+    passwords = home / "passwords.json"
+    passwords.write_text(json.dumps({"admin": PASSWORD}))
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__CORE__AUTH_MANAGER": (
+            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+        ),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__API_AUTH__JWT_SECRET": "theia-ui-e2e-" + "s" * 64,
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW_CONN_THEIA_WAREHOUSE": json.dumps(
+            {"conn_type": "duckdb", "host": str(duckdb_path)}
+        ),
+        "THEIA_SQL_DIR": str(ROOT / "sql"),
+        "THEIA_DATA_DIR": str(base / "data"),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "include"), str(ROOT / "plugins")]),
+    }
+    subprocess.run(
+        ["airflow", "db", "migrate"], env=env, check=True, capture_output=True, timeout=600
+    )
+    log = (base / "api-server.log").open("wb")
+    server = subprocess.Popen(
+        ["airflow", "api-server", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise RuntimeError((base / "api-server.log").read_text()[-4000:])
+            try:
+                if _http(url + "/api/v2/monitor/health")[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(1)
+        else:
+            raise RuntimeError(
+                "the API server did not start:\n" + (base / "api-server.log").read_text()[-4000:]
+            )
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def token(airflow_server):
+    status, body = _http(
+        airflow_server + "/auth/token",
+        data=json.dumps({"username": "admin", "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert status == 201, body
+    return json.loads(body)["access_token"]
+
+
+class Chromium:
+    """Headless Chromium driven over the DevTools protocol (one page)."""
+
+    def __init__(self, profile: Path) -> None:
+        from websockets.sync.client import connect
+
+        port = _free_port()
+        self.process = subprocess.Popen(
+            [
+                str(CHROMIUM),
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                f"--remote-debugging-port={port}",
+                "--window-size=1400,1000",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, body = _http(f"http://127.0.0.1:{port}/json/list")
+                pages = [t for t in json.loads(body) if t["type"] == "page"]
+                if status == 200 and pages:
+                    break
+            except (OSError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("Chromium did not open its DevTools port")
+            time.sleep(0.5)
+        self.ws = connect(pages[0]["webSocketDebuggerUrl"], max_size=64 * 2**20, open_timeout=30)
+        self._id = 0
+        self.call("Page.enable")
+        self.call("Network.enable")
+
+    def call(self, method: str, **params):
+        self._id += 1
+        self.ws.send(json.dumps({"id": self._id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.ws.recv(timeout=60))
+            if message.get("id") == self._id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message.get("result", {})
+
+    def evaluate(self, expression: str):
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return result.get("result", {}).get("value")
+
+    def wait_for(self, expression: str, timeout: float = 60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = self.evaluate(expression)
+            if value:
+                return value
+            time.sleep(0.3)
+        raise AssertionError(f"timed out waiting for {expression}")
+
+    def screenshot(self, path: Path) -> None:
+        data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+        path.write_bytes(base64.b64decode(data["data"]))
+
+    def close(self) -> None:
+        try:
+            self.ws.close()
+        finally:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "Debian's chromium is not installed (/usr/bin/chromium); apt-get install chromium"
+        )
+    if shutil.which("true") is None:  # pragma: no cover - sanity
+        pytest.skip("no POSIX tools")
+    chromium = Chromium(tmp_path / "profile")
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+
+
+def _open_view(browser, url: str, view: str) -> str:
+    browser.call("Page.navigate", url=f"{url}/theia/#{view}")
+    browser.wait_for(f"document.body && document.body.dataset.loaded === '{view}'")
+    return browser.evaluate("document.body.innerText")
+
+
+def test_page_requires_login(airflow_server, browser):
+    assert _http(airflow_server + "/theia/api/overview")[0] == 401
+    assert _http(airflow_server + "/theia/")[0] == 401
+    browser.call("Page.navigate", url=airflow_server + "/theia/#overview")
+    browser.wait_for("document.readyState === 'complete' && document.body !== null")
+    text = browser.wait_for("document.body.innerText")
+    assert "Not authenticated" in text
+    assert "e2e-recommendation-run" not in text
+
+
+def test_views_show_the_recommendation_and_the_drop_anomaly(
+    airflow_server, token, browser, artifacts_dir
+):
+    browser.call(
+        "Network.setCookie",
+        name="_token",
+        value=token,
+        url=airflow_server + "/",
+        path="/",
+        httpOnly=True,
+    )
+    shots = artifacts_dir / "theia-ui"
+    shots.mkdir(parents=True, exist_ok=True)
+
+    text = _open_view(browser, airflow_server, "overview")
+    assert browser.evaluate("document.getElementById('status').textContent") == ""
+    assert "e2e-recommendation-run" in text
+    assert "data/db-1 (ingress" in text
+    assert "flow records" in text
+    browser.screenshot(shots / "overview.png")
+
+    text = _open_view(browser, airflow_server, "flows")
+    assert "shop/web-1" in text
+    assert "data/deny-web-db (Drop)" in text
+    browser.screenshot(shots / "flows.png")
+
+    _open_view(browser, airflow_server, "pods")
+    assert browser.evaluate("document.querySelectorAll('#sankey-svg path').length") == 3
+    assert browser.evaluate("document.querySelectorAll('#matrix-svg rect').length") == 2
+    browser.screenshot(shots / "pods.png")
+
+    text = _open_view(browser, airflow_server, "recommendations")
+    assert "e2e-recommendation-run" in text
+    assert "np-db-allow" in text
+    href = browser.evaluate("document.getElementById('yaml-download').href")
+    assert href.endswith("/theia/api/recommendations/e2e-recommendation-run/yaml")
+    assert "name: np-db-allow" in browser.evaluate(
+        "document.getElementById('policy-yaml').textContent"
+    )
+    browser.screenshot(shots / "recommendations.png")
+
+    text = _open_view(browser, airflow_server, "anomalies")
+    assert "data/db-1" in text
+    assert "deny-all" in text
+    bars = browser.evaluate(
+        "[...document.querySelectorAll('#series-svg rect')].map(r => r.getAttribute('fill'))"
+    )
+    assert bars.count("#e63946") == 1  # the anomaly day is highlighted
+    browser.screenshot(shots / "anomalies.png")
+
+    for name in ("overview", "flows", "pods", "recommendations", "anomalies"):
+        assert (shots / f"{name}.png").stat().st_size > 5000
+
+
+def test_airflow_ui_lists_the_theia_view(airflow_server, token, browser, artifacts_dir):
+    status, body = _http(
+        airflow_server + "/api/v2/plugins", headers={"Authorization": "Bearer " + token}
+    )
+    assert status == 200, body
+    (theia,) = [p for p in json.loads(body)["plugins"] if p["name"] == "theia"]
+    assert theia["external_views"][0]["href"] == "/theia/"
+    assert theia["fastapi_apps"][0]["url_prefix"] == "/theia"
+    browser.call(
+        "Network.setCookie",
+        name="_token",
+        value=token,
+        url=airflow_server + "/",
+        path="/",
+        httpOnly=True,
+    )
+    browser.call("Page.navigate", url=airflow_server + "/plugin/theia")
+    src = browser.wait_for("(document.querySelector('iframe') || {}).src", timeout=90)
+    assert src.endswith("/theia/")
+    time.sleep(3)  # let the framed page draw before the screenshot
+    shots = artifacts_dir / "theia-ui"
+    shots.mkdir(parents=True, exist_ok=True)
+    browser.screenshot(shots / "airflow-nav.png")
