@@ -261,12 +261,13 @@ _DYNAMIC = (
 
 
 def _template(conn: Connection, fields: tuple[str, ...], cluster_uuid: str) -> str:
-    """A str.format template of one line: static values inlined, dynamic ones as {name}."""
+    """A str.format template of one line: static values inlined, dynamic ones by their
+    position in ``_DYNAMIC`` (positional formatting is much faster than keywords)."""
     static = _static_fields(conn, cluster_uuid)
     parts = []
     for name in fields:
         if name in _DYNAMIC:
-            parts.append("{" + name + "}")
+            parts.append("{" + str(_DYNAMIC.index(name)) + "}")
         else:
             parts.append(static[name].replace("{", "{{").replace("}", "}}"))
     return ",".join(parts) + "\n"
@@ -347,7 +348,7 @@ def generate_flows(
         files.append(name)
         buffer.clear()
 
-    randint, random_ = rng.randint, rng.random
+    random_ = rng.random
     now_s = int(end.timestamp())
     for day, entries in enumerate(plan):
         day_start = int((first_day + dt.timedelta(days=day)).timestamp())
@@ -360,27 +361,24 @@ def generate_flows(
             dropped = conn.drops_per_day > 0
             for _ in range(count):
                 start = day_start + int(random_() * (span - 60))
-                stop = start + randint(1, 59)
-                packets = 0 if dropped else randint(1, 400)
-                octets = packets * randint(60, 1400)
-                rpackets = 0 if dropped else randint(1, 400)
-                roctets = rpackets * randint(60, 1400)
-                duration = max(1, stop - start)
+                stop = start + 1 + int(random_() * 59)
+                duration = stop - start
+                if dropped:
+                    packets = octets = rpackets = roctets = 0
+                else:
+                    packets = 1 + int(random_() * 400)
+                    octets = packets * (60 + int(random_() * 1340))
+                    rpackets = 1 + int(random_() * 400)
+                    roctets = rpackets * (60 + int(random_() * 1340))
+                rate, rrate = octets * 8 // duration, roctets * 8 // duration
+                # Positional values in _DYNAMIC order.
                 buffer.append(fmt(
-                    flowStartSeconds=start, flowEndSeconds=stop,
-                    flowEndSecondsFromSourceNode=stop, flowEndSecondsFromDestinationNode=stop,
-                    timeInserted=stop + 5, flowEndReason=3 if dropped else randint(1, 3),
-                    sourceTransportPort=randint(32768, 60999),
-                    tcpState=("TIME_WAIT" if dropped else "ESTABLISHED") if tcp else "",
-                    packetTotalCount=packets, octetTotalCount=octets, packetDeltaCount=packets,
-                    octetDeltaCount=octets, reversePacketTotalCount=rpackets,
-                    reverseOctetTotalCount=roctets, reversePacketDeltaCount=rpackets,
-                    reverseOctetDeltaCount=roctets, throughput=octets * 8 // duration,
-                    reverseThroughput=roctets * 8 // duration,
-                    throughputFromSourceNode=octets * 8 // duration,
-                    throughputFromDestinationNode=octets * 8 // duration,
-                    reverseThroughputFromSourceNode=roctets * 8 // duration,
-                    reverseThroughputFromDestinationNode=roctets * 8 // duration,
+                    start, stop, stop, stop, stop + 5,
+                    3 if dropped else 1 + int(random_() * 3),
+                    32768 + int(random_() * 28232),
+                    ("TIME_WAIT" if dropped else "ESTABLISHED") if tcp else "",
+                    packets, octets, packets, octets, rpackets, roctets, rpackets, roctets,
+                    rate, rrate, rate, rate, rrate, rrate,
                 ))
                 written += 1
                 if len(buffer) >= records_per_file:
