@@ -3,7 +3,7 @@
 -- Antrea version load into the right columns. Times are Unix seconds in the files.
 -- Positions are integers from the layout definition; names are identifiers. Pipe DDL takes
 -- no binds. OR REPLACE is used only when the layout changed (it resets the pipe's history).
-CREATE {{ "OR REPLACE" if replace else "" }} PIPE {{ "" if replace else "IF NOT EXISTS" }} {{ pipe | ident }}
+CREATE {% if replace %}OR REPLACE PIPE{% else %}PIPE IF NOT EXISTS{% endif %} {{ pipe | ident }}
     AUTO_INGEST = TRUE
     ERROR_INTEGRATION = {{ error_integration | ident }}
     COMMENT = {{ comment | comment }}
