@@ -45,8 +45,11 @@ def warehouse(duckdb_warehouse):
         for row in rows:
             cols = sorted(row)
             text = (
-                "INSERT INTO FLOWS (" + ", ".join(cols) + ") VALUES ("
-                + ", ".join(f":v{i}" for i in range(len(cols))) + ")"
+                "INSERT INTO FLOWS ("
+                + ", ".join(cols)
+                + ") VALUES ("
+                + ", ".join(f":v{i}" for i in range(len(cols)))
+                + ")"
             )
             session.execute(Query("t", text, {f"v{i}": row[c] for i, c in enumerate(cols)}))
     return duckdb_warehouse
@@ -204,7 +207,8 @@ def test_sns_failure_leaves_anomalies_unalerted(warehouse, sql, sns_topic):
     with pytest.raises(AlertDeliveryError, match=r"theia_sns.*-gone"):
         send_alerts(warehouse, sql, run.run_id, [missing])
     assert deliveries(warehouse) == []
-    assert send_alerts(warehouse, sql, run.run_id, [SnsSink("theia_sns", client, topic)])[
-        0
-    ].delivered == 2
+    assert (
+        send_alerts(warehouse, sql, run.run_id, [SnsSink("theia_sns", client, topic)])[0].delivered
+        == 2
+    )
     assert len(received()) == 1

@@ -46,8 +46,11 @@ def insert_rows(warehouse, rows):
         for row in rows:
             columns = sorted(row)
             text = (
-                "INSERT INTO FLOWS (" + ", ".join(columns) + ") VALUES ("
-                + ", ".join(f":v{i}" for i in range(len(columns))) + ")"
+                "INSERT INTO FLOWS ("
+                + ", ".join(columns)
+                + ") VALUES ("
+                + ", ".join(f":v{i}" for i in range(len(columns)))
+                + ")"
             )
             session.execute(Query("t", text, {f"v{i}": row[c] for i, c in enumerate(columns)}))
 
@@ -68,7 +71,9 @@ def worked_template(tmp_path_factory, sql):
            "ingressNetworkPolicyRuleAction": 0, "egressNetworkPolicyRuleAction": 3,
            "egressNetworkPolicyName": "no-egress", "egressNetworkPolicyNamespace": "shop",
            "egressNetworkPolicyRuleName": "egress-rule-0", "egressNetworkPolicyType": 2}  # fmt: skip
-    rows += [dropped(0, i, **ext) for i in range(7)] + [dropped(1, i % 150, **ext) for i in range(300)]
+    rows += [dropped(0, i, **ext) for i in range(7)] + [
+        dropped(1, i % 150, **ext) for i in range(300)
+    ]
     insert_rows(warehouse, rows)
     return path
 
@@ -119,9 +124,12 @@ def test_theia_method_reproduces_the_reference_example(worked, sql):
 
 def test_baseline_method_finds_the_spike_with_less_history(worked, sql):
     window = Window(D1 + dt.timedelta(days=7), WINDOW.end)  # 5 days: theia-sf finds nothing
-    assert run_drop_detection(
-        worked, sql, DetectionConfig(method="theia", granularity="pod"), window
-    ).anomalies == ()
+    assert (
+        run_drop_detection(
+            worked, sql, DetectionConfig(method="theia", granularity="pod"), window
+        ).anomalies
+        == ()
+    )
     result = run_drop_detection(worked, sql, DetectionConfig(granularity="pod"), window)
     assert [(a.endpoint, a.day.isoformat(), a.drops) for a in result.anomalies] == [
         ("shop/web-7d9f", "2023-03-12", 90)
@@ -168,3 +176,29 @@ def test_no_drops_means_no_anomalies(duckdb_warehouse, sql):
     result = run_drop_detection(duckdb_warehouse, sql, DetectionConfig(), WINDOW)
     assert (result.dropped_flows, result.series_count, result.anomalies) == (0, 0, ())
     assert load_results(duckdb_warehouse, sql, result.run_id)["anomalies"] == []
+
+
+def test_service_through_the_snowflake_adapter_on_fakesnow(fakesnow_warehouse, sql, webhook_server):
+    from theia_sf.alerts.webhook import WebhookSink
+    from theia_sf.services.detection import send_alerts
+
+    rows = [dropped(day, i) for day, n in enumerate(WORKED) for i in range(n)]
+    insert_rows(fakesnow_warehouse, rows)
+    theia = run_drop_detection(
+        fakesnow_warehouse, sql, DetectionConfig(method="theia", granularity="pod"), WINDOW
+    )
+    (a,) = theia.anomalies
+    assert (a.day.isoformat(), a.drops, a.mean) == ("2023-03-12", 90, pytest.approx(11.75))
+    assert a.stdev == pytest.approx(24.658119, abs=5e-6)
+    assert a.attribution.rules[0].rule_name == "ingress-rule-0"
+    baseline = run_drop_detection(
+        fakesnow_warehouse, sql, DetectionConfig(granularity="pod"), WINDOW
+    )
+    assert [(b.endpoint, b.drops) for b in baseline.anomalies] == [("shop/web-7d9f", 90)]
+    stored = load_results(fakesnow_warehouse, sql, baseline.run_id)
+    assert stored["anomalies"][0]["top_policy"] == "shop/deny-web"
+    sink = WebhookSink("ops_webhook", webhook_server.url)
+    assert send_alerts(fakesnow_warehouse, sql, theia.run_id, [sink])[0].delivered == 1
+    # Same anomaly key from the other method's run: already alerted.
+    assert send_alerts(fakesnow_warehouse, sql, baseline.run_id, [sink])[0].delivered == 0
+    assert len(webhook_server.delivered) == 1

@@ -244,11 +244,20 @@ def test_persistence_statements_round_trip(warehouse, sql):
             )
         )  # fmt: skip
         runs = s.fetch(sql.render("detection/select_detection_run.sql", binds={"run_id": "dd-1"}))
-        every = s.fetch(sql.render("detection/select_drop_anomalies.sql",
-                                   binds={"run_id": "dd-1"}, undelivered_only=False))
-        pending = s.fetch(sql.render("detection/select_drop_anomalies.sql",
-                                     binds={"run_id": "dd-1", "sink_id": "hook"},
-                                     undelivered_only=True))
+        every = s.fetch(
+            sql.render(
+                "detection/select_drop_anomalies.sql",
+                binds={"run_id": "dd-1"},
+                undelivered_only=False,
+            )
+        )
+        pending = s.fetch(
+            sql.render(
+                "detection/select_drop_anomalies.sql",
+                binds={"run_id": "dd-1", "sink_id": "hook"},
+                undelivered_only=True,
+            )
+        )
         other = s.fetch(sql.render("detection/select_drop_anomalies.sql",
                                    binds={"run_id": "dd-1", "sink_id": "sns"},
                                    undelivered_only=True))  # fmt: skip
