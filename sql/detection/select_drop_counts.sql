@@ -4,9 +4,14 @@
 --   cluster reported any dropped flow (so an endpoint that starts dropping has a history of
 --   zero days, and days before any data was collected are not invented) to :last_day;
 --   theia_stats: add theia-sf's statistics over all days of the series (n_days, mean_drops,
---   stdev_drops as the sample standard deviation); theia-sf keeps only days with drops.
--- Binds: :start_ts, :end_ts, :cluster_uuid (with_cluster), :first_day, :last_day (zero_fill).
--- Output: endpoint, direction, day, drops[, n_days, mean_drops, stdev_drops].
+--   stdev_drops as the sample standard deviation); theia-sf keeps only days with drops;
+--   with_min_peak: only series whose largest day has at least :min_peak drops (the others
+--   cannot be anomalous under the baseline method's min_drops, so Python never sees them).
+-- Binds: :start_ts, :end_ts, :cluster_uuid (with_cluster), :first_day, :last_day (zero_fill),
+--   :min_peak (with_min_peak).
+-- Output: endpoint, direction, day, drops[, n_days, mean_drops, stdev_drops], total_drops,
+--   total_series. The totals cover every series (before the min_peak filter); when no series
+--   is returned, one row carries them with NULL endpoint.
 {%- from "detection/endpoint.sql.j2" import endpoint with context %}
 WITH RECURSIVE {% include "detection/dropped_flows.sql.j2" %},
 pod_daily AS (
@@ -44,16 +49,41 @@ counts AS (
 counts AS (
     SELECT endpoint, direction, day, drops FROM daily
 )
-{%- endif %}
-SELECT
-    endpoint,
-    direction,
-    day,
-    drops
+{%- endif %},
+totals AS (
+    SELECT COALESCE(SUM(drops), 0) AS total_drops, COUNT(*) AS total_series
+    FROM (
+        SELECT endpoint, direction, SUM(drops) AS drops FROM daily GROUP BY endpoint, direction
+    ) AS per_series
+),
+result AS (
+    SELECT
+        endpoint,
+        direction,
+        day,
+        drops
 {%- if theia_stats %},
-    COUNT(*) OVER (PARTITION BY endpoint, direction) AS n_days,
-    AVG(drops) OVER (PARTITION BY endpoint, direction) AS mean_drops,
-    STDDEV_SAMP(drops) OVER (PARTITION BY endpoint, direction) AS stdev_drops
+        COUNT(*) OVER (PARTITION BY endpoint, direction) AS n_days,
+        AVG(drops) OVER (PARTITION BY endpoint, direction) AS mean_drops,
+        STDDEV_SAMP(drops) OVER (PARTITION BY endpoint, direction) AS stdev_drops
 {%- endif %}
-FROM counts
-ORDER BY endpoint, direction, day
+    FROM counts
+{%- if with_min_peak %}
+    QUALIFY MAX(drops) OVER (PARTITION BY endpoint, direction) >= :min_peak
+{%- endif %}
+)
+SELECT
+    r.endpoint,
+    r.direction,
+    r.day,
+    r.drops,
+{%- if theia_stats %}
+    r.n_days,
+    r.mean_drops,
+    r.stdev_drops,
+{%- endif %}
+    t.total_drops,
+    t.total_series
+FROM totals AS t
+LEFT JOIN result AS r ON 1 = 1
+ORDER BY r.endpoint, r.direction, r.day

@@ -80,10 +80,10 @@ def warehouse(request):
     )
 
 
-def counts(warehouse, sql, config, window=WINDOW):
+def counts(warehouse, sql, config, window=WINDOW, min_peak=None):
     with warehouse.session() as session:
-        rows = select_daily_counts(session, sql, config, window)
-    return [(r[0], r[1], r[2].isoformat()[:10], int(r[3]), *r[4:]) for r in rows]
+        got = select_daily_counts(session, sql, config, window, min_peak=min_peak)
+    return [(r[0], r[1], r[2].isoformat()[:10], int(r[3]), *r[4:]) for r in got.rows]
 
 
 def test_window_and_cluster_filters_apply_to_every_dropped_flow(warehouse, sql):
@@ -267,3 +267,20 @@ def test_persistence_statements_round_trip(warehouse, sql):
     assert str(every[1]["anomalydate"])[:10] == "2024-05-03"
     assert [r["anomalykey"] for r in pending] == ["k1"]
     assert [r["anomalykey"] for r in other] == ["k0", "k1"]
+
+
+def test_min_peak_keeps_only_series_that_can_be_anomalous_and_totals_cover_all(warehouse, sql):
+    quiet = {"destinationPodName": "quiet-7c9f8b6d5-b8c9d"}
+    busy = {"destinationPodName": "busy-7c9f8b6d5-b8c9d"}
+    insert(
+        warehouse,
+        [flow(0, ingress=2, **quiet), flow(1, ingress=2, **quiet)]
+        + [flow(1, hour, ingress=2, **busy) for hour in range(5)],
+    )
+    with warehouse.session() as session:
+        got = select_daily_counts(session, sql, DetectionConfig(), WINDOW, min_peak=5)
+        none = select_daily_counts(session, sql, DetectionConfig(), WINDOW, min_peak=6)
+    assert {r[0] for r in got.rows} == {"shop/busy"}
+    assert len(got.rows) == 4  # zero-filled from the first data day (05-01) to 05-04
+    assert (got.dropped_flows, got.series_count) == (7, 2)
+    assert (none.rows, none.dropped_flows, none.series_count) == ([], 7, 2)

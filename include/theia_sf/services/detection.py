@@ -96,30 +96,48 @@ def _window_binds(config: DetectionConfig, window: Window) -> dict[str, Any]:
     return binds
 
 
+@dataclass(frozen=True, slots=True)
+class DailyCounts:
+    """Reduced counts from the warehouse, plus totals over every series of the window."""
+
+    rows: list[tuple[Any, ...]]  # (endpoint, direction, day, drops[, n_days, mean, stdev])
+    dropped_flows: int
+    series_count: int
+
+
 def select_daily_counts(
     session: Session,
     sql: SqlLibrary,
     config: DetectionConfig,
     window: Window,
     *,
+    min_peak: int | None = None,
     flows_table: str = FLOWS_TABLE,
-) -> list[tuple[Any, ...]]:
-    """Rows ``(endpoint, direction, day, drops[, n_days, mean, stdev])`` from the warehouse."""
+) -> DailyCounts:
+    """Daily counts per (endpoint, direction) from the warehouse.
+
+    ``min_peak``: return only series with a day of at least that many drops (totals still
+    count every series).
+    """
     theia = config.method is Method.THEIA
     binds = _window_binds(config, window)
     if not theia:
         first, last = day_range(window)
         binds |= {"first_day": first.isoformat(), "last_day": last.isoformat()}
+    if min_peak:
+        binds["min_peak"] = min_peak
     query = sql.render(
         "detection/select_drop_counts.sql",
         binds=binds,
         zero_fill=not theia,  # theia keeps theia-sf's data: days with drops only
         theia_stats=theia,
         with_day_range=False,
+        with_min_peak=bool(min_peak),
         **_structure(config, flows_table),
     )
     _, rows = session.fetch_rows(query)
-    return rows
+    dropped, series = (int(rows[0][-2]), int(rows[0][-1])) if rows else (0, 0)
+    return DailyCounts([r[:-2] for r in rows if r[0] is not None], dropped, series)
 
 
 def select_attribution(
@@ -295,17 +313,20 @@ def run_drop_detection(
     )
     try:
         with warehouse.session() as session:
-            rows = select_daily_counts(session, sql, config, window, flows_table=flows_table)
+            counts = select_daily_counts(
+                session,
+                sql,
+                config,
+                window,
+                # A series whose largest day is below min_drops cannot be a baseline anomaly.
+                min_peak=config.min_drops if config.method is Method.BASELINE else None,
+                flows_table=flows_table,
+            )
+            dropped, series_count = counts.dropped_flows, counts.series_count
             if config.method is Method.THEIA:
-                series_keys = {(r[0], r[1]) for r in rows}
-                dropped = sum(int(r[3]) for r in rows)
-                anomalies = theia_from_sql_rows(rows)
-                series_count = len(series_keys)
+                anomalies = theia_from_sql_rows(counts.rows)
             else:
-                series = group_series(rows)
-                dropped = sum(d.drops for s in series for d in s.days)
-                anomalies = detect_baseline(series, config)
-                series_count = len(series)
+                anomalies = detect_baseline(group_series(counts.rows), config)
             log.info(
                 "%d dropped flow records in %d series; %d anomalies",
                 dropped,
