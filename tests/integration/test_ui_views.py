@@ -415,3 +415,27 @@ def test_missing_schema_is_reported_as_unavailable(tmp_path, sql):
         TheiaViews(empty, sql).clusters()
     with pytest.raises(DataUnavailableError):
         TheiaViews(DuckDBWarehouse(tmp_path / "none.duckdb", lock_timeout=5), sql).clusters()
+
+
+def test_endpoint_drop_series_by_workload(views, duckdb_warehouse):
+    from theia_sf.ui.views import Granularity
+
+    insert(
+        duckdb_warehouse,
+        "FLOWS",
+        [
+            flow(WEB, EXT, end=END - dt.timedelta(hours=3), egressNetworkPolicyRuleAction=3),
+            flow(
+                ("shop", "web-7d9f8b6c5d-xyzwv", "10.0.0.9"),
+                EXT,
+                end=END - dt.timedelta(hours=3),
+                egressNetworkPolicyRuleAction=2,
+            ),
+        ],
+    )
+    by_pod = views.endpoint_drops(SCOPE, "shop/web-7d9f8b6c5d-abcde", Direction.EGRESS)
+    by_workload = views.endpoint_drops(
+        SCOPE, "shop/web", Direction.EGRESS, granularity=Granularity.WORKLOAD
+    )
+    assert sum(p["drops"] for p in by_pod) == 1
+    assert sum(p["drops"] for p in by_workload) == 2

@@ -318,19 +318,13 @@ class TheiaViews:
         """Daily drop counts of one endpoint, zero-filled over the window's days."""
         if not endpoint or len(endpoint) > 600:
             raise InvalidRequestError("endpoint must be a non-empty ns/pod, workload or IP")
-        # Drop detection's own daily counts (its endpoint definition, its filters), reduced
-        # per endpoint and day in the warehouse; only this endpoint's rows are kept.
+        binds = {**scope.binds(), "endpoint": endpoint, "direction": str(direction)}
         rows = self._fetch(
-            "detection/select_drop_counts.sql",
-            scope.binds(),
-            flows_table="FLOWS",
+            "ui/select_endpoint_drops.sql",
+            binds,
             granularity=str(granularity),
             with_cluster=bool(scope.cluster_uuid),
-            with_day_range=False,
-            zero_fill=False,
-            theia_stats=False,
         )
-        rows = [r for r in rows if r["endpoint"] == endpoint and r["direction"] == direction]
         counts = {r["day"]: r["drops"] for r in rows}
         day = scope.window.start.date()
         last = (scope.window.end - dt.timedelta(microseconds=1)).date()
