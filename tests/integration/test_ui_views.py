@@ -420,22 +420,23 @@ def test_missing_schema_is_reported_as_unavailable(tmp_path, sql):
 def test_endpoint_drop_series_by_workload(views, duckdb_warehouse):
     from theia_sf.ui.views import Granularity
 
+    # Two pods of one ReplicaSet (Kubernetes' suffix alphabet has no vowels).
+    pods = [
+        ("shop", "cart-7d9f8b6c5d-x2x7k", "10.0.0.8"),
+        ("shop", "cart-7d9f8b6c5d-qq2lm", "10.0.0.9"),
+    ]
     insert(
         duckdb_warehouse,
         "FLOWS",
         [
-            flow(WEB, EXT, end=END - dt.timedelta(hours=3), egressNetworkPolicyRuleAction=3),
-            flow(
-                ("shop", "web-7d9f8b6c5d-xyzwv", "10.0.0.9"),
-                EXT,
-                end=END - dt.timedelta(hours=3),
-                egressNetworkPolicyRuleAction=2,
-            ),
+            flow(pod, EXT, end=END - dt.timedelta(hours=3), egressNetworkPolicyRuleAction=action)
+            for pod, action in zip(pods, (2, 3), strict=True)
         ],
     )
-    by_pod = views.endpoint_drops(SCOPE, "shop/web-7d9f8b6c5d-abcde", Direction.EGRESS)
+    by_pod = views.endpoint_drops(SCOPE, "shop/cart-7d9f8b6c5d-x2x7k", Direction.EGRESS)
     by_workload = views.endpoint_drops(
-        SCOPE, "shop/web", Direction.EGRESS, granularity=Granularity.WORKLOAD
+        SCOPE, "shop/cart", Direction.EGRESS, granularity=Granularity.WORKLOAD
     )
     assert sum(p["drops"] for p in by_pod) == 1
     assert sum(p["drops"] for p in by_workload) == 2
+    assert sum(p["drops"] for p in views.endpoint_drops(SCOPE, "shop/cart", Direction.EGRESS)) == 0
