@@ -76,10 +76,12 @@ class WebhookServer:
                      "headers": dict(self.headers)}
                 )  # fmt: skip
                 try:
+                    # JSON like Slack's Web API ({"ok": ...}); webhook clients ignore the body.
+                    answer = {"ok": True} if status == 200 else {"ok": False, "error": "boom"}
                     self.send_response(status)
-                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Type", "application/json")
                     self.end_headers()
-                    self.wfile.write(b"ok" if status == 200 else b"boom")
+                    self.wfile.write(json.dumps(answer).encode())
                 except OSError:
                     pass  # the client gave up (timeout)
 

@@ -43,6 +43,7 @@ def test_unknown_connection_is_refused_naming_param_and_id(monkeypatch):
         ({"conn_type": "aws", "extra": {"region_name": "us-east-1"}}, "topic_arn"),
         ({"conn_type": "slackwebhook"}, "password"),
         ({"conn_type": "slack", "password": "xoxb-1"}, "channel"),
+        ({"conn_type": "slack", "extra": {"channel": "#ops"}}, "token"),
     ],
 )
 def test_unusable_connections_are_refused(monkeypatch, fields, problem):
@@ -85,6 +86,24 @@ def test_slack_webhook_connection_goes_through_the_provider(monkeypatch, webhook
     assert body["blocks"][0]["text"]["text"] == MESSAGE.text
     webhook_server.mode = "fail"
     with pytest.raises(AlertDeliveryError, match="slack_alerts"):
+        sink.send(MESSAGE)
+
+
+def test_slack_api_connection_posts_to_the_channel(monkeypatch, webhook_server):
+    base = f"http://127.0.0.1:{webhook_server.port}/api/"
+    connection(
+        monkeypatch, "slack_api", conn_type="slack", password="xoxb-test-token",
+        extra={"channel": "#theia-alerts", "base_url": base},
+    )  # fmt: skip
+    (sink,) = build_sinks(["slack_api"])
+    sink.send(MESSAGE)
+    (request,) = webhook_server.requests
+    assert request["path"] == "/api/chat.postMessage"
+    assert request["headers"]["Authorization"] == "Bearer xoxb-test-token"
+    assert request["body"]["channel"] == "#theia-alerts"
+    assert request["body"]["text"] == MESSAGE.text
+    webhook_server.mode = "fail"
+    with pytest.raises(AlertDeliveryError, match="slack_api"):
         sink.send(MESSAGE)
 
 

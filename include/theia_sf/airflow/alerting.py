@@ -61,6 +61,8 @@ def _problem(conn_id: str, conn: Any | None) -> str | None:
         return f"connection {conn_id!r} (SNS) has no 'topic_arn' in its extra"
     if conn_type == "slackwebhook" and not (conn.password or "").strip():
         return f"connection {conn_id!r} (Slack webhook) has no webhook token/URL in its password"
+    if conn_type == "slack" and not (conn.password or "").strip():
+        return f"connection {conn_id!r} (Slack API) has no API token in its password"
     if conn_type == "slack" and not extra.get("channel"):
         return f"connection {conn_id!r} (Slack API) has no 'channel' in its extra"
     return None
