@@ -153,3 +153,16 @@ def test_ddl_literals_are_validated(literal, good, bad):
         literal(bad)
     with pytest.raises(ValueError, match="unsafe"):
         literal(None)
+
+
+def test_library_refuses_unsafe_values_in_ddl(sql):
+    with pytest.raises(ValueError, match="unsafe ARN"):
+        sql.render(
+            "onboarding/create_storage_integration.sql",
+            name="ANTREA_FLOWS_STORAGE_INTEGRATION_X",
+            role_arn="arn:aws:iam::1:role/x') DROP DATABASE y --",
+            location="s3://antrea-flows-x/flows/",
+            comment="ok",
+        )
+    with pytest.raises(ValueError, match="unsafe SQL identifier"):
+        sql.render("onboarding/drop_integration.sql", name="X; DROP DATABASE Y")

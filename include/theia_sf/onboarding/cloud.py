@@ -375,9 +375,7 @@ class CloudStack:
         """Fail with a clear error before any resource exists: credentials, state bucket,
         KMS key (existence, region, state), Snowflake connection."""
         account = self.aws.account_id()
-        check = getattr(self.state_store, "check", None)
-        if check is not None:
-            check()
+        self.state_store.check()
         if request.kms_key_id:
             if request.kms_key_id.startswith("arn:"):
                 key_region = request.kms_key_id.split(":")[3]

@@ -18,6 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
+from theia_sf.errors import ConfigurationError
 from theia_sf.onboarding.names import check_stack_name
 
 STATE_VERSION = 1
@@ -73,6 +74,10 @@ class StackState:
 class StateStore(Protocol):
     location: str
 
+    def check(self) -> None:
+        """Raise ConfigurationError when the store cannot be used (before anything is made)."""
+        ...
+
     def load(self, stack: str) -> StackState | None: ...
 
     def save(self, state: StackState) -> None: ...
@@ -86,6 +91,10 @@ class FileStateStore:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.location = str(self.root)
+
+    def check(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigurationError(f"state location {self.root} is not a directory")
 
     def path(self, stack: str) -> Path:
         return self.root / f"{check_stack_name(stack)}.json"
