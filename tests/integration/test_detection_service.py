@@ -202,3 +202,21 @@ def test_service_through_the_snowflake_adapter_on_fakesnow(fakesnow_warehouse, s
     # Same anomaly key from the other method's run: already alerted.
     assert send_alerts(fakesnow_warehouse, sql, baseline.run_id, [sink])[0].delivered == 0
     assert len(webhook_server.delivered) == 1
+
+
+def test_summary_is_small_and_lists_the_strongest_anomalies(worked, sql):
+    result = run_drop_detection(worked, sql, DetectionConfig(granularity="pod"), WINDOW)
+    record = result.to_record()
+    assert len(json.dumps(record)) < 4000  # what crosses XCom
+    assert record["anomaly_count"] == 1
+    assert record["top_anomalies"] == [
+        {
+            "endpoint": "shop/web-7d9f",
+            "direction": "ingress",
+            "day": "2023-03-12",
+            "drops": 90,
+            "baseline_mean": pytest.approx(sum(WORKED[:-1]) / 11),
+            "top_policy": "shop/deny-web",
+            "top_rule": "ingress-rule-0",
+        }
+    ]

@@ -41,6 +41,7 @@ FLOWS_TABLE = "FLOWS"
 RESULTS_AREA = "detection"
 _ATTRIBUTION_CHUNK = 200  # anomalies per attribution query (binds per statement stay small)
 _INSERT_CHUNK = 100
+SUMMARY_ANOMALIES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,22 @@ class DetectionResult:
             "series_count": self.series_count,
             "anomaly_count": len(self.anomalies),
             "elapsed_seconds": round(self.elapsed_seconds, 3),
+            # The strongest few, for logs and `make run`; the full list is published as JSON.
+            "top_anomalies": [
+                {
+                    k: r[k]
+                    for k in (
+                        "endpoint",
+                        "direction",
+                        "day",
+                        "drops",
+                        "baseline_mean",
+                        "top_policy",
+                        "top_rule",
+                    )
+                }
+                for r in (a.to_record() for a in sorted(self.anomalies, key=lambda a: -a.score))
+            ][:SUMMARY_ANOMALIES],
         }
 
 
