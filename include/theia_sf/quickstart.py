@@ -81,6 +81,9 @@ class LocalAirflow:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
             "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "10",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            # Every process must sign and verify task tokens with the same secrets.
+            "AIRFLOW__API_AUTH__JWT_SECRET": self._secret("jwt_secret"),
+            "AIRFLOW__API__SECRET_KEY": self._secret("api_secret_key"),
             "THEIA_DATA_DIR": str(self.data_dir),
             "THEIA_SQL_DIR": str(ROOT / "sql"),
             "AIRFLOW_CONN_THEIA_WAREHOUSE": json.dumps(
@@ -92,6 +95,14 @@ class LocalAirflow:
         })
         env.update(self.extra_env)
         return env
+
+    def _secret(self, name: str) -> str:
+        path = self.home / name
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
 
     def airflow(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
