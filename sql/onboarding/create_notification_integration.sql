@@ -7,4 +7,3 @@ CREATE NOTIFICATION INTEGRATION IF NOT EXISTS {{ name | ident }}
     DIRECTION = OUTBOUND
     AWS_SNS_TOPIC_ARN = {{ topic_arn | arn }}
     AWS_SNS_ROLE_ARN = {{ role_arn | arn }}
-    COMMENT = {{ comment | comment }}

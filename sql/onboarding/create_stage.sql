@@ -3,4 +3,3 @@
 CREATE STAGE IF NOT EXISTS {{ stage | ident }}
     URL = {{ url | s3_url }}
     STORAGE_INTEGRATION = {{ integration | ident }}
-    COMMENT = {{ comment | comment }}

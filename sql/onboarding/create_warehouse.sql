@@ -3,4 +3,3 @@ CREATE WAREHOUSE IF NOT EXISTS {{ name | ident }} WITH
     WAREHOUSE_SIZE = XSMALL
     AUTO_SUSPEND = 60
     INITIALLY_SUSPENDED = TRUE
-    COMMENT = {{ comment | comment }}

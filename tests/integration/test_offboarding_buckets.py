@@ -135,3 +135,25 @@ def test_embedded_stack_with_s3_compatible_locations(aws, tmp_path, sql):
     offboard_embedded_stack("local", confirm="local", state_store=store, aws=lambda: aws)
     assert not aws.bucket_exists("theia-flows") and not aws.bucket_exists("theia-results")
     assert not request.duckdb_path.exists()
+
+
+def test_s3_compatible_store_without_public_access_block(aws):
+    from botocore.exceptions import ClientError
+
+    s3 = aws.client("s3")
+
+    def unsupported(**_):
+        raise ClientError({"Error": {"Code": "NotImplemented"}}, "PutPublicAccessBlock")
+
+    s3.put_public_access_block = unsupported  # as MinIO answers
+    assert aws.ensure_bucket("theia-minio", "us-east-1", {"theia:stack": "s"}) is True
+    assert s3.get_bucket_tagging(Bucket="theia-minio")["TagSet"] == [
+        {"Key": "theia:stack", "Value": "s"}
+    ]
+
+    def denied(**_):
+        raise ClientError({"Error": {"Code": "AccessDenied"}}, "PutPublicAccessBlock")
+
+    s3.put_public_access_block = denied  # a real failure still fails
+    with pytest.raises(ClientError, match="AccessDenied"):
+        aws.ensure_bucket("theia-minio-2", "us-east-1", {})

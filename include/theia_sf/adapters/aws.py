@@ -35,6 +35,9 @@ _GONE = {
 }
 
 
+_UNSUPPORTED = {"NotImplemented", "XNotImplemented", "MethodNotAllowed", "NotSupported"}
+
+
 def error_code(error: Exception) -> str:
     if isinstance(error, ClientError):
         return str(error.response.get("Error", {}).get("Code", ""))
@@ -115,18 +118,41 @@ class BotoAws:
             if error_code(error) != "BucketAlreadyOwnedByYou":
                 raise
             return False
-        s3.put_public_access_block(
-            Bucket=bucket,
-            PublicAccessBlockConfiguration={
-                "BlockPublicAcls": True,
-                "IgnorePublicAcls": True,
-                "BlockPublicPolicy": True,
-                "RestrictPublicBuckets": True,
-            },
+        self._best_effort(
+            bucket,
+            "public access block",
+            lambda: s3.put_public_access_block(
+                Bucket=bucket,
+                PublicAccessBlockConfiguration={
+                    "BlockPublicAcls": True,
+                    "IgnorePublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "RestrictPublicBuckets": True,
+                },
+            ),
         )
-        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": _tag_list(tags)})
+        self._best_effort(
+            bucket,
+            "tags",
+            lambda: s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": _tag_list(tags)}),
+        )
         log.info("created bucket %s in %s", bucket, region)
         return True
+
+    @staticmethod
+    def _best_effort(bucket: str, what: str, call: Callable[[], Any]) -> None:
+        """S3-compatible stores (MinIO, ...) lack some bucket features; AWS has them all."""
+        try:
+            call()
+        except ClientError as error:
+            if error_code(error) not in _UNSUPPORTED:
+                raise
+            log.warning(
+                "bucket %s: the store does not support %s (%s); skipped",
+                bucket,
+                what,
+                error_code(error),
+            )
 
     def put_expiry_rule(self, bucket: str, rule_id: str, prefix: str, days: int) -> None:
         self.client("s3").put_bucket_lifecycle_configuration(
