@@ -206,7 +206,8 @@ def test_generated_flows_spike_is_detected_published_and_alerted_once(tmp_path, 
         "THEIA_DATA_DIR": str(tmp_path / "data"),
         "PYTHONPATH": os.pathsep.join([str(ROOT / "include"), os.environ.get("PYTHONPATH", "")]),
     }
-    # The demo's spike is today; a manual run's data interval ends at the last midnight.
+    # The demo's spike is today; under the tests' Airflow unit-test mode dag.test()'s data
+    # interval ends at the last midnight (a REST-triggered run's ends at trigger time).
     alerting = {"alert_connections": ["ops_webhook"], "end": "now"}
     confs = [alerting, alerting, {"alert_connections": ["no_such_hook"]}]
     try:
