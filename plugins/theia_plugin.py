@@ -15,7 +15,10 @@ from typing import Annotated, Any, ClassVar
 
 from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from theia_sf.ui.app import create_app
 
@@ -54,7 +57,21 @@ def theia_views() -> Any:
     return TheiaViews(wh, sql_library())
 
 
+async def login_redirect(request: Request, error: StarletteHTTPException) -> Response:
+    """A browser opening the page without a session goes to Airflow's login page and back;
+    API calls keep their 401."""
+    wants_page = request.url.path.endswith(URL_PREFIX + "/") and "text/html" in request.headers.get(
+        "accept", ""
+    )
+    if error.status_code == status.HTTP_401_UNAUTHORIZED and wants_page:
+        from airflow.api_fastapi.app import get_auth_manager
+
+        return RedirectResponse(get_auth_manager().get_url_login(next_url=str(request.url)))
+    return await http_exception_handler(request, error)
+
+
 app = create_app(theia_views, static_dir=STATIC_DIR, dependencies=[Depends(require_user)])
+app.add_exception_handler(StarletteHTTPException, login_redirect)
 
 
 class TheiaPlugin(AirflowPlugin):

@@ -383,14 +383,29 @@ def _open_view(browser, url: str, view: str) -> str:
     return browser.evaluate("document.body.innerText")
 
 
-def test_page_requires_login(airflow_server, browser):
+def test_login_through_airflow_then_the_page(airflow_server, browser, artifacts_dir):
+    # Without a session the API answers 401 and a browser is sent to Airflow's login page.
     assert _http(airflow_server + "/theia/api/overview")[0] == 401
-    assert _http(airflow_server + "/theia/")[0] == 401
     browser.call("Page.navigate", url=airflow_server + "/theia/#overview")
-    browser.wait_for("document.readyState === 'complete' && document.body !== null")
-    text = browser.wait_for("document.body.innerText")
-    assert "Not authenticated" in text
-    assert "e2e-recommendation-run" not in text
+    browser.wait_for(
+        "location.pathname.startsWith('/auth/login') && "
+        "!!document.querySelector('input[type=password]')",
+        timeout=90,
+    )
+    assert "e2e-recommendation-run" not in browser.evaluate("document.body.innerText")
+    for selector, text in (
+        ("input:not([type=password])", "admin"),
+        ("input[type=password]", PASSWORD),
+    ):
+        browser.evaluate(f"document.querySelector('{selector}').focus()")
+        browser.call("Input.insertText", text=text)
+    browser.evaluate("document.querySelector('button[type=submit]').click()")
+    browser.wait_for("location.pathname === '/theia/'", timeout=60)
+    browser.wait_for("document.body.dataset.loaded === 'overview'")
+    assert "e2e-recommendation-run" in browser.evaluate("document.body.innerText")
+    shots = artifacts_dir / "theia-ui"
+    shots.mkdir(parents=True, exist_ok=True)
+    browser.screenshot(shots / "after-login.png")
 
 
 def test_views_show_the_recommendation_and_the_drop_anomaly(

@@ -256,10 +256,15 @@ AUTH_SCRIPT = textwrap.dedent(
     manager.init()
     import theia_plugin
 
+    from fastapi import FastAPI
+
     plugin = theia_plugin.TheiaPlugin
     app = plugin.fastapi_apps[0]["app"]
+    prefix = plugin.fastapi_apps[0]["url_prefix"]
     viewer = manager.generate_jwt(SimpleAuthManagerUser(username="viewer", role="viewer"))
-    client = TestClient(app)
+    parent = FastAPI()
+    parent.mount(prefix, app)
+    client = TestClient(parent, base_url="http://testserver" + prefix)
     out = {
         "url_prefix": plugin.fastapi_apps[0]["url_prefix"],
         "external_views": plugin.external_views,
@@ -274,6 +279,11 @@ AUTH_SCRIPT = textwrap.dedent(
     client.cookies.set("_token", viewer)
     response = client.get("/api/clusters")
     out["viewer_cookie_clusters"] = [response.status_code, response.json()]
+    client.cookies.clear()
+    page = client.get("/", headers={"Accept": "text/html"}, follow_redirects=False)
+    out["browser_redirect"] = [page.status_code, page.headers.get("location")]
+    api = client.get("/api/clusters", headers={"Accept": "text/html"}, follow_redirects=False)
+    out["api_with_html_accept"] = api.status_code
     print("RESULT " + json.dumps(out))
     """
 )
@@ -319,3 +329,9 @@ def test_plugin_requires_an_airflow_user(tmp_path, duckdb_warehouse):
     assert out["bad_token"] == 403
     assert out["viewer_page"] == 200
     assert out["viewer_cookie_clusters"] == [200, {"clusters": [C1]}]
+    # A browser without a session is sent to Airflow's login page and back; the API is not.
+    status, location = out["browser_redirect"]
+    assert status == 307
+    assert location.startswith("/auth/login?next=")
+    assert "%2Ftheia%2F" in location
+    assert out["api_with_html_accept"] == 401
