@@ -101,6 +101,13 @@ def test_airflow_mounts_dags_plugins_and_shares_the_duckdb_volume():
         assert "theia-data:/opt/airflow/theia" in volumes
     for host_path in ("./dags", "./plugins"):
         assert (ROOT / host_path).is_dir()
+    # Named volumes mounted into the image get the ownership of the image's directory.
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    for service in [*AIRFLOW, "airflow-init"]:
+        for volume in SERVICES[service]["volumes"]:
+            source, target = volume.split(":")[:2]
+            if not source.startswith(".") and target != "/opt/airflow/logs":
+                assert target in dockerfile, target
 
 
 def test_grafana_mounts_the_provisioning_and_loads_the_plugins():
