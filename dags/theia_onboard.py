@@ -14,7 +14,9 @@ and converges an existing stack (new migrations apply, nothing is duplicated).
 A state record per stack (S3 state bucket with SSE-KMS, or for duckdb a JSON file under the
 data directory) is written after every step. `dry_run` prints the plan and touches nothing.
 The result table (theia-sf's) and the Flow Aggregator Helm values are in the log of
-`report_outputs` and in its XCom.
+`report_outputs` and in its XCom; they also become the run's note when the optional
+`theia_airflow_api` connection (REST API URL and a user) is defined, since a task cannot set
+its run's note through Airflow's task execution API.
 Logic: `theia_sf.services.onboarding`.
 """
 
@@ -44,10 +46,13 @@ def theia_onboard() -> None:
         return onboard(params)
 
     @task(retries=0)
-    def report_outputs(result: dict) -> dict:
-        from theia_sf.airflow.onboarding import report
+    def report_outputs(result: dict, dag_run=None) -> dict:
+        from theia_sf.airflow.onboarding import report, set_run_note
 
-        return report(result)
+        summary = report(result)
+        if summary.get("note"):
+            set_run_note(dag_run.dag_id, dag_run.run_id, summary["note"])
+        return summary
 
     report_outputs(onboard_stack())
 

@@ -177,3 +177,73 @@ def test_onboard_and_offboard_duckdb_under_dag_test(tmp_path):
     )
     assert not (data / "theia.duckdb").exists()
     assert not (data / "flows").exists() and not (data / "onboarding" / "default.json").exists()
+
+
+def test_run_note_is_set_through_the_rest_api(monkeypatch):
+    """The REST calls a real API server gets: a token, then PATCH with update_mask=note."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from types import SimpleNamespace
+
+    from theia_sf.airflow import onboarding, runtime
+
+    seen = []
+
+    class Api(BaseHTTPRequestHandler):
+        def _reply(self, body):
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self):
+            length = int(self.headers["Content-Length"])
+            seen.append(("POST", self.path, json.loads(self.rfile.read(length)), None))
+            self._reply({"access_token": "tok-1"})
+
+        def do_PATCH(self):
+            length = int(self.headers["Content-Length"])
+            seen.append(
+                (
+                    "PATCH",
+                    self.path,
+                    json.loads(self.rfile.read(length)),
+                    self.headers["Authorization"],
+                )
+            )
+            self._reply({})
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Api)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        conn = SimpleNamespace(host=url, schema=None, port=None, login="admin", password="pw")
+        monkeypatch.setattr(
+            runtime, "get_connection", lambda cid: conn if cid == "theia_airflow_api" else None
+        )
+        assert onboarding.set_run_note(
+            "theia_onboard", "manual__2026-01-01T00:00:00+00:00", "| Region | us-west-2 |"
+        )
+    finally:
+        server.shutdown()
+    assert seen[0] == ("POST", "/auth/token", {"username": "admin", "password": "pw"}, None)
+    method, path, body, auth = seen[1]
+    assert method == "PATCH" and auth == "Bearer tok-1"
+    assert path == (
+        "/api/v2/dags/theia_onboard/dagRuns/"
+        "manual__2026-01-01T00%3A00%3A00%2B00%3A00?update_mask=note"
+    )
+    assert body == {"note": "| Region | us-west-2 |"}
+
+
+def test_run_note_without_connection_is_skipped(monkeypatch):
+    from theia_sf.airflow import onboarding, runtime
+
+    monkeypatch.setattr(runtime, "get_connection", lambda cid: None)
+    assert onboarding.set_run_note("theia_onboard", "r", "note") is False

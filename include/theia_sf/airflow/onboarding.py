@@ -425,8 +425,6 @@ def delete_kms_key(params: dict[str, Any]) -> dict[str, Any]:
         raise
 
 
-
-
 # --- bucket, key and ingestion-health DAGs ------------------------------------------------------
 
 CONNECTION_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
@@ -599,3 +597,54 @@ def ingestion_health(params: dict[str, Any]) -> dict[str, Any]:
     except ConfigurationError as error:
         _fail_fast(error)
         raise
+
+
+# --- DAG-run note ---------------------------------------------------------------------------
+
+API_CONN_ID = "theia_airflow_api"
+
+
+def set_run_note(dag_id: str, run_id: str, note: str) -> bool:
+    """Put ``note`` on the DAG run through the public REST API, when it is reachable.
+
+    A task cannot set its run's note through the task execution API (Airflow 3.3 has no such
+    call), so this uses the REST API v2 (``PATCH .../dagRuns/{run_id}``) with the optional
+    ``theia_airflow_api`` connection: host = the API base URL (e.g. http://127.0.0.1:8080),
+    login/password of a user allowed to edit DAG runs. Without it the note stays empty and
+    the outputs are in the task log and XCom. Failures are logged, never raised.
+    """
+    import json
+    import urllib.parse
+    import urllib.request
+
+    from theia_sf.airflow import runtime
+
+    conn = runtime.get_connection(API_CONN_ID)
+    if conn is None or not conn.host:
+        log.info("connection %s not defined: the run note is not set", API_CONN_ID)
+        return False
+    base = conn.host.rstrip("/")
+    if "://" not in base:
+        base = f"{conn.schema or 'http'}://{base}" + (f":{conn.port}" if conn.port else "")
+
+    def call(method: str, path: str, body: dict[str, Any], token: str | None = None) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(
+            base + path, data=json.dumps(body).encode(), headers=headers, method=method
+        )
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return json.loads(response.read() or b"null")
+
+    try:
+        token = call("POST", "/auth/token", {"username": conn.login, "password": conn.password})
+        path = (
+            f"/api/v2/dags/{urllib.parse.quote(dag_id, safe='')}/dagRuns/"
+            f"{urllib.parse.quote(run_id, safe='')}?update_mask=note"
+        )
+        call("PATCH", path, {"note": note[:1000]}, token["access_token"])
+    except Exception as error:  # a note is a convenience: never fail the run for it
+        log.warning("could not set the run note through %s: %s", API_CONN_ID, error)
+        return False
+    return True
