@@ -68,7 +68,7 @@ class RecordedSnowflake:
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     warehouses: set[str] = field(default_factory=set)
     stages: dict[str, dict[str, str]] = field(default_factory=dict)
-    databases: set[str] = field(default_factory=set)
+    databases: dict[str, str] = field(default_factory=dict)  # name -> comment
     pipe_status: dict[str, Any] = field(
         default_factory=lambda: {"executionState": "RUNNING", "pendingFileCount": 0}
     )
@@ -240,12 +240,13 @@ class FakeCursor:
             a.stages.pop(m.group(1), None)
             self._answer(*ok)
         elif m := re.match(r"CREATE DATABASE IF NOT EXISTS (\w+)", sql):
-            a.databases.add(m.group(1))
+            comment = re.search(r"COMMENT\s*=\s*'([^']*)'", sql)
+            a.databases.setdefault(m.group(1), comment.group(1) if comment else "")
             self._delegate(text, params)
         elif m := re.match(r"DROP DATABASE IF EXISTS (\w+)$", sql):
             db = m.group(1)
             if db in a.databases:
-                a.databases.discard(db)
+                del a.databases[db]
                 for objects in (a.pipes, a.tasks, a.stages):
                     for name in [n for n in objects if n.startswith(db + ".")]:
                         del objects[name]
@@ -253,6 +254,17 @@ class FakeCursor:
                 duck.execute("USE memory")
                 duck.execute("DETACH DATABASE IF EXISTS " + db)
             self._answer(*ok)
+        elif m := re.match(r"SHOW DATABASES LIKE '([\w%]+)'$", sql):
+            pattern = re.compile(re.escape(m.group(1)).replace("%", ".*").replace("_", "."))
+            rows = [
+                ("2026-01-01", name, "N", "N", "", "ACCOUNTADMIN", comment)
+                for name, comment in sorted(a.databases.items())
+                if pattern.fullmatch(name)
+            ]
+            self._answer(
+                ["created_on", "name", "is_default", "is_current", "origin", "owner", "comment"],
+                rows,
+            )
         elif re.match(r"ALTER SESSION SET TIMEZONE", sql):
             self._answer(*ok)
         elif re.match(r"SELECT SYSTEM\$PIPE_STATUS", sql):

@@ -278,11 +278,27 @@ def test_tagged_resources_missing_from_state_are_reported_then_removed(cloud):
         REGION,
         {"theia:stack": "prod", "theia:managed-by": "theia-sf-airflow"},
     )
+    # a database of an earlier state of this stack, and one of another stack
+    with cloud.snowflake(None, None).session() as session:
+        for database, stack in (("ANTREA_LOSTLOSTLOST0000", "prod"), ("ANTREA_OTHER", "dev")):
+            session.execute(
+                cloud.sql.render(
+                    "onboarding/create_database.sql",
+                    database=database,
+                    schema=database + ".THEIA",
+                    comment=f"theia-sf-airflow stack {stack}",
+                )
+            )
     first = cloud.offboard()
-    assert first["orphans"] == ["bucket antrea-flows-lostlostlost0000"]
+    assert first["orphans"] == [
+        "bucket antrea-flows-lostlostlost0000",
+        "database ANTREA_LOSTLOSTLOST0000",
+    ]
     assert inventory(cloud)["buckets"] == ["antrea-flows-lostlostlost0000"]
     second = cloud.offboard(remove_orphans=True)
     assert second["orphans"] == []
+    assert cloud.sf.objects()["databases"] == ["ANTREA_OTHER"]
+    cloud.sf.databases.pop("ANTREA_OTHER")
     assert inventory(cloud) == EMPTY
 
 

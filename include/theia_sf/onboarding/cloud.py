@@ -713,6 +713,16 @@ class CloudStack:
         done.append(f"state record of stack {state.stack} removed")
         return done
 
+    def snowflake_leftovers(self, stack: str) -> list[str]:
+        """Databases whose COMMENT names ``stack`` (what offboarding could not know about)."""
+        comment = stack_comment(stack)
+        with self.snowflake(None, None).session() as session:
+            rows = session.fetch(self.sql.render("onboarding/show_databases.sql"))
+        return sorted(str(r["name"]) for r in rows if r.get("comment") == comment)
+
+    def drop_database(self, database: str) -> None:
+        self._drop("onboarding/drop_database.sql", database=database)
+
     def _drop(self, path: str, /, **structure: Any) -> None:
         with self.snowflake(None, None).session() as session:
             session.execute(self.sql.render(path, **structure))

@@ -204,22 +204,25 @@ def offboard_cloud_stack(
         )
     check_confirmation(confirm, stack)
     removed: list[str] = []
+    cloud = CloudStack(aws=aws, snowflake=snowflake, sql=sql, state_store=state_store)
     if state is None:
         removed.append(f"no state record for stack {stack!r}")
     else:
-        removed += CloudStack(
-            aws=aws, snowflake=snowflake, sql=sql, state_store=state_store
-        ).offboard(state)
+        removed += cloud.offboard(state)
     leftovers = aws.tagged_resources(stack)
-    orphans = [f"{r.kind} {r.name}" for r in leftovers]
-    if leftovers and remove_orphans:
+    databases = cloud.snowflake_leftovers(stack)
+    orphans = [f"{r.kind} {r.name}" for r in leftovers] + [f"database {d}" for d in databases]
+    if orphans and remove_orphans:
         for resource in leftovers:
             aws.delete_tagged(resource)
             removed.append(f"orphan {resource.kind} {resource.name} removed")
+        for database in databases:
+            cloud.drop_database(database)
+            removed.append(f"orphan database {database} dropped")
         orphans = []
-    elif leftovers:
+    elif orphans:
         log.warning(
-            "resources tagged with stack %s but not in its state: %s (set Param "
+            "resources of stack %s that its state does not list: %s (set Param "
             "remove_orphans to delete them)",
             stack,
             orphans,
