@@ -99,7 +99,9 @@ def test_ui_views_give_the_same_answers_on_both_engines(snowflake_wh, populated,
             {
                 "overview": views.overview(scope)["flows"],
                 "clusters": views.clusters(),
-                "flows": views.flow_records(scope, FlowFilter(namespace="shop", protocol=6)),
+                "flows": views.flow_records(
+                    scope, FlowFilter(namespace="shop", pod="web", protocol=6)
+                ),
                 "edges": views.pod_edges(scope),
                 "matrix": views.namespace_matrix(scope),
                 "runs": views.recommendation_runs(),
