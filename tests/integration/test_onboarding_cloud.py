@@ -427,3 +427,21 @@ def test_dry_runs_touch_nothing(cloud):
         .read()
     )
     assert state["status"] == "onboarded"
+
+
+def test_failed_migration_still_drops_the_temporary_warehouse(cloud, tmp_path):
+    root = tmp_path / "sql"
+    shutil.copytree(cloud.sql.root, root)
+    (root / "migrations" / "999999_broken.up.sql").write_text(
+        "INSERT INTO NO_SUCH_TABLE (a) VALUES (1);\n"
+    )
+    with pytest.raises(Exception, match=r"(?i)no_such_table"):
+        cloud.onboard(sql=SqlLibrary(root))
+    assert cloud.sf.executed(r"^CREATE WAREHOUSE IF NOT EXISTS THEIA_ONBOARD_")
+    assert cloud.sf.warehouses == set()
+    state = cloud.store.load("prod")
+    assert state.status == "failed" and "run_migrations" not in state.steps
+    cloud.onboard()  # the fixed release resumes
+    assert cloud.store.load("prod").status == "onboarded"
+    cloud.offboard()
+    assert inventory(cloud) == EMPTY
