@@ -247,3 +247,27 @@ def test_run_note_without_connection_is_skipped(monkeypatch):
 
     monkeypatch.setattr(runtime, "get_connection", lambda cid: None)
     assert onboarding.set_run_note("theia_onboard", "r", "note") is False
+
+
+def test_ingestion_health_skips_without_a_snowflake_stack(monkeypatch):
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from theia_sf.airflow import onboarding, runtime
+
+    monkeypatch.setattr(runtime, "get_connection", lambda cid: None)  # embedded engine
+    params = {p: v.value for p, v in onboarding.health_params().items()}
+    with pytest.raises(AirflowSkipException, match="no Snowflake stack"):
+        onboarding.ingestion_health(params)
+    with pytest.raises(AirflowSkipException):
+        onboarding.ingestion_health({**params, "state_bucket": "theia-state"})
+
+
+def test_snowflake_engine_without_state_bucket_fails_fast(monkeypatch):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from theia_sf.airflow import onboarding, runtime
+
+    monkeypatch.setattr(runtime, "get_connection", lambda cid: None)
+    params = {p: v.value for p, v in onboarding.onboard_params().items()}
+    with pytest.raises(AirflowFailException, match="Param state_bucket is required"):
+        onboarding.onboard({**params, "engine": "snowflake"})
