@@ -9,20 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
+from browser import CHROMIUM, Chromium, free_port
 
 pytest.importorskip("airflow")
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +31,7 @@ def airflow_demo(tmp_path_factory, artifacts_dir):
     from theia_sf.quickstart import LocalAirflow, run_demo_pipelines
 
     base = tmp_path_factory.mktemp("e2e")
-    af = LocalAirflow(base / "airflow", base / "theia", port=_free_port(),
+    af = LocalAirflow(base / "airflow", base / "theia", port=free_port(),
                       users={"admin": "", "viewer": ""})
     af.init()
     af.start()
@@ -49,3 +43,18 @@ def airflow_demo(tmp_path_factory, artifacts_dir):
         logs = af.home / "logs"
         if logs.exists():
             shutil.copytree(logs, artifacts_dir / "airflow-logs", dirs_exist_ok=True)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "Debian's chromium is not installed (/usr/bin/chromium); apt-get install chromium"
+        )
+    if shutil.which("true") is None:  # pragma: no cover - sanity
+        pytest.skip("no POSIX tools")
+    chromium = Chromium(tmp_path / "profile")
+    try:
+        yield chromium
+    finally:
+        chromium.close()

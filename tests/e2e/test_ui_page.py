@@ -9,46 +9,25 @@ DevTools protocol and checks what each view shows. Screenshots of every view go 
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+from browser import free_port, http_request
 
 from theia_sf.sql import Query, ident
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 CLUSTER = "5f0c6a3e-8f3a-4c1e-9b7d-2a1c9e4b7d10"
 PASSWORD = "e2e-admin-password"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _insert(warehouse, table, rows):
@@ -196,15 +175,6 @@ def _populate(path: Path, sql) -> None:
     )
 
 
-def _http(url, *, data=None, headers=None):
-    request = urllib.request.Request(url, data=data, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
 @pytest.fixture(scope="module")
 def airflow_server(tmp_path_factory, sql):
     base = tmp_path_factory.mktemp("ui-e2e")
@@ -214,7 +184,7 @@ def airflow_server(tmp_path_factory, sql):
     _populate(duckdb_path, sql)
     passwords = home / "passwords.json"
     passwords.write_text(json.dumps({"admin": PASSWORD}))
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
@@ -258,7 +228,7 @@ def airflow_server(tmp_path_factory, sql):
             if server.poll() is not None:
                 raise RuntimeError((base / "api-server.log").read_text()[-4000:])
             try:
-                if _http(url + "/api/v2/monitor/health")[0] == 200:
+                if http_request(url + "/api/v2/monitor/health")[0] == 200:
                     break
             except OSError:
                 pass
@@ -279,102 +249,13 @@ def airflow_server(tmp_path_factory, sql):
 
 @pytest.fixture(scope="module")
 def token(airflow_server):
-    status, body = _http(
+    status, body = http_request(
         airflow_server + "/auth/token",
         data=json.dumps({"username": "admin", "password": PASSWORD}).encode(),
         headers={"Content-Type": "application/json"},
     )
     assert status == 201, body
     return json.loads(body)["access_token"]
-
-
-class Chromium:
-    """Headless Chromium driven over the DevTools protocol (one page)."""
-
-    def __init__(self, profile: Path) -> None:
-        from websockets.sync.client import connect
-
-        port = _free_port()
-        self.process = subprocess.Popen(
-            [
-                str(CHROMIUM),
-                *CHROMIUM_FLAGS,
-                f"--user-data-dir={profile}",
-                f"--remote-debugging-port={port}",
-                "--window-size=1400,1000",
-                "about:blank",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                status, body = _http(f"http://127.0.0.1:{port}/json/list")
-                pages = [t for t in json.loads(body) if t["type"] == "page"]
-                if status == 200 and pages:
-                    break
-            except (OSError, ValueError):
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("Chromium did not open its DevTools port")
-            time.sleep(0.5)
-        self.ws = connect(pages[0]["webSocketDebuggerUrl"], max_size=64 * 2**20, open_timeout=30)
-        self._id = 0
-        self.call("Page.enable")
-        self.call("Network.enable")
-
-    def call(self, method: str, **params):
-        self._id += 1
-        self.ws.send(json.dumps({"id": self._id, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.ws.recv(timeout=60))
-            if message.get("id") == self._id:
-                if "error" in message:
-                    raise RuntimeError(f"{method}: {message['error']}")
-                return message.get("result", {})
-
-    def evaluate(self, expression: str):
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
-        return result.get("result", {}).get("value")
-
-    def wait_for(self, expression: str, timeout: float = 60):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = self.evaluate(expression)
-            if value:
-                return value
-            time.sleep(0.3)
-        raise AssertionError(f"timed out waiting for {expression}")
-
-    def screenshot(self, path: Path) -> None:
-        data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
-        path.write_bytes(base64.b64decode(data["data"]))
-
-    def close(self) -> None:
-        try:
-            self.ws.close()
-        finally:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-
-@pytest.fixture
-def browser(tmp_path):
-    if not CHROMIUM.exists():
-        pytest.skip(
-            "Debian's chromium is not installed (/usr/bin/chromium); apt-get install chromium"
-        )
-    if shutil.which("true") is None:  # pragma: no cover - sanity
-        pytest.skip("no POSIX tools")
-    chromium = Chromium(tmp_path / "profile")
-    try:
-        yield chromium
-    finally:
-        chromium.close()
 
 
 def _open_view(browser, url: str, view: str) -> str:
@@ -385,7 +266,7 @@ def _open_view(browser, url: str, view: str) -> str:
 
 def test_login_through_airflow_then_the_page(airflow_server, browser, artifacts_dir):
     # Without a session the API answers 401 and a browser is sent to Airflow's login page.
-    assert _http(airflow_server + "/theia/api/overview")[0] == 401
+    assert http_request(airflow_server + "/theia/api/overview")[0] == 401
     browser.call("Page.navigate", url=airflow_server + "/theia/#overview")
     browser.wait_for(
         "location.pathname.startsWith('/auth/login') && "
@@ -463,7 +344,7 @@ def test_views_show_the_recommendation_and_the_drop_anomaly(
 
 
 def test_airflow_ui_lists_the_theia_view(airflow_server, token, browser, artifacts_dir):
-    status, body = _http(
+    status, body = http_request(
         airflow_server + "/api/v2/plugins", headers={"Authorization": "Bearer " + token}
     )
     assert status == 200, body
