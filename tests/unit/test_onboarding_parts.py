@@ -28,6 +28,7 @@ def test_state_round_trips_and_file_store_replaces_atomically(tmp_path):
     store.delete("prod")
     store.delete("prod")  # already gone is fine
     assert store.load("prod") is None
+    assert not (tmp_path / "state").exists()
 
 
 def test_state_rejects_unknown_versions():

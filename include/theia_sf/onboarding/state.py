@@ -9,6 +9,7 @@ directory (embedded stacks without a state bucket; :class:`FileStateStore`).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -113,3 +114,5 @@ class FileStateStore:
 
     def delete(self, stack: str) -> None:
         self.path(stack).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # leave no empty folder behind; keep other stacks
+            self.root.rmdir()
