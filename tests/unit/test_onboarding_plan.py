@@ -160,3 +160,21 @@ def test_auto_layout_is_refused_for_snowpipe():
 def test_invalid_requests_name_the_param(field, value):
     with pytest.raises(ConfigurationError, match=field):
         CloudRequest(**{"state_bucket": "theia-state", field: value})
+
+
+def test_state_key_must_live_in_the_state_bucket_region():
+    with pytest.raises(ConfigurationError, match="SSE-KMS needs a key in the bucket's region"):
+        CloudRequest(
+            state_bucket="theia-state",
+            region="us-west-2",
+            kms_key_id="k-1",
+            kms_key_region="eu-west-1",
+        )
+    ok = CloudRequest(
+        state_bucket="theia-state",
+        region="us-west-2",
+        state_bucket_region="eu-west-1",
+        kms_key_id="k-1",
+        kms_key_region="eu-west-1",
+    )
+    assert ok.key_region == "eu-west-1"

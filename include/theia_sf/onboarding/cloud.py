@@ -98,6 +98,12 @@ class CloudRequest:
         if not 1 <= self.file_retention_days <= 3650:
             raise ConfigurationError("Param file_retention_days must be between 1 and 3650")
         check_pipe_layout(self.flow_layout)
+        bucket_region = self.state_bucket_region or self.region
+        if self.kms_key_id and self.key_region != bucket_region:
+            raise ConfigurationError(
+                f"Param kms_key_region={self.key_region} differs from the state bucket's "
+                f"region {bucket_region}: SSE-KMS needs a key in the bucket's region"
+            )
 
     @property
     def key_region(self) -> str:
