@@ -10,7 +10,9 @@ functions that tasks call.
 
 Run notes: Airflow 3.3's task execution API can read a DAG run but offers no call to change
 its note (only ``trigger_dag_run`` takes one), and tasks have no metadata-database access.
-So the result table goes to the task log and to XCom (``return_value``), not to the note.
+The result table goes to the task log and to XCom (``return_value``); it becomes the run's
+note only through the public REST API, when the optional ``theia_airflow_api`` connection
+is defined (:func:`set_run_note`).
 """
 
 from __future__ import annotations
