@@ -27,7 +27,7 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 NS_NAME_LABEL = "kubernetes.io/metadata.name"
 TIER_PRIORITIES = {
@@ -49,9 +49,11 @@ class PolicyError(ValueError):
     """A manifest uses a construct this evaluator does not model (or is malformed)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """A pod (``namespace`` set, ``labels``) or an address outside the cluster (``ip``)."""
+class Endpoint(NamedTuple):
+    """A pod (``namespace`` set, ``labels``) or an address outside the cluster (``ip``).
+
+    Endpoints and flows are NamedTuples: a self-check replays hundreds of thousands of them.
+    """
 
     namespace: str | None = None
     labels: Labels = ()
@@ -73,8 +75,7 @@ class Endpoint:
         return self.namespace is not None
 
 
-@dataclass(frozen=True, slots=True)
-class Flow:
+class Flow(NamedTuple):
     source: Endpoint
     destination: Endpoint
     port: int
@@ -108,6 +109,10 @@ class Verdict:
 class Selector:
     match_labels: Labels = ()
     expressions: tuple[tuple[str, str, frozenset[str]], ...] = ()
+    items: frozenset[tuple[str, str]] = frozenset()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "items", frozenset(self.match_labels))
 
     @classmethod
     def parse(cls, raw: Any, where: str) -> Selector:
@@ -131,10 +136,17 @@ class Selector:
     def is_empty(self) -> bool:
         return not self.match_labels and not self.expressions
 
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        for k, v in self.match_labels:
-            if labels.get(k) != v:
+    def matches(
+        self, labels: Mapping[str, str], items: frozenset[tuple[str, str]] | None = None
+    ) -> bool:
+        """``items`` (the labels as a frozenset of pairs) makes matchLabels a subset test."""
+        if items is not None:
+            if not self.items <= items:
                 return False
+        else:
+            for k, v in self.match_labels:
+                if labels.get(k) != v:
+                    return False
         for key, op, values in self.expressions:
             present = key in labels
             if op == "In" and not (present and labels[key] in values):
@@ -156,12 +168,44 @@ class Selector:
         return None
 
 
+def _selector(raw: Any, where: str, memo: dict[Any, Any] | None) -> Selector:
+    if memo is None or not isinstance(raw, Mapping):
+        return Selector.parse(raw, where)
+    key = ("selector", id(raw))
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = (raw, Selector.parse(raw, where))
+    return found[1]
+
+
 @lru_cache(maxsize=65536)
 def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     try:
         return ipaddress.ip_network(cidr, strict=False)
     except ValueError as error:
         raise PolicyError(f"invalid CIDR {cidr!r}") from error
+
+
+@lru_cache(maxsize=65536)
+def _label_view(labels: Labels) -> tuple[dict[str, str], frozenset[tuple[str, str]]]:
+    return dict(labels), frozenset(labels)
+
+
+def _single_host(cidr: str) -> str | None:
+    """The canonical address of a /32 or /128 block, else None."""
+    address, _, bits = cidr.partition("/")
+    if bits not in ("32", "128"):
+        return None
+    host = _canonical(address)
+    if host is None or (bits == "32") != ("." in host):
+        return None
+    return host
+
+
+@lru_cache(maxsize=262144)
+def _canonical(ip: str) -> str | None:
+    address = _address(ip)
+    return None if address is None else str(address)
 
 
 @lru_cache(maxsize=262144)
@@ -185,9 +229,12 @@ class Peer:
     cidr: str | None = None
     excepts: tuple[str, ...] = ()
     policy_namespace: str | None = None  # None: cluster-scoped (ACNP)
+    host: str | None = None  # canonical address when cidr is a single host and has no except
 
     @classmethod
-    def parse(cls, raw: Any, where: str, policy_namespace: str | None) -> Peer:
+    def parse(
+        cls, raw: Any, where: str, policy_namespace: str | None, memo: dict[Any, Any] | None = None
+    ) -> Peer:
         if not isinstance(raw, Mapping):
             raise PolicyError(f"{where}: peer must be a mapping")
         unknown = set(raw) - {"podSelector", "namespaceSelector", "ipBlock", "namespaces"}
@@ -202,14 +249,17 @@ class Peer:
             excepts = tuple(block.get("except") or ())
             for e in excepts:
                 _network(e)
-            return cls(cidr=cidr, excepts=excepts, policy_namespace=policy_namespace)
+            host = None if excepts else _single_host(cidr)
+            return cls(cidr=cidr, excepts=excepts, policy_namespace=policy_namespace, host=host)
         self_ns = False
         if "namespaces" in raw:
             if (raw["namespaces"] or {}).get("match") != "Self":
                 raise PolicyError(f"{where}: only namespaces.match=Self is supported")
             self_ns = True
-        pod = Selector.parse(raw["podSelector"], where) if "podSelector" in raw else None
-        ns = Selector.parse(raw["namespaceSelector"], where) if "namespaceSelector" in raw else None
+        pod = _selector(raw["podSelector"], where, memo) if "podSelector" in raw else None
+        ns = (
+            _selector(raw["namespaceSelector"], where, memo) if "namespaceSelector" in raw else None
+        )
         if pod is None and ns is None and not self_ns:
             raise PolicyError(f"{where}: empty peer")
         return cls(pod, ns, self_ns, policy_namespace=policy_namespace)
@@ -217,6 +267,8 @@ class Peer:
     def matches(
         self, ep: Endpoint, ns_labels: Mapping[str, str] | None, applied_ns: str | None
     ) -> bool:
+        if self.host is not None:  # string comparison instead of ipaddress arithmetic
+            return ep.ip is not None and _canonical(ep.ip) == self.host
         if self.cidr is not None:
             address = _address(ep.ip) if ep.ip else None
             if address is None:
@@ -237,7 +289,7 @@ class Peer:
                 return False
         elif self.policy_namespace is not None and ep.namespace != self.policy_namespace:
             return False
-        return self.pod is None or self.pod.matches(dict(ep.labels))
+        return self.pod is None or self.pod.matches(*_label_view(ep.labels))
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,9 +353,9 @@ class RuleIndex:
                 continue
             for peer in rule.peers:
                 if peer.cidr is not None and not peer.excepts:
-                    net = _network(peer.cidr)
-                    if net.num_addresses == 1:
-                        self.by_ip.setdefault(str(net.network_address), []).append(i)
+                    host = _single_host(peer.cidr)
+                    if host is not None:
+                        self.by_ip.setdefault(host, []).append(i)
                         continue
                 if peer.namespace is not None and not peer.self_namespace:
                     ns = peer.namespace.exact_namespace()
@@ -328,19 +380,29 @@ class RuleIndex:
         ns_labels: Mapping[str, str] | None,
         applied_ns_labels: Mapping[str, str] | None,
     ) -> Rule | None:
-        candidates: set[int] = set(self.generic)
-        if peer.ip:
-            address = _address(peer.ip)
-            if address is not None:
-                candidates.update(self.by_ip.get(str(address), ()))
-        if peer.is_pod:
+        sources = [self.generic] if self.generic else []
+        if self.by_ip and peer.ip:
+            found = self.by_ip.get(_canonical(peer.ip) or "")
+            if found:
+                sources.append(found)
+        if self.by_ns and peer.namespace is not None:
             ns_name = (ns_labels or {}).get(NS_NAME_LABEL, peer.namespace)
-            candidates.update(self.by_ns.get(ns_name or "", ()))
+            found = self.by_ns.get(ns_name)
+            if found:
+                sources.append(found)
             if ns_name != peer.namespace:
-                candidates.update(self.by_ns.get(peer.namespace or "", ()))
-        if flow.service is not None:
-            candidates.update(self.by_service.get(flow.service, ()))
-        for i in sorted(candidates):
+                found = self.by_ns.get(peer.namespace)
+                if found:
+                    sources.append(found)
+        if self.by_service and flow.service is not None:
+            found = self.by_service.get(flow.service)
+            if found:
+                sources.append(found)
+        if not sources:
+            return None
+        # Each list is in rule order; only a mix needs merging.
+        candidates = sources[0] if len(sources) == 1 else sorted(set().union(*sources))
+        for i in candidates:
             rule = self.rules[i]
             if rule.applied_to is not None and not any(
                 a.matches(applied, applied_ns_labels, applied.namespace) for a in rule.applied_to
@@ -378,7 +440,26 @@ class CompiledPolicy:
         return (self.tier, self.priority, 0 if self.cluster_scoped else 1, self.ident)
 
 
-def _rules(raw: Any, direction: str, where: str, antrea: bool, ns: str | None) -> list[Rule]:
+def _peers(raw: Any, where: str, ns: str | None, memo: dict[Any, Any]) -> tuple[Peer, ...]:
+    # Policies built by the recommender share peer lists; compile each list object once.
+    key = ("peers", id(raw), ns)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = (raw, tuple(Peer.parse(p, where, ns, memo) for p in raw))
+    return found[1]
+
+
+def _ports_memo(raw: Any, where: str, memo: dict[Any, Any]) -> tuple[PortSpec, ...] | None:
+    key = ("ports", id(raw))
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = (raw, _parse_ports(raw, where))
+    return found[1]
+
+
+def _rules(
+    raw: Any, direction: str, where: str, antrea: bool, ns: str | None, memo: dict[Any, Any]
+) -> list[Rule]:
     rules = []
     peer_key = "to" if direction == "egress" else "from"
     for i, r in enumerate(raw or []):
@@ -396,14 +477,14 @@ def _rules(raw: Any, direction: str, where: str, antrea: bool, ns: str | None) -
                 (str(s.get("namespace") or ns or ""), str(s["name"])) for s in r["toServices"]
             )
         peers_raw = r.get(peer_key)
-        peers = None if not peers_raw else tuple(Peer.parse(p, here, ns) for p in peers_raw)
+        peers = None if not peers_raw else _peers(peers_raw, here, ns, memo)
         applied = r.get("appliedTo")
         rules.append(
             Rule(
                 i,
                 action,
                 peers,
-                _parse_ports(r.get("ports"), here),
+                _ports_memo(r.get("ports"), here, memo) if r.get("ports") else None,
                 services,
                 tuple(Peer.parse(a, here, ns) for a in applied) if applied else None,
             )
@@ -411,7 +492,11 @@ def _rules(raw: Any, direction: str, where: str, antrea: bool, ns: str | None) -
     return rules
 
 
-def compile_policy(manifest: Mapping[str, Any]) -> CompiledPolicy:
+def compile_policy(
+    manifest: Mapping[str, Any], memo: dict[Any, Any] | None = None
+) -> CompiledPolicy:
+    """Compile one manifest; ``memo`` shares compiled peers between manifests of one set."""
+    memo = {} if memo is None else memo
     api = str(manifest.get("apiVersion") or "")
     kind = str(manifest.get("kind") or "")
     meta = manifest.get("metadata") or {}
@@ -434,10 +519,10 @@ def compile_policy(manifest: Mapping[str, Any]) -> CompiledPolicy:
             0,
             0.0,
             applied,
-            RuleIndex(_rules(spec.get("egress"), "egress", where, False, ns))
+            RuleIndex(_rules(spec.get("egress"), "egress", where, False, ns, memo))
             if "Egress" in types
             else None,
-            RuleIndex(_rules(spec.get("ingress"), "ingress", where, False, ns))
+            RuleIndex(_rules(spec.get("ingress"), "ingress", where, False, ns, memo))
             if "Ingress" in types
             else None,
         )
@@ -451,8 +536,8 @@ def compile_policy(manifest: Mapping[str, Any]) -> CompiledPolicy:
             raise PolicyError(f"{where}: unknown tier {spec.get('tier')!r}")
         if "priority" not in spec:
             raise PolicyError(f"{where}: spec.priority is required")
-        egress = _rules(spec.get("egress"), "egress", where, True, scope)
-        ingress = _rules(spec.get("ingress"), "ingress", where, True, scope)
+        egress = _rules(spec.get("egress"), "egress", where, True, scope, memo)
+        ingress = _rules(spec.get("ingress"), "ingress", where, True, scope, memo)
         applied_raw = spec.get("appliedTo")
         if applied_raw:
             applied = tuple(Peer.parse(a, where, scope) for a in applied_raw)
@@ -482,31 +567,38 @@ class PolicySet:
         manifests: Iterable[Mapping[str, Any]],
         namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
-        self.policies = sorted((compile_policy(m) for m in manifests), key=CompiledPolicy.sort_key)
+        memo: dict[Any, Any] = {}
+        self.policies = sorted(
+            (compile_policy(m, memo) for m in manifests), key=CompiledPolicy.sort_key
+        )
+        del memo
         self._ns_extra = {k: dict(v) for k, v in (namespace_labels or {}).items()}
-        self._namespaced: dict[str, list[CompiledPolicy]] = {}
-        self._cluster_by_ns: dict[str, list[CompiledPolicy]] = {}
-        self._cluster_generic: list[CompiledPolicy] = []
+        # appliedTo index: (namespace, one required label pair) -> policies, so an endpoint
+        # only checks policies that can select it. Position = order in self.policies.
+        self._position = {id(p): n for n, p in enumerate(self.policies)}
+        self._by_label: dict[tuple[str, tuple[str, str]], list[CompiledPolicy]] = {}
+        self._by_ns: dict[str, list[CompiledPolicy]] = {}
+        self._generic: list[CompiledPolicy] = []
         for p in self.policies:
-            if not p.cluster_scoped:
-                self._namespaced.setdefault(p.namespace or "", []).append(p)
-                continue
-            names = [
-                a.namespace.exact_namespace()
-                if a.namespace is not None and a.cidr is None
-                else None
-                for a in p.applied_to
-            ]
-            if all(names):
-                for n in dict.fromkeys(names):
-                    self._cluster_by_ns.setdefault(n or "", []).append(p)
-            else:
-                self._cluster_generic.append(p)
+            for a in p.applied_to:
+                ns = p.namespace if not p.cluster_scoped else None
+                if p.cluster_scoped and a.namespace is not None and a.cidr is None:
+                    ns = a.namespace.exact_namespace()
+                if ns is None or a.self_namespace or a.cidr is not None:
+                    self._generic.append(p)
+                elif a.pod is not None and a.pod.match_labels:
+                    self._by_label.setdefault((ns, a.pod.match_labels[0]), []).append(p)
+                else:
+                    self._by_ns.setdefault(ns, []).append(p)
+        self._ns_cache: dict[str, dict[str, str]] = {}
         self._applied_cache: dict[tuple[str, Labels], tuple[list[CompiledPolicy], ...]] = {}
 
     def namespace_labels(self, namespace: str) -> dict[str, str]:
-        labels = {NS_NAME_LABEL: namespace}
-        labels.update(self._ns_extra.get(namespace, {}))
+        labels = self._ns_cache.get(namespace)
+        if labels is None:
+            labels = {NS_NAME_LABEL: namespace}
+            labels.update(self._ns_extra.get(namespace, {}))
+            self._ns_cache[namespace] = labels
         return labels
 
     def _applied(self, ep: Endpoint) -> tuple[list[CompiledPolicy], ...]:
@@ -516,19 +608,18 @@ class PolicySet:
             return cached
         ns_labels = self.namespace_labels(ep.namespace or "")
         ns_name = ns_labels.get(NS_NAME_LABEL, ep.namespace or "")
-        candidates = [
-            *self._namespaced.get(ep.namespace or "", ()),
-            *self._cluster_by_ns.get(ns_name, ()),
-            *self._cluster_generic,
+        names = {ep.namespace or "", ns_name}
+        candidates = [*self._generic]
+        for n in names:
+            candidates.extend(self._by_ns.get(n, ()))
+            for pair in ep.labels:
+                candidates.extend(self._by_label.get((n, pair), ()))
+        unique = {id(p): p for p in candidates}
+        applied = [
+            p
+            for p in sorted(unique.values(), key=lambda p: self._position[id(p)])
+            if any(a.matches(ep, ns_labels, ep.namespace) for a in p.applied_to)
         ]
-        seen: set[int] = set()
-        applied = []
-        for p in sorted(candidates, key=CompiledPolicy.sort_key):
-            if id(p) in seen:
-                continue
-            seen.add(id(p))
-            if any(a.matches(ep, ns_labels, ep.namespace) for a in p.applied_to):
-                applied.append(p)
         result = (
             [p for p in applied if p.antrea and p.tier < BASELINE],
             [p for p in applied if not p.antrea],

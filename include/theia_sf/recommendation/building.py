@@ -14,11 +14,11 @@ names are stable; in ``k8s-np`` mode no Antrea object is emitted.
 
 from __future__ import annotations
 
-import ipaddress
 import json
+import socket
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from theia_sf.policyeval import NS_NAME_LABEL, Endpoint, Flow
@@ -84,14 +84,17 @@ def parse_labels(raw: str | None) -> Labels:
 
 
 def _ip(raw: str | None) -> tuple[int, int, str]:
+    """(version, number, /32 or /128 CIDR) of an address; inet_pton is much faster than
+    ``ipaddress`` and runs once per distinct address."""
     if not raw:
         raise _Invalid(SkipReason.INVALID_IP)
+    text = raw.strip()
+    family, version, bits = (socket.AF_INET6, 6, 128) if ":" in text else (socket.AF_INET, 4, 32)
     try:
-        address = ipaddress.ip_address(raw.strip())
-    except ValueError:
+        packed = socket.inet_pton(family, text)
+    except (OSError, ValueError):
         raise _Invalid(SkipReason.INVALID_IP) from None
-    bits = 32 if address.version == 4 else 128
-    return address.version, int(address), f"{address.compressed}/{bits}"
+    return version, int.from_bytes(packed, "big"), f"{socket.inet_ntop(family, packed)}/{bits}"
 
 
 def _service(svc_port_name: str | None) -> tuple[str, str] | None:
@@ -105,16 +108,28 @@ def _service(svc_port_name: str | None) -> tuple[str, str] | None:
     return ns, name
 
 
-@dataclass(slots=True)
 class _RuleAcc:
-    ports: set[Port] = field(default_factory=set)
-    evidence: Evidence = field(default_factory=Evidence)
+    """Ports and evidence of one (group, direction, peer) rule."""
+
+    __slots__ = ("first", "flows", "last", "octets", "ports")
+
+    def __init__(self) -> None:
+        self.ports: set[Port] = set()
+        self.flows = 0
+        self.octets = 0
+        self.first: int | None = None
+        self.last: int | None = None
+
+    def evidence(self) -> Evidence:
+        return Evidence(self.flows, self.octets, self.first, self.last)
 
 
-@dataclass(slots=True)
 class _Group:
-    egress: dict[Peer, _RuleAcc] = field(default_factory=dict)
-    ingress: dict[Peer, _RuleAcc] = field(default_factory=dict)
+    __slots__ = ("egress", "ingress")
+
+    def __init__(self) -> None:
+        self.egress: dict[Peer, _RuleAcc] = {}
+        self.ingress: dict[Peer, _RuleAcc] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +148,11 @@ class Recommendation:
         return sum(v["tuples"] for v in self.skipped.values())
 
 
+# Row positions (FlowTuple order); rows may be FlowTuples or the warehouse's plain tuples.
+(SRC_NS, SRC_LABELS, SRC_IP, DST_IP, DST_NS, DST_LABELS, SVC, DST_PORT, PROTO, FLOW_TYPE,
+ FLOWS, BYTES, FIRST, LAST) = range(14)  # fmt: skip
+
+
 class _Builder:
     def __init__(self, options: Options) -> None:
         self.options = options
@@ -140,8 +160,12 @@ class _Builder:
         self.ignore = frozenset(options.label_ignore_list)
         self.groups: dict[tuple[str, Labels], _Group] = {}
         self._labels: dict[str | None, tuple[Labels, Labels] | SkipReason] = {}
+        self._namespaces: dict[str, bool] = {}
+        self._endpoints: dict[tuple[str, Labels], Endpoint] = {}
+        self._ips: dict[str, tuple[int, int, str, str] | None] = {}
+        self._services: dict[str, tuple[str, str] | None] = {}
         self.skipped: dict[str, Counter[str]] = {}
-        self.flows: dict[Flow, None] = {}
+        self.flows: list[Flow] = []
         self.tuple_count = 0
         self.flow_count = 0
         self.use_services = options.to_services and options.policy_type != PolicyType.K8S_NP
@@ -162,97 +186,130 @@ class _Builder:
 
     def pod(
         self, ns: str | None, labels: str | None, missing: SkipReason
-    ) -> tuple[str, Labels, Labels]:
+    ) -> tuple[Endpoint, Labels]:
+        """The pod endpoint (raw labels, for the self-check) and its group labels."""
         if not ns:
             raise _Invalid(missing)
-        if not is_namespace(ns):
+        valid = self._namespaces.get(ns)
+        if valid is None:
+            valid = self._namespaces[ns] = is_namespace(ns)
+        if not valid:
             raise _Invalid(SkipReason.INVALID_NAMESPACE)
         raw, kept = self.labels(labels)
-        return ns, raw, kept
+        endpoint = self._endpoints.get((ns, raw))
+        if endpoint is None:
+            endpoint = self._endpoints[(ns, raw)] = Endpoint(ns, raw)
+        return endpoint, kept
+
+    def ip(self, raw: str | None) -> tuple[int, int, str, str]:
+        """(version, number, cidr, canonical address) of a peer IP."""
+        if raw is None:
+            raise _Invalid(SkipReason.INVALID_IP)
+        found = self._ips.get(raw, False)
+        if found is False:
+            try:
+                version, number, cidr = _ip(raw)
+                found = (version, number, cidr, cidr[: cidr.index("/")])
+            except _Invalid:
+                found = None
+            self._ips[raw] = found
+        if found is None:
+            raise _Invalid(SkipReason.INVALID_IP)
+        return found
 
     def rule(
-        self, group: tuple[str, Labels], egress: bool, peer: Peer, port: Port | None, t: FlowTuple
+        self,
+        ns: str,
+        labels: Labels,
+        egress: bool,
+        peer: Peer,
+        port: Port | None,
+        row: Sequence[Any],
     ) -> None:
-        if group[0] in self.allow:
+        if ns in self.allow:
             return  # allow-listed namespaces get the namespace-wide ACNP, no per-group policy
-        g = self.groups.get(group)
+        g = self.groups.get((ns, labels))
         if g is None:
-            g = self.groups[group] = _Group()
+            g = self.groups[(ns, labels)] = _Group()
         rules = g.egress if egress else g.ingress
         acc = rules.get(peer)
         if acc is None:
             acc = rules[peer] = _RuleAcc()
         if port is not None:
             acc.ports.add(port)
-        acc.evidence.add(t)
+        acc.flows += int(row[FLOWS] or 0)
+        acc.octets += int(row[BYTES] or 0)
+        first, last = row[FIRST], row[LAST]
+        if first is not None and (acc.first is None or first < acc.first):
+            acc.first = first
+        if last is not None and (acc.last is None or last > acc.last):
+            acc.last = last
 
-    def add(self, t: FlowTuple) -> None:
+    def add(self, row: Sequence[Any]) -> None:
         self.tuple_count += 1
-        self.flow_count += int(t.flow_count or 0)
+        self.flow_count += int(row[FLOWS] or 0)
         try:
-            self._add(t)
+            self._add(row)
         except _Invalid as invalid:
             c = self.skipped.setdefault(invalid.reason.value, Counter())
             c["tuples"] += 1
-            c["flows"] += int(t.flow_count or 0)
+            c["flows"] += int(row[FLOWS] or 0)
 
-    def _add(self, t: FlowTuple) -> None:
-        proto = PROTOCOL_NUMBERS.get(t.protocol) if t.protocol is not None else None
+    def _add(self, row: Sequence[Any]) -> None:
+        proto = PROTOCOL_NUMBERS.get(row[PROTO])
         if proto is None:
             raise _Invalid(SkipReason.UNSUPPORTED_PROTOCOL)
-        if t.dst_port is None or not 1 <= int(t.dst_port) <= 65535:
+        dst_port = row[DST_PORT]
+        if dst_port is None or not 1 <= dst_port <= 65535:
             raise _Invalid(SkipReason.INVALID_PORT)
-        port: Port = (int(t.dst_port), proto.value)
-        ft = t.flow_type
+        dst_port = int(dst_port)
+        port: Port = (dst_port, proto.value)
+        ft = row[FLOW_TYPE]
         if ft == FLOW_FROM_EXTERNAL:
-            version, number, cidr = _ip(t.src_ip)
-            dst_ns, dst_raw, dst_kept = self.pod(
-                t.dst_ns, t.dst_labels, SkipReason.DESTINATION_WITHOUT_NAMESPACE
+            version, number, cidr, address = self.ip(row[SRC_IP])
+            dst, dst_kept = self.pod(
+                row[DST_NS], row[DST_LABELS], SkipReason.DESTINATION_WITHOUT_NAMESPACE
             )
-            self.rule((dst_ns, dst_kept), False, (0, version, number, cidr), port, t)
-            self.flows[
-                Flow(
-                    Endpoint(None, (), cidr[: cidr.index("/")]),
-                    Endpoint(dst_ns, dst_raw),
-                    port[0],
-                    port[1],
-                )
-            ] = None
+            self.rule(dst.namespace or "", dst_kept, False, (0, version, number, cidr), port, row)
+            self.flows.append(Flow(Endpoint(None, (), address), dst, dst_port, proto.value))
             return
         if ft not in (FLOW_INTRA_NODE, FLOW_INTER_NODE, FLOW_TO_EXTERNAL):
             raise _Invalid(SkipReason.UNKNOWN_FLOW_TYPE)
-        src_ns, src_raw, src_kept = self.pod(
-            t.src_ns, t.src_labels, SkipReason.SOURCE_WITHOUT_NAMESPACE
-        )
-        src = Endpoint(src_ns, src_raw)
+        src, src_kept = self.pod(row[SRC_NS], row[SRC_LABELS], SkipReason.SOURCE_WITHOUT_NAMESPACE)
+        src_ns = src.namespace or ""
         if ft == FLOW_TO_EXTERNAL:
-            version, number, cidr = _ip(t.dst_ip)
-            self.rule((src_ns, src_kept), True, (0, version, number, cidr), port, t)
-            self.flows[Flow(src, Endpoint(None, (), cidr[: cidr.index("/")]), port[0], port[1])] = (
-                None
-            )
+            version, number, cidr, address = self.ip(row[DST_IP])
+            self.rule(src_ns, src_kept, True, (0, version, number, cidr), port, row)
+            self.flows.append(Flow(src, Endpoint(None, (), address), dst_port, proto.value))
             return
-        service = _service(t.svc_port_name)
+        svc_name = row[SVC]
+        service = None
+        if svc_name:
+            service = self._services.get(svc_name, False)
+            if service is False:
+                service = self._services[svc_name] = _service(svc_name)
         if service is not None and self.use_services:
             # toServices rules carry no ports (Antrea rejects ports next to toServices).
             backend = None
-            if t.dst_ns:
-                dst_ns, dst_raw, dst_kept = self.pod(
-                    t.dst_ns, t.dst_labels, SkipReason.DESTINATION_WITHOUT_NAMESPACE
+            if row[DST_NS]:
+                backend = self.pod(
+                    row[DST_NS], row[DST_LABELS], SkipReason.DESTINATION_WITHOUT_NAMESPACE
                 )
-                backend = (dst_ns, dst_raw, dst_kept)
-            self.rule((src_ns, src_kept), True, (1, service[0], service[1]), None, t)
+            self.rule(src_ns, src_kept, True, (1, service[0], service[1]), None, row)
             if backend is not None:
-                self.rule((backend[0], backend[2]), False, (2, src_ns, src_kept), port, t)
-            dst = Endpoint(backend[0], backend[1]) if backend else Endpoint()
-            self.flows[Flow(src, dst, port[0], port[1], service)] = None
+                self.rule(
+                    backend[0].namespace or "", backend[1], False, (2, src_ns, src_kept), port, row
+                )
+            dst = backend[0] if backend else Endpoint()
+            self.flows.append(Flow(src, dst, dst_port, proto.value, service))
             return
-        dst_ns, dst_raw, dst_kept = self.pod(
-            t.dst_ns, t.dst_labels, SkipReason.DESTINATION_WITHOUT_NAMESPACE
+        dst, dst_kept = self.pod(
+            row[DST_NS], row[DST_LABELS], SkipReason.DESTINATION_WITHOUT_NAMESPACE
         )
-        self.rule((src_ns, src_kept), True, (2, dst_ns, dst_kept), port, t)
-        self.rule((dst_ns, dst_kept), False, (2, src_ns, src_kept), port, t)
-        self.flows[Flow(src, Endpoint(dst_ns, dst_raw), port[0], port[1], service)] = None
+        dst_ns = dst.namespace or ""
+        self.rule(src_ns, src_kept, True, (2, dst_ns, dst_kept), port, row)
+        self.rule(dst_ns, dst_kept, False, (2, src_ns, src_kept), port, row)
+        self.flows.append(Flow(src, dst, dst_port, proto.value, service))
 
 
 def _selector(labels: Labels) -> dict[str, Any]:
@@ -263,55 +320,92 @@ def _ns_selector(ns: str) -> dict[str, Any]:
     return {"matchLabels": {NS_NAME_LABEL: ns}}
 
 
-def _peer(peer: Peer) -> dict[str, Any]:
-    if peer[0] == 0:
-        return {"ipBlock": {"cidr": peer[3]}}
-    return {"namespaceSelector": _ns_selector(peer[1]), "podSelector": _selector(peer[2])}
-
-
 def _peer_text(peer: Peer) -> str:
     if peer[0] == 0:
-        return peer[3]
+        return str(peer[3])
     if peer[0] == 1:
         return f"service {peer[1]}/{peer[2]}"
     labels = ",".join(f"{k}={v}" for k, v in peer[2])
     return f"{peer[1]}/{{{labels}}}"
 
 
-def _ports(ports: set[Port]) -> list[dict[str, Any]]:
-    return [{"port": p, "protocol": proto} for p, proto in sorted(ports)]
+class _Parts:
+    """Manifest fragments shared between policies (the renderer emits each one once)."""
 
+    def __init__(self) -> None:
+        self.peers: dict[Peer, list[dict[str, Any]]] = {}
+        self.ports: dict[tuple[Port, ...], list[dict[str, Any]]] = {}
+        self.selectors: dict[Labels, dict[str, Any]] = {}
+        self.namespaces: dict[str, dict[str, Any]] = {}
 
-def _rules(
-    group: _Group, antrea: bool
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    egress: list[dict[str, Any]] = []
-    ingress: list[dict[str, Any]] = []
-    evidence: list[dict[str, Any]] = []
-    for direction, rules, out in (
-        ("egress", group.egress, egress),
-        ("ingress", group.ingress, ingress),
-    ):
-        key = "to" if direction == "egress" else "from"
-        for peer in sorted(rules):
-            acc = rules[peer]
-            rule: dict[str, Any] = {"action": "Allow"} if antrea else {}
-            if peer[0] == 1:
-                rule["toServices"] = [{"name": peer[2], "namespace": peer[1]}]
+    def selector(self, labels: Labels) -> dict[str, Any]:
+        found = self.selectors.get(labels)
+        if found is None:
+            found = self.selectors[labels] = _selector(labels)
+        return found
+
+    def ns_selector(self, ns: str) -> dict[str, Any]:
+        found = self.namespaces.get(ns)
+        if found is None:
+            found = self.namespaces[ns] = _ns_selector(ns)
+        return found
+
+    def peer_list(self, peer: Peer) -> list[dict[str, Any]]:
+        found = self.peers.get(peer)
+        if found is None:
+            if peer[0] == 0:
+                found = [{"ipBlock": {"cidr": peer[3]}}]
             else:
-                rule[key] = [_peer(peer)]
-                rule["ports"] = _ports(acc.ports)
-            evidence.append(
-                {
-                    "direction": direction,
-                    "rule": len(out),
-                    "peer": _peer_text(peer),
-                    "ports": [f"{p}/{proto}" for p, proto in sorted(acc.ports)],
-                    **acc.evidence.to_record(),
-                }
-            )
-            out.append(rule)
-    return egress, ingress, evidence
+                found = [
+                    {
+                        "namespaceSelector": self.ns_selector(peer[1]),
+                        "podSelector": self.selector(peer[2]),
+                    }
+                ]
+            self.peers[peer] = found
+        return found
+
+    def port_list(self, ports: tuple[Port, ...]) -> list[dict[str, Any]]:
+        found = self.ports.get(ports)
+        if found is None:
+            found = self.ports[ports] = [{"port": p, "protocol": proto} for p, proto in ports]
+        return found
+
+    def rules(
+        self, group: _Group, antrea: bool
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        egress: list[dict[str, Any]] = []
+        ingress: list[dict[str, Any]] = []
+        evidence: list[dict[str, Any]] = []
+        for direction, rules, out in (
+            ("egress", group.egress, egress),
+            ("ingress", group.ingress, ingress),
+        ):
+            key = "to" if direction == "egress" else "from"
+            for peer in sorted(rules):
+                acc = rules[peer]
+                rule: dict[str, Any] = {"action": "Allow"} if antrea else {}
+                ports = tuple(sorted(acc.ports))
+                if peer[0] == 1:
+                    rule["toServices"] = [{"name": peer[2], "namespace": peer[1]}]
+                else:
+                    rule[key] = self.peer_list(peer)
+                    rule["ports"] = self.port_list(ports)
+                # Times stay Unix seconds here: one run can hold hundreds of thousands of rules.
+                evidence.append(
+                    {
+                        "direction": direction,
+                        "rule": len(out),
+                        "peer": _peer_text(peer),
+                        "ports": [f"{p}/{proto}" for p, proto in ports],
+                        "flow_count": acc.flows,
+                        "bytes": acc.octets,
+                        "first_seen": acc.first,
+                        "last_seen": acc.last,
+                    }
+                )
+                out.append(rule)
+        return egress, ingress, evidence
 
 
 def _metadata(name: str, namespace: str | None = None) -> dict[str, Any]:
@@ -365,11 +459,11 @@ def static_policies(options: Options) -> list[RecommendedPolicy]:
 
 
 def _group_policies(
-    options: Options, ns: str, labels: Labels, group: _Group
+    options: Options, parts: _Parts, ns: str, labels: Labels, group: _Group
 ) -> list[RecommendedPolicy]:
     api = options.antrea_api_version.value
     if options.policy_type == PolicyType.K8S_NP:
-        egress, ingress, evidence = _rules(group, antrea=False)
+        egress, ingress, evidence = parts.rules(group, antrea=False)
         types = (["Egress"] if egress else []) + (["Ingress"] if ingress else [])
         name = naming.k8s_np_name(ns, labels)
         manifest = {
@@ -379,21 +473,21 @@ def _group_policies(
             "spec": {
                 "egress": egress,
                 "ingress": ingress,
-                "podSelector": _selector(labels),
+                "podSelector": parts.selector(labels),
                 "policyTypes": types,
             },
         }
         return [
             RecommendedPolicy("NetworkPolicy", K8S_API_VERSION, ns, name, manifest, tuple(evidence))
         ]
-    egress, ingress, evidence = _rules(group, antrea=True)
+    egress, ingress, evidence = parts.rules(group, antrea=True)
     name = naming.allow_anp_name(ns, labels)
     manifest = {
         "apiVersion": api,
         "kind": "NetworkPolicy",
         "metadata": _metadata(name, ns),
         "spec": {
-            "appliedTo": [{"podSelector": _selector(labels)}],
+            "appliedTo": [{"podSelector": parts.selector(labels)}],
             "egress": egress,
             "ingress": ingress,
             "priority": PRIORITY,
@@ -407,15 +501,22 @@ def _group_policies(
     return out
 
 
-def build_recommendation(tuples: Iterable[FlowTuple], options: Options) -> Recommendation:
-    """Policies for the tuples: static ones first, then per group sorted by namespace and labels."""
+def build_recommendation(
+    tuples: Iterable[FlowTuple | Sequence[Any]], options: Options
+) -> Recommendation:
+    """Policies for the tuples: static ones first, then per group sorted by namespace and labels.
+
+    ``tuples`` are FlowTuples or plain rows in the same column order.
+    """
     builder = _Builder(options)
     for t in tuples:
         builder.add(t)
     policies = static_policies(options)
     warnings = []
+    parts = _Parts()
     for ns, labels in sorted(builder.groups):
-        group_policies = _group_policies(options, ns, labels, builder.groups[(ns, labels)])
+        group = builder.groups[(ns, labels)]
+        group_policies = _group_policies(options, parts, ns, labels, group)
         if not labels:
             warnings.append(
                 f"empty selector: {group_policies[0].name} applies to every pod of namespace "

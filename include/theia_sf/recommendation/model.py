@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from theia_sf.errors import ConfigurationError
 
@@ -149,9 +149,12 @@ class Options:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class FlowTuple:
-    """One row of ``sql/recommendation/select_flow_tuples.sql``: a distinct tuple + evidence."""
+class FlowTuple(NamedTuple):
+    """One row of ``sql/recommendation/select_flow_tuples.sql``: a distinct tuple + evidence.
+
+    A NamedTuple rather than a dataclass: runs hold hundreds of thousands of them, and the
+    builder also accepts the warehouse's plain row tuples in this column order.
+    """
 
     src_ns: str | None
     src_labels: str | None
@@ -170,7 +173,7 @@ class FlowTuple:
 
 
 # Columns of the reduction query, in FlowTuple order.
-TUPLE_COLUMNS = tuple(FlowTuple.__dataclass_fields__)
+TUPLE_COLUMNS = FlowTuple._fields
 
 
 @dataclass(slots=True)
@@ -182,13 +185,13 @@ class Evidence:
     first_seen: int | None = None  # Unix seconds
     last_seen: int | None = None
 
-    def add(self, t: FlowTuple) -> None:
-        self.flow_count += int(t.flow_count or 0)
-        self.bytes += int(t.bytes or 0)
-        if t.first_seen is not None and (self.first_seen is None or t.first_seen < self.first_seen):
-            self.first_seen = t.first_seen
-        if t.last_seen is not None and (self.last_seen is None or t.last_seen > self.last_seen):
-            self.last_seen = t.last_seen
+    def add(self, flows: int, octets: int, first: int | None, last: int | None) -> None:
+        self.flow_count += flows
+        self.bytes += octets
+        if first is not None and (self.first_seen is None or first < self.first_seen):
+            self.first_seen = first
+        if last is not None and (self.last_seen is None or last > self.last_seen):
+            self.last_seen = last
 
     def merge(self, other: Evidence) -> None:
         self.flow_count += other.flow_count

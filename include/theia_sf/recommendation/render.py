@@ -1,12 +1,16 @@
 """YAML rendering as theia-sf did it: block style, keys sorted at every level, 2-space indent.
 
-PyYAML's C emitter (libyaml) produces the same text as its pure-Python one, several times
-faster, which matters for policy sets with hundreds of thousands of rules.
+theia-sf used ``yaml.dump`` (PyYAML defaults). Its representer is pure Python and took most of
+a run's time for large policy sets, so documents are emitted here directly, with the exact
+layout PyYAML produces for this restricted shape (mappings, sequences, strings, integers). Each
+distinct string is quoted by PyYAML itself, once, so quoting rules ("on", "1", "null"...) are
+PyYAML's. Anything outside that shape falls back to ``yaml.dump``; tests compare both paths.
+Sub-trees shared between policies (peers, port lists) are rendered once per call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -17,10 +21,16 @@ except AttributeError:  # PyYAML built without libyaml
     _Dumper = yaml.SafeDumper
 
 DOCUMENT_SEPARATOR = "---\n"
+# PyYAML writes longer mapping keys in the explicit "? key" form; leave those to it.
+_MAX_SIMPLE_KEY = 120
 
 
-def render_manifest(manifest: Mapping[str, Any]) -> str:
-    """One document, ending with a newline."""
+class _Fallback(Exception):
+    pass
+
+
+def render_with_pyyaml(manifest: Mapping[str, Any]) -> str:
+    """The reference rendering: ``yaml.dump`` with sorted keys and block style."""
     return yaml.dump(
         _plain(manifest),
         Dumper=_Dumper,
@@ -30,11 +40,6 @@ def render_manifest(manifest: Mapping[str, Any]) -> str:
     )
 
 
-def render_documents(documents: Iterable[str]) -> str:
-    """Join rendered documents with ``---`` lines between them."""
-    return DOCUMENT_SEPARATOR.join(documents)
-
-
 def _plain(value: Any) -> Any:
     # Mappings that are not dicts (e.g. MappingProxyType) are not representable by SafeDumper.
     if isinstance(value, Mapping):
@@ -42,3 +47,116 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+class _Emitter:
+    def __init__(self) -> None:
+        self.scalars: dict[Any, str] = {}
+        # Rendered lines of a shared sub-tree, by (id, indent); only valid while the
+        # objects are alive, i.e. during one render_manifests call.
+        self.shared: dict[tuple[int, int], list[str]] = {}
+
+    def scalar(self, value: Any) -> str:
+        text = self.scalars.get(value)
+        if text is None:
+            if isinstance(value, bool) or value is None:
+                raise _Fallback
+            if isinstance(value, int):
+                text = str(value)
+            elif isinstance(value, str):
+                dumped = yaml.dump([value], Dumper=_Dumper, allow_unicode=True, width=1 << 30)
+                if not dumped.startswith("- ") or dumped.count("\n") != 1:
+                    raise _Fallback
+                text = dumped[2:-1]
+            else:
+                raise _Fallback
+            self.scalars[value] = text
+        return text
+
+    def key(self, key: Any) -> str:
+        if not isinstance(key, str) or len(key) > _MAX_SIMPLE_KEY:
+            raise _Fallback
+        return self.scalar(key)
+
+    def mapping(
+        self, value: Mapping[str, Any], indent: int, out: list[str], first: str = ""
+    ) -> None:
+        """Lines of a non-empty mapping; ``first`` prefixes the first line ("- ")."""
+        pad = " " * indent
+        lead = first or pad
+        for k in sorted(value):
+            v = value[k]
+            head = lead + self.key(k) + ":"
+            lead = pad
+            if isinstance(v, Mapping):
+                if v:
+                    out.append(head)
+                    self.nested(v, indent + 2, out)
+                else:
+                    out.append(head + " {}")
+            elif isinstance(v, list | tuple):
+                if v:
+                    out.append(head)
+                    # Sequences inside a mapping are not indented (PyYAML's default).
+                    self.sequence(v, indent, out)
+                else:
+                    out.append(head + " []")
+            else:
+                out.append(head + " " + self.scalar(v))
+
+    def nested(self, value: Mapping[str, Any], indent: int, out: list[str]) -> None:
+        key = (id(value), indent)
+        lines = self.shared.get(key)
+        if lines is None:
+            lines = []
+            self.mapping(value, indent, lines)
+            self.shared[key] = lines
+        out.extend(lines)
+
+    def sequence(self, items: Sequence[Any], indent: int, out: list[str]) -> None:
+        key = (id(items), indent)
+        cached = self.shared.get(key)
+        if cached is not None:
+            out.extend(cached)
+            return
+        lines: list[str] = []
+        pad = " " * indent
+        for item in items:
+            if isinstance(item, Mapping):
+                if item:
+                    self.mapping(item, indent + 2, lines, first=pad + "- ")
+                else:
+                    lines.append(pad + "- {}")
+            elif isinstance(item, list | tuple):
+                raise _Fallback  # nested sequences do not occur in policies
+            else:
+                lines.append(pad + "- " + self.scalar(item))
+        self.shared[key] = lines
+        out.extend(lines)
+
+
+def render_manifests(manifests: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One YAML document per manifest, each ending with a newline."""
+    emitter = _Emitter()
+    out = []
+    for manifest in manifests:
+        lines: list[str] = []
+        try:
+            if not manifest:
+                raise _Fallback
+            emitter.mapping(manifest, 0, lines)
+        except _Fallback:
+            out.append(render_with_pyyaml(manifest))
+            continue
+        lines.append("")
+        out.append("\n".join(lines))
+    return out
+
+
+def render_manifest(manifest: Mapping[str, Any]) -> str:
+    return render_manifests([manifest])[0]
+
+
+def render_documents(documents: Iterable[str]) -> str:
+    """Join rendered documents with ``---`` lines between them."""
+    return DOCUMENT_SEPARATOR.join(documents)

@@ -9,6 +9,7 @@ results location (``recommendation/runs/<run_id>/`` and ``recommendation/latest/
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
 import logging
@@ -24,9 +25,9 @@ from theia_sf.policyeval import PolicySet, Verdict
 from theia_sf.publish import publish_artifacts
 from theia_sf.recommendation.building import Recommendation, build_recommendation
 from theia_sf.recommendation.diff import PolicyDiff, diff_policies
-from theia_sf.recommendation.model import FlowTuple, Options, to_datetime
-from theia_sf.recommendation.render import render_documents, render_manifest
-from theia_sf.sql import SqlLibrary
+from theia_sf.recommendation.model import TUPLE_COLUMNS, Options, to_datetime
+from theia_sf.recommendation.render import render_documents, render_manifests
+from theia_sf.sql import Query, SqlLibrary
 from theia_sf.timewindow import Window
 from theia_sf.warehouse import Session, Warehouse
 
@@ -36,7 +37,7 @@ JOB_TYPE = "initial"
 AREA = "recommendation"
 YAML_NAME = "policies.yaml"
 REPORT_NAME = "report.json"
-INSERT_BATCH = 200  # policies per INSERT statement
+INSERT_BATCH = 500  # policies per INSERT statement
 
 
 class SelfCheckError(TheiaError):
@@ -108,7 +109,7 @@ def parameters_hash(record: Mapping[str, Any]) -> str:
 
 def fetch_tuples(
     session: Session, sql: SqlLibrary, window: Window, cluster_uuid: str | None, limit: int
-) -> list[FlowTuple]:
+) -> list[tuple[Any, ...]]:
     """The reduction (a GROUP BY in the warehouse): distinct tuples with evidence."""
     binds: dict[str, Any] = {"start_ts": window.start, "end_ts": window.end}
     if cluster_uuid:
@@ -122,13 +123,10 @@ def fetch_tuples(
         limit=bool(limit),
     )
     columns, rows = session.fetch_rows(query)
-    expected = [
-        "src_ns", "src_labels", "src_ip", "dst_ip", "dst_ns", "dst_labels", "svc_port_name",
-        "dst_port", "protocol", "flow_type", "flow_count", "bytes", "first_seen", "last_seen",
-    ]  # fmt: skip
+    expected = list(TUPLE_COLUMNS)
     if columns != expected:
         raise RuntimeError(f"select_flow_tuples.sql returned columns {columns}")
-    return [FlowTuple(*row) for row in rows]
+    return rows  # plain tuples in FlowTuple order: cheaper than objects for large runs
 
 
 def self_check(recommendation: Recommendation) -> list[Verdict]:
@@ -161,8 +159,8 @@ def _policy_rows(
         zip(recommendation.policies, documents, digests, strict=True)
     ):
         ev = policy.evidence
-        firsts = [e["first_seen"] for e in ev if e.get("first_seen")]
-        lasts = [e["last_seen"] for e in ev if e.get("last_seen")]
+        firsts = [e["first_seen"] for e in ev if e.get("first_seen") is not None]
+        lasts = [e["last_seen"] for e in ev if e.get("last_seen") is not None]
         rows.append(
             {
                 "position": position,
@@ -175,9 +173,8 @@ def _policy_rows(
                 "rule_count": len(ev),
                 "flow_count": sum(int(e["flow_count"]) for e in ev),
                 "bytes": sum(int(e["bytes"]) for e in ev),
-                # ISO strings in UTC sort like the instants they name.
-                "first_seen": dt.datetime.fromisoformat(min(firsts)) if firsts else None,
-                "last_seen": dt.datetime.fromisoformat(max(lasts)) if lasts else None,
+                "first_seen": to_datetime(min(firsts)) if firsts else None,
+                "last_seen": to_datetime(max(lasts)) if lasts else None,
                 "evidence": json.dumps(list(ev), separators=(",", ":")),
             }
         )
@@ -187,17 +184,19 @@ def _policy_rows(
 def _insert_policies(
     session: Session, sql: SqlLibrary, run_id: str, rows: Sequence[Mapping[str, Any]]
 ) -> None:
+    name = "recommendation/insert_recommended_policies.sql"
+    statements: dict[int, Query] = {}
     for start in range(0, len(rows), INSERT_BATCH):
         batch = rows[start : start + INSERT_BATCH]
         binds: dict[str, Any] = {"run_id": run_id}
         for i, row in enumerate(batch):
             for key, value in row.items():
                 binds[f"{key}_{i}"] = value
-        session.execute(
-            sql.render(
-                "recommendation/insert_recommended_policies.sql", binds=binds, rows=len(batch)
-            )
-        )
+        # Render (and check) each batch size once; parsing a large VALUES list is not free.
+        template = statements.get(len(batch))
+        if template is None:
+            template = statements[len(batch)] = sql.render(name, binds=binds, rows=len(batch))
+        session.execute(Query(template.name, template.text, binds, template.native_duckdb))
 
 
 def _previous_digests(
@@ -310,8 +309,28 @@ def _recommend(
         run_id, len(tuples), window.start.isoformat(), window.end.isoformat(),
         f" for cluster {cluster_uuid}" if cluster_uuid else "", time.monotonic() - began,
     )  # fmt: skip
+    # The run allocates millions of long-lived objects and frees none of them until the end:
+    # the cyclic collector would rescan them over and over, so it pauses meanwhile.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_check_persist(session, sql, run_id, params_hash, options, tuples, began)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _build_check_persist(
+    session: Session,
+    sql: SqlLibrary,
+    run_id: str,
+    params_hash: str,
+    options: Options,
+    tuples: list[tuple[Any, ...]],
+    began: float,
+) -> RunSummary:
     recommendation = build_recommendation(tuples, options)
-    del tuples
+    tuples.clear()
     if recommendation.tuple_count == 0:
         log.info(
             "run %s: no unprotected flows in the window; only the %d static policies of %s",
@@ -338,7 +357,7 @@ def _recommend(
         "run %s: %d policies, self-check replayed %d flows (%.1f s)",
         run_id, len(recommendation.policies), len(recommendation.flows), time.monotonic() - began,
     )  # fmt: skip
-    documents = [render_manifest(p.manifest) for p in recommendation.policies]
+    documents = render_manifests([p.manifest for p in recommendation.policies])
     digests = [hashlib.sha256(d.encode()).hexdigest() for d in documents]
     previous_id, previous = _previous_digests(session, sql, run_id, params_hash)
     current = {p.key: d for p, d in zip(recommendation.policies, digests, strict=True)}
