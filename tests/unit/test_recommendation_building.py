@@ -231,7 +231,7 @@ def test_rules_are_merged_per_peer_with_all_ports_sorted():
         for port, proto in [(9090, 6), (53, 17), (80, 6), (53, 6), (80, 6)]
     ]
     rec = build(tuples, policy_type="k8s-np")
-    src = [p for p in rec.policies if p.namespace == "a"][0]
+    src = next(p for p in rec.policies if p.namespace == "a")
     (rule,) = src.manifest["spec"]["egress"]
     assert rule["ports"] == [
         {"port": 53, "protocol": "TCP"},
