@@ -13,8 +13,9 @@ Methods: `baseline` (default) compares each day with the preceding days of the w
 standard deviations over all days with drops, at least 3 days).
 
 Alert connections (by id): `http` webhook (JSON with Slack-compatible `text` and an
-`anomalies` list), `aws` with a `topic_arn` extra (SNS), `slackwebhook` or `slack` (Slack
-provider). An undefined connection fails the first task, before any warehouse work; a failed
+`anomalies` list), `aws` with a `topic_arn` extra (SNS with that connection's credentials),
+`generic` with a `topic_arn` extra (SNS through `theia_aws`), `slackwebhook` or `slack` (with a
+`channel` extra) through the Slack provider. An undefined connection fails the first task, before any warehouse work; a failed
 delivery fails `send_alerts` (retries apply) and leaves the anomalies un-alerted.
 
 Logic: `theia_sf.services.detection`. This file only wires it to Airflow.
@@ -77,8 +78,8 @@ CONNECTION_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
             type="array",
             items={"type": "string", "pattern": CONNECTION_ID_PATTERN},
             uniqueItems=True,
-            description="Airflow connection ids to alert (http webhook, aws + topic_arn extra "
-            "for SNS, slackwebhook or slack). Empty: no alerts.",
+            description="Airflow connection ids to alert: http (webhook), aws or generic with a "
+            "topic_arn extra (SNS), slackwebhook or slack. Empty: no alerts.",
         ),
         "warehouse_name": warehouse_name_param(),
     },

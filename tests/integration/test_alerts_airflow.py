@@ -41,6 +41,7 @@ def test_unknown_connection_is_refused_naming_param_and_id(monkeypatch):
         ({"conn_type": "postgres", "host": "db"}, "has type 'postgres'"),
         ({"conn_type": "http"}, "no host"),
         ({"conn_type": "aws", "extra": {"region_name": "us-east-1"}}, "topic_arn"),
+        ({"conn_type": "generic", "extra": {"topic_arn": "my-topic"}}, "not an SNS topic ARN"),
         ({"conn_type": "slackwebhook"}, "password"),
         ({"conn_type": "slack", "password": "xoxb-1"}, "channel"),
         ({"conn_type": "slack", "extra": {"channel": "#ops"}}, "token"),
@@ -128,3 +129,23 @@ def test_aws_connection_with_topic_publishes_to_sns(monkeypatch):
         envelope = json.loads(msg["Body"])
         assert envelope["TopicArn"] == topic
         assert json.loads(envelope["Message"])["anomalies"][0]["drops"] == 240
+
+
+def test_generic_connection_with_topic_uses_theia_aws_credentials(monkeypatch):
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        sns = boto3.client("sns", region_name="eu-west-1")
+        sqs = boto3.client("sqs", region_name="eu-west-1")
+        topic = sns.create_topic(Name="theia-alerts")["TopicArn"]
+        queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn["Attributes"]["QueueArn"])
+        connection(monkeypatch, "theia_aws", conn_type="aws", extra={"region_name": "us-east-1"})
+        connection(monkeypatch, "ops_sns", conn_type="generic", extra={"topic_arn": topic})
+        (sink,) = build_sinks(["ops_sns"])
+        assert sink.client.meta.region_name == "eu-west-1"  # the topic's region
+        sink.send(MESSAGE)
+        (msg,) = sqs.receive_message(QueueUrl=queue)["Messages"]
+        assert json.loads(json.loads(msg["Body"])["Message"])["anomalies"][0]["drops"] == 240

@@ -8,6 +8,8 @@ Supported connection types:
   ``login``/``password``: HTTP basic authentication.
 * ``aws``: an SNS topic; the ``topic_arn`` extra names it and the connection's credentials
   publish (add ``topic_arn`` to ``theia_aws`` itself, or use a separate AWS connection).
+* ``generic`` with a ``topic_arn`` extra: an SNS topic published with the ``theia_aws``
+  connection's credentials (in the topic's region).
 * ``slackwebhook``: Slack through the Slack provider's ``SlackWebhookHook``.
 * ``slack``: Slack through the provider's ``SlackHook`` (API token); ``channel`` extra required.
 
@@ -18,6 +20,7 @@ typo in a connection id fails the run at once with a message naming the Param.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,7 +29,9 @@ from theia_sf.errors import ConfigurationError
 
 PARAM = "alert_connections"
 WEBHOOK_TYPES = ("http", "https")
-SUPPORTED_TYPES = (*WEBHOOK_TYPES, "aws", "slackwebhook", "slack")
+SNS_TYPES = ("aws", "generic")
+SUPPORTED_TYPES = (*WEBHOOK_TYPES, *SNS_TYPES, "slackwebhook", "slack")
+_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]{1,256}")
 
 
 def _get_connection(conn_id: str) -> Any | None:
@@ -57,8 +62,12 @@ def _problem(conn_id: str, conn: Any | None) -> str | None:
         )
     if conn_type in WEBHOOK_TYPES and not conn.host:
         return f"connection {conn_id!r} (webhook) has no host/URL"
-    if conn_type == "aws" and not (extra.get("topic_arn") or extra.get("sns_topic_arn")):
-        return f"connection {conn_id!r} (SNS) has no 'topic_arn' in its extra"
+    if conn_type in SNS_TYPES:
+        topic = extra.get("topic_arn") or extra.get("sns_topic_arn")
+        if not topic:
+            return f"connection {conn_id!r} (SNS) has no 'topic_arn' in its extra"
+        if not isinstance(topic, str) or not _TOPIC_ARN.fullmatch(topic):
+            return f"connection {conn_id!r} (SNS): topic_arn {topic!r} is not an SNS topic ARN"
     if conn_type == "slackwebhook" and not (conn.password or "").strip():
         return f"connection {conn_id!r} (Slack webhook) has no webhook token/URL in its password"
     if conn_type == "slack" and not (conn.password or "").strip():
@@ -131,13 +140,19 @@ def build_sink(conn_id: str) -> AlertSink:
         return WebhookSink(
             conn_id, webhook_url(conn), headers=headers, timeout=float(extra.get("timeout", 10))
         )
-    if conn_type == "aws":
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
+    if conn_type in SNS_TYPES:
         from theia_sf.alerts.sns import SnsSink
 
-        client = AwsBaseHook(aws_conn_id=conn_id, client_type="sns").get_conn()
-        return SnsSink(conn_id, client, extra.get("topic_arn") or extra["sns_topic_arn"])
+        topic = extra.get("topic_arn") or extra["sns_topic_arn"]
+        if conn_type == "aws":
+            from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+            client = AwsBaseHook(aws_conn_id=conn_id, client_type="sns").get_conn()
+        else:
+            from theia_sf.airflow.runtime import aws_client
+
+            client = aws_client("sns", region_name=topic.split(":")[3])
+        return SnsSink(conn_id, client, topic)
     from theia_sf.alerts.slack import SlackSink
 
     if conn_type == "slackwebhook":
