@@ -9,10 +9,16 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+import onboarding_doubles as doubles
+
 pytest.importorskip("airflow")
+
+moto_endpoint = doubles.moto_endpoint  # fixtures
+recorded_snowflake = doubles.recorded_snowflake
 
 ROOT = Path(__file__).resolve().parents[2]
 DAGS = {
@@ -271,3 +277,62 @@ def test_snowflake_engine_without_state_bucket_fails_fast(monkeypatch):
     params = {p: v.value for p, v in onboarding.onboard_params().items()}
     with pytest.raises(AirflowFailException, match="Param state_bucket is required"):
         onboarding.onboard({**params, "engine": "snowflake"})
+
+
+def test_glue_runs_the_snowflake_engine_from_params(monkeypatch, recorded_snowflake, moto_endpoint):
+    """The glue turns Params into a CloudRequest, ports and a state store (moto + double)."""
+    from theia_sf.adapters.aws import BotoAws
+    from theia_sf.adapters.snowflake import SnowflakeWarehouse
+    from theia_sf.airflow import onboarding, runtime
+
+    doubles.reset_moto(moto_endpoint)
+    factory = doubles.client_factory(moto_endpoint)
+    factory("s3", "us-west-2").create_bucket(
+        Bucket="theia-state", CreateBucketConfiguration={"LocationConstraint": "us-west-2"}
+    )
+    conn = SimpleNamespace(conn_type="snowflake", host=None, extra_dejson={})
+    monkeypatch.setattr(
+        runtime, "get_connection", lambda cid: conn if cid == runtime.WAREHOUSE_CONN_ID else None
+    )
+    monkeypatch.setattr(
+        runtime, "aws_client", lambda service, region_name=None: factory(service, region_name)
+    )
+    monkeypatch.setattr(onboarding, "aws_port", lambda region: BotoAws(factory, region))
+    monkeypatch.setattr(
+        onboarding,
+        "snowflake_factory",
+        lambda: (
+            lambda db, wh: SnowflakeWarehouse(
+                recorded_snowflake.connect,
+                database=db,
+                schema="THEIA" if db else None,
+                warehouse_name=wh,
+            )
+        ),
+    )
+    params = {p: v.value for p, v in onboarding.onboard_params().items()}
+    params.update(
+        engine="auto",
+        stack_name="glue",
+        state_bucket="theia-state",
+        flow_layout="v1.13",
+        flow_retention_days=45,
+    )
+
+    plan = onboarding.onboard({**params, "dry_run": True})
+    assert plan["dry_run"] and recorded_snowflake.statements == []
+    result = onboarding.onboard(params)
+    summary = onboarding.report(result)
+    assert summary["outputs"]["Region"] == "us-west-2"
+    assert summary["helm_values"]["recordContents"]["podLabels"] is True
+    [task] = recorded_snowflake.tasks.values()
+    assert "> 45" in task["definition"]
+    [pipe] = recorded_snowflake.pipes.values()
+    assert pipe["definition"].count("$") == 51  # v1.13
+
+    off = {p: v.value for p, v in onboarding.stack_params(destructive=True).items()}
+    off.update(engine="auto", stack_name="glue", state_bucket="theia-state", confirm="glue")
+    removed = onboarding.report(onboarding.offboard(off))
+    assert removed["orphans"] == []
+    assert recorded_snowflake.objects() == {k: [] for k in recorded_snowflake.objects()}
+    assert factory("s3", "us-west-2").list_objects_v2(Bucket="theia-state").get("KeyCount") == 0
