@@ -416,8 +416,16 @@ def test_dry_runs_touch_nothing(cloud):
     plan = cloud.onboard(dry_run=True)
     assert [p["step"] for p in plan["plan"]] == list(STEP_NAMES)
     assert cloud.sf.statements == []
+    assert plan["existing_stack"] is False
     cloud.onboard()
     before = inventory(cloud)
+    suffix = cloud.store.load("prod").suffix
+    replan = cloud.onboard(dry_run=True)
+    assert replan["existing_stack"] is True
+    [integration] = [p for p in replan["plan"] if p["step"] == "create_storage_integration"]
+    assert f"antrea-sf-storage-iam-role-{suffix}" in integration["statements"][0]
+    assert f"arn:aws:iam::{ACCOUNT}:role/" in integration["statements"][0]
+    assert inventory(cloud) == before
     would = cloud.offboard(dry_run=True)
     assert would["would_remove"][0].startswith("connect_bucket_notification")
     assert inventory(cloud) == before

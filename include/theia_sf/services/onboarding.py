@@ -152,8 +152,23 @@ def onboard_cloud_stack(
 ) -> dict[str, Any]:
     """Pre-flight checks, then every step (idempotent), the state saved after each one."""
     if dry_run:
-        # A dry run touches nothing, so a new stack's suffix and the account are unknown.
-        return _result("snowflake", request.stack_name, dry_run=True, plan=plan_cloud(request, sql))
+        # A dry run changes nothing. It reads the state record, if it can, to show an existing
+        # stack's real names; a new stack's suffix and account id are shown as placeholders.
+        try:
+            state = state_store.load(request.stack_name)
+        except Exception as error:
+            log.warning("dry run: cannot read the state record (%s); names are placeholders", error)
+            state = None
+        suffix = state.suffix if state is not None and state.engine == "snowflake" else None
+        account = state.output("lookup_account", "account_id") if suffix and state else None
+        plan = plan_cloud(request, sql, suffix=suffix, account_id=account)
+        return _result(
+            "snowflake",
+            request.stack_name,
+            dry_run=True,
+            plan=plan,
+            existing_stack=suffix is not None,
+        )
     if aws is None or snowflake is None:
         raise ValueError("onboarding needs the AWS and Snowflake ports")
     stack = CloudStack(aws=aws, snowflake=snowflake, sql=sql, state_store=state_store)
