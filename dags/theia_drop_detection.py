@@ -24,12 +24,19 @@ Logic: `theia_sf.services.detection`. This file only wires it to Airflow.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Asset, Param, dag, task
 
 from theia_sf.airflow.defaults import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL
 from theia_sf.airflow.params import cluster_uuid_param, warehouse_name_param, window_params
 
 CONNECTION_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
+
+# Updated with every published anomaly list (the file lives in the results location).
+DROP_ANOMALIES = Asset(
+    name="theia_drop_anomalies",
+    uri="x-theia://results/detection/latest/anomalies.json",
+    group="theia",
+)
 
 
 @dag(
@@ -142,8 +149,8 @@ def theia_drop_detection() -> None:
         result = run_drop_detection(warehouse, sql, DetectionConfig(**plan["config"]), window)
         return result.to_record()
 
-    @task(pool=WAREHOUSE_POOL)
-    def publish_results(params: dict, summary: dict) -> dict:
+    @task(pool=WAREHOUSE_POOL, outlets=[DROP_ANOMALIES])
+    def publish_results(params: dict, summary: dict, outlet_events=None) -> dict:
         from theia_sf.airflow import runtime
         from theia_sf.services.detection import publish_results
 
@@ -153,6 +160,8 @@ def theia_drop_detection() -> None:
             runtime.object_store(runtime.settings().results_location, create=True),
             summary["run_id"],
         )
+        if outlet_events is not None:
+            outlet_events[DROP_ANOMALIES].extra = {"run_id": summary["run_id"], **uris}
         return {"run_id": summary["run_id"], **uris}
 
     @task(pool=WAREHOUSE_POOL)

@@ -37,6 +37,8 @@ def test_dag_shape(dag):
     assert set(dag.task_ids) == {"check_params", "detect_drops", "publish_results", "send_alerts"}
     for task_id in ("detect_drops", "publish_results", "send_alerts"):
         assert dag.get_task(task_id).pool == "theia_warehouse"
+    outlets = dag.get_task("publish_results").outlets
+    assert [o.name for o in outlets] == ["theia_drop_anomalies"]
     assert dag.get_task("check_params").retries == 0
     assert dag.get_task("send_alerts").retries >= 1  # a failed delivery is retried
     assert dag.get_task("check_params").downstream_task_ids == {"detect_drops", "send_alerts"}
