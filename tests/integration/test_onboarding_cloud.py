@@ -453,3 +453,16 @@ def test_failed_migration_still_drops_the_temporary_warehouse(cloud, tmp_path):
     assert cloud.store.load("prod").status == "onboarded"
     cloud.offboard()
     assert inventory(cloud) == EMPTY
+
+
+def test_rerun_converges_changed_retention(cloud):
+    cloud.onboard()
+    cloud.onboard(cloud.request(file_retention_days=3, flow_retention_days=90))
+    state = cloud.store.load("prod")
+    rules = cloud.factory("s3", REGION).get_bucket_lifecycle_configuration(
+        Bucket=f"antrea-flows-{state.suffix}"
+    )["Rules"]
+    assert [r["Expiration"]["Days"] for r in rules] == [3]
+    [task] = cloud.sf.tasks.values()
+    assert "> 90" in task["definition"] and task["state"] == "started"
+    assert len(inventory(cloud)["buckets"]) == 1
