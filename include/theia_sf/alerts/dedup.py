@@ -43,13 +43,23 @@ def pending_anomalies(
     warehouse: Warehouse, sql: SqlLibrary, run_id: str, sink_id: str
 ) -> list[dict[str, Any]]:
     """The run's anomalies not yet delivered to ``sink_id``."""
-    query = sql.render(
-        "detection/select_drop_anomalies.sql",
-        binds={"run_id": run_id, "sink_id": sink_id},
-        undelivered_only=True,
-    )
+    return pending_by_sink(warehouse, sql, run_id, [sink_id])[sink_id]
+
+
+def pending_by_sink(
+    warehouse: Warehouse, sql: SqlLibrary, run_id: str, sink_ids: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """For each sink, the run's anomalies not yet delivered to it (one warehouse session)."""
+    out = {}
     with warehouse.session(read_only=True) as session:
-        return [anomaly_record_from_row(r) for r in session.fetch(query)]
+        for sink_id in sink_ids:
+            query = sql.render(
+                "detection/select_drop_anomalies.sql",
+                binds={"run_id": run_id, "sink_id": sink_id},
+                undelivered_only=True,
+            )
+            out[sink_id] = [anomaly_record_from_row(r) for r in session.fetch(query)]
+    return out
 
 
 def record_deliveries(
@@ -91,8 +101,11 @@ def deliver_alerts(
     Every sink is tried even when an earlier one fails; the error names all failed sinks.
     """
     outcomes = []
+    # One session reads what every sink still needs (on Snowflake each session may start a
+    # temporary warehouse); each accepted message is then recorded right away.
+    pending_for = pending_by_sink(warehouse, sql, run_id, [s.sink_id for s in sinks])
     for sink in sinks:
-        pending = pending_anomalies(warehouse, sql, run_id, sink.sink_id)
+        pending = pending_for[sink.sink_id]
         if not pending:
             log.info("alert sink %s: no new anomalies", sink.sink_id)
             outcomes.append(DeliveryOutcome(sink.sink_id, 0))
