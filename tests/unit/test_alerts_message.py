@@ -103,3 +103,45 @@ def test_webhook_refuses_non_http_urls(url):
 def test_webhook_repr_hides_the_url():
     sink = WebhookSink("ops_webhook", "https://hooks.example.org/services/T000/B000/SECRET")
     assert "SECRET" not in repr(sink)
+
+
+class FakeSns:
+    def __init__(self):
+        self.calls = []
+
+    def publish(self, **kwargs):
+        self.calls.append(kwargs)
+        return {"MessageId": "1"}
+
+
+def test_sns_message_stays_under_the_size_limit_and_says_it_was_cut():
+    from theia_sf.alerts.sns import MAX_MESSAGE_BYTES, SnsSink
+
+    many = [anomaly(i, attribution={"peers": [{"peer": "x" * 200, "drops": 1}] * 5})
+            for i in range(2000)]  # fmt: skip
+    client = FakeSns()
+    SnsSink("theia_sns", client, "arn:aws:sns:us-east-1:123456789012:t").send(
+        build_message(many, RUN)
+    )
+    (call,) = client.calls
+    assert call["MessageStructure"] == "json"
+    assert len(call["Message"].encode()) < MAX_MESSAGE_BYTES
+    variants = json.loads(call["Message"])
+    assert variants["default"].startswith("*Theia: 2000 abnormal traffic drops*")
+    document = json.loads(variants["sqs"])
+    assert 0 < len(document["anomalies"]) < 2000
+    assert document["truncated"] == {
+        "anomalies_sent": len(document["anomalies"]),
+        "anomalies_total": 2000,
+    }
+
+
+def test_small_sns_messages_are_not_cut():
+    from theia_sf.alerts.sns import SnsSink
+
+    client = FakeSns()
+    SnsSink("theia_sns", client, "arn:aws:sns:us-east-1:123456789012:t").send(
+        build_message([anomaly()], RUN)
+    )
+    document = json.loads(json.loads(client.calls[0]["Message"])["sqs"])
+    assert "truncated" not in document and len(document["anomalies"]) == 1

@@ -7,6 +7,27 @@ from typing import Any
 
 from theia_sf.alerts.model import AlertDeliveryError, AlertMessage
 
+# SNS rejects messages above 256 KiB (the per-protocol JSON counts as a whole): stay below.
+MAX_MESSAGE_BYTES = 200_000
+
+
+def fitted_document(message: AlertMessage, limit: int = MAX_MESSAGE_BYTES) -> str:
+    """The message's JSON document, with the anomaly list cut (and flagged) if too large.
+
+    Each protocol variant carries the document once, so it gets a share of the limit. The
+    full list is always in the published ``anomalies.json``.
+    """
+    body = message.to_json()
+    total = len(body["anomalies"])
+    document = json.dumps(body, default=str)
+    keep = total
+    while len(document.encode()) > limit and keep > 0:
+        keep //= 2
+        body["anomalies"] = list(message.anomalies[:keep])
+        body["truncated"] = {"anomalies_sent": keep, "anomalies_total": total}
+        document = json.dumps(body, default=str)
+    return document
+
 
 class SnsSink:
     """Publish the message to ``topic_arn``.
@@ -26,7 +47,8 @@ class SnsSink:
     def send(self, message: AlertMessage) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        document = json.dumps(message.to_json(), default=str)
+        # Four protocol variants carry the document: each gets a quarter of the budget.
+        document = fitted_document(message, MAX_MESSAGE_BYTES // 4)
         structured = {
             "default": message.text,
             "email": message.text,
