@@ -135,10 +135,13 @@ def theia_policy_recommendation() -> None:
     def recommend_policies(params: dict, window: dict) -> dict:
         import datetime as dt
 
+        from airflow.sdk.exceptions import AirflowFailException
+
         from theia_sf.airflow import runtime
+        from theia_sf.errors import ConfigurationError
         from theia_sf.migrations import migrate
         from theia_sf.recommendation.model import Options
-        from theia_sf.services.recommendation import run_policy_recommendation
+        from theia_sf.services.recommendation import SelfCheckError, run_policy_recommendation
         from theia_sf.timewindow import Window
 
         warehouse = runtime.warehouse(warehouse_name=params["warehouse_name"])
@@ -146,22 +149,27 @@ def theia_policy_recommendation() -> None:
         if warehouse.engine == "duckdb":
             with warehouse.session() as session:
                 migrate(session, sql)
-        summary = run_policy_recommendation(
-            warehouse,
-            sql,
-            window=Window(
-                dt.datetime.fromisoformat(window["start"]), dt.datetime.fromisoformat(window["end"])
-            ),
-            options=Options.create(
-                policy_type=params["policy_type"],
-                ns_allow_list=params["ns_allow_list"],
-                label_ignore_list=params["label_ignore_list"],
-                to_services=params["to_services"],
-                antrea_api_version=params["antrea_api_version"],
-            ),
-            cluster_uuid=params["cluster_uuid"],
-            limit=params["limit"],
-        )
+        try:
+            summary = run_policy_recommendation(
+                warehouse,
+                sql,
+                window=Window(
+                    dt.datetime.fromisoformat(window["start"]),
+                    dt.datetime.fromisoformat(window["end"]),
+                ),
+                options=Options.create(
+                    policy_type=params["policy_type"],
+                    ns_allow_list=params["ns_allow_list"],
+                    label_ignore_list=params["label_ignore_list"],
+                    to_services=params["to_services"],
+                    antrea_api_version=params["antrea_api_version"],
+                ),
+                cluster_uuid=params["cluster_uuid"],
+                limit=params["limit"],
+            )
+        except (ConfigurationError, SelfCheckError) as error:
+            # Deterministic: a retry would fail the same way (the run is recorded as failed).
+            raise AirflowFailException(str(error)) from error
         return summary.to_record()
 
     @task(pool=WAREHOUSE_POOL, outlets=[RECOMMENDED_POLICIES])
