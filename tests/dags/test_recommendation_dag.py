@@ -118,6 +118,16 @@ def test_window_defaults_to_interval_end_minus_lookback(dag):
     }
 
 
+def test_run_without_data_interval_ends_now(dag):
+    import datetime as dt
+
+    task = dag.get_task("resolve_window")
+    window = task.python_callable(params=_validated(dag, {"lookback": 1}), data_interval_end=None)
+    end = dt.datetime.fromisoformat(window["end"])
+    assert abs((dt.datetime.now(dt.UTC) - end).total_seconds()) < 600
+    assert end - dt.datetime.fromisoformat(window["start"]) == dt.timedelta(days=1)
+
+
 def test_end_before_start_fails_first_task_naming_params(dag):
     from airflow.sdk.exceptions import AirflowFailException
 
