@@ -3,9 +3,10 @@
     python bench/bench_detection.py [--flows 10000000] [--days 30] [--db PATH] [--repeat 3]
 
 Flows are generated directly in DuckDB with SQL (``INSERT INTO FLOWS SELECT ... FROM
-range(n)``), in time order as ingestion appends them: 2,000 pods in 40 namespaces, ~2% of
-flows dropped or rejected by ingress (most) or egress rules across ~600 endpoints, 10%
-of flows from or to external IPs, and one injected spike (an extra 4,000 ingress drops for
+range(n)``), in time order as ingestion appends them: 2,000 pods in 40 namespaces with
+Kubernetes-style generated pod names, 2% of flows dropped or rejected (1.6% by ingress rules
+towards 600 destination pods, 0.4% by egress rules from any pod), 10% of flows to external
+IPs, and one injected spike (an extra 4,000 ingress drops for
 one workload on day 25). The measured part runs in a fresh child process after its imports:
 ``run_drop_detection`` (baseline method, workload granularity, zero-filling, attribution and
 persistence) on the whole window. Reported: wall time per repetition and the child's peak RSS.
