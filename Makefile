@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-test lint bench demo clean
+.PHONY: run test install install-test lint bench demo dashboards clean
 
 $(UV):
 	@mkdir -p .local
@@ -36,6 +36,10 @@ lint: install
 ## Benchmarks (not part of the tests); see bench/README.md.
 bench: install
 	$(PY) bench/bench_ingest.py
+
+## Regenerate the Grafana dashboards from sql/dashboards/.
+dashboards: install
+	$(PY) -m theia_sf.dashboards
 
 demo: install
 	$(PY) -m theia_sf.demo --out .local/theia/flows

@@ -299,6 +299,34 @@ def run_demo_pipelines(af: LocalAirflow, *, records: int, days: int) -> dict[str
     return runs
 
 
+def print_results(data_dir: Path) -> None:
+    """Where the demo's results are, and what they say."""
+    results = data_dir / "results"
+    print("\n==> results")
+    print(f"    warehouse (DuckDB file): {data_dir / 'theia.duckdb'}")
+    yaml_path = results / "recommendation" / "latest" / "policies.yaml"
+    report_path = results / "recommendation" / "latest" / "report.json"
+    if report_path.exists():
+        report = json.loads(report_path.read_text())
+        kinds: dict[str, int] = {}
+        for policy in report.get("policies", []):
+            kinds[policy["kind"]] = kinds.get(policy["kind"], 0) + 1
+        summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "no policies"
+        print(f"    recommended policies ({summary}): {yaml_path}")
+        print(f"    recommendation report: {report_path}")
+    anomalies_path = results / "detection" / "latest" / "anomalies.json"
+    if anomalies_path.exists():
+        document = json.loads(anomalies_path.read_text())
+        anomalies = document.get("anomalies", [])
+        print(f"    drop anomalies ({len(anomalies)}): {anomalies_path}")
+        for a in anomalies[:10]:
+            mean = a.get("baseline_mean")
+            baseline = f"{mean:.1f}" if isinstance(mean, (int, float)) else "n/a"
+            print(f"      {a['day']} {a['endpoint']} {a['direction']}: {a['drops']} dropped "
+                  f"flows (baseline {baseline}), top rule {a.get('top_policy')} "
+                  f"{a.get('top_rule') or ''}".rstrip())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run theia-sf locally on the embedded engine.")
     parser.add_argument("--home", default=str(ROOT / ".local" / "airflow"))
@@ -317,13 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     af.start()
     try:
         run_demo_pipelines(af, records=args.records, days=args.days)
-        results = af.data_dir / "results"
-        print("\n==> results")
-        print(f"    warehouse (DuckDB file): {af.data_dir / 'theia.duckdb'}")
-        if results.exists():
-            for path in sorted(results.rglob("latest/*")):
-                print(f"    {path}")
+        print_results(af.data_dir)
         print(f"\n==> Airflow UI: {af.url}  (user admin)")
+        print(f"    Theia page: {af.url}/theia/  (also 'Theia' in the Airflow navigation)")
         if created.get("admin"):
             print(f"    admin password (shown once): {created['admin']}")
         else:
