@@ -125,6 +125,17 @@ def test_check_params_resolves_the_window_and_config(dag, monkeypatch):
     assert plan["alert_connections"] == ["ops_webhook"]
 
 
+def test_run_without_data_interval_ends_its_window_now(dag):
+    import datetime as dt
+
+    task = dag.get_task("check_params")
+    before = dt.datetime.now(dt.UTC)
+    plan = task.python_callable(params=_validated(dag, {"lookback": 2}), data_interval_end=None)
+    end = dt.datetime.fromisoformat(plan["window"]["end"])
+    assert before <= end <= dt.datetime.now(dt.UTC)
+    assert end - dt.datetime.fromisoformat(plan["window"]["start"]) == dt.timedelta(days=2)
+
+
 def test_unknown_alert_connection_fails_the_first_task(dag):
     from airflow.sdk.exceptions import AirflowFailException
 
