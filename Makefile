@@ -36,6 +36,8 @@ lint: install
 ## Benchmarks (not part of the tests); see bench/README.md.
 bench: install
 	$(PY) bench/bench_ingest.py
+	$(PY) bench/bench_recommendation.py
+	$(PY) bench/bench_detection.py
 
 ## Regenerate the Grafana dashboards from sql/dashboards/.
 dashboards: install
