@@ -31,22 +31,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "include"))
 
 SHAPES = {
-    # workloads, namespaces, peers per workload, replica-set hashes, external IPs
-    "ordinary": {
-        "workloads": 400,
-        "namespaces": 20,
-        "peers": 12,
-        "hashes": 2,
-        "external_ips": 4000,
-    },
-    "highcard": {
-        "workloads": 3000,
-        "namespaces": 100,
-        "peers": 20,
-        "hashes": 2,
-        "external_ips": 100000,
-    },
-}
+    # workloads, namespaces, peers per workload, replica-set hashes per workload, external
+    # IPs, external peers per workload (0: any of the external IPs, i.e. high cardinality)
+    "ordinary": {"workloads": 400, "namespaces": 20, "peers": 12, "hashes": 2,
+                 "external_ips": 4000, "external_peers": 5},
+    "highcard": {"workloads": 3000, "namespaces": 100, "peers": 20, "hashes": 2,
+                 "external_ips": 100000, "external_peers": 0},
+}  # fmt: skip
 START = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
 
 # Row i: a source workload, one of its peers, and a kind (7/10 pod-to-pod, 1/10 through a
@@ -82,7 +73,9 @@ SELECT
     '8f4c0c8e-2b1e-4a4f-9a57-6f2a7a4b9d10'
 FROM (
     SELECT i, h, kind, s, (s + 1 + (h // 4096) % {peers}) % {workloads} AS d,
-           (h // 16777216) % {external_ips} AS ext
+           CASE WHEN {external_peers} > 0
+                THEN (s * 7919 + (h // 16777216) % GREATEST({external_peers}, 1)) % {external_ips}
+                ELSE (h // 16777216) % {external_ips} END AS ext
     FROM (
         SELECT i, hash(i) AS h, i % 10 AS kind, hash(i) % {workloads} AS s
         FROM range({rows}) t(i)

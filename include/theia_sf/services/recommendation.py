@@ -8,6 +8,7 @@ results location (``recommendation/runs/<run_id>/`` and ``recommendation/latest/
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gc
 import hashlib
@@ -259,76 +260,69 @@ def run_policy_recommendation(
     run_id = run_id or str(uuid.uuid4())
     params = parameters_record(options, cluster_uuid, limit)
     params_hash = parameters_hash(params)
-    with warehouse.session() as session:
-        session.execute(
-            sql.render(
-                "recommendation/insert_recommendation_run.sql",
-                binds={
-                    "run_id": run_id,
-                    "job_type": JOB_TYPE,
-                    "policy_type": options.policy_type.value,
-                    "parameters": json.dumps(params, sort_keys=True),
-                    "parameters_hash": params_hash,
-                    "window_start": window.start,
-                    "window_end": window.end,
-                    "cluster_uuid": cluster_uuid,
-                    "engine": session.engine,
-                    "started_at": dt.datetime.now(dt.UTC),
-                },
-            )
-        )
-        try:
-            summary = _recommend(
-                session, sql, run_id, params_hash, window, options, cluster_uuid, limit, began
-            )
-        except BaseException as error:
-            try:
-                _finish(
-                    session, sql, run_id, "failed", error=f"{type(error).__name__}: {error}"[:10000]
+    # Two short sessions around the Python work: the engine's memory (and a temporary Snowflake
+    # warehouse) is not held while policies are built.
+    inserted = False
+    try:
+        with warehouse.session() as session:
+            session.execute(
+                sql.render(
+                    "recommendation/insert_recommendation_run.sql",
+                    binds={
+                        "run_id": run_id,
+                        "job_type": JOB_TYPE,
+                        "policy_type": options.policy_type.value,
+                        "parameters": json.dumps(params, sort_keys=True),
+                        "parameters_hash": params_hash,
+                        "window_start": window.start,
+                        "window_end": window.end,
+                        "cluster_uuid": cluster_uuid,
+                        "engine": session.engine,
+                        "started_at": dt.datetime.now(dt.UTC),
+                    },
                 )
+            )
+            inserted = True
+            tuples = fetch_tuples(session, sql, window, cluster_uuid, limit)
+        log.info(
+            "run %s: %d distinct flow tuples in [%s, %s)%s (%.1f s)",
+            run_id, len(tuples), window.start.isoformat(), window.end.isoformat(),
+            f" for cluster {cluster_uuid}" if cluster_uuid else "", time.monotonic() - began,
+        )  # fmt: skip
+        # The run allocates millions of long-lived objects and frees none of them until the
+        # end: the cyclic collector would rescan them over and over, so it pauses meanwhile.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            built = _build_and_check(run_id, options, tuples, began)
+        finally:
+            if collecting:
+                gc.enable()
+        with warehouse.session() as session:
+            return _persist(session, sql, run_id, params_hash, built, began)
+    except BaseException as error:
+        if inserted:
+            try:
+                with warehouse.session() as session:
+                    _finish(
+                        session, sql, run_id, "failed",
+                        error=f"{type(error).__name__}: {error}"[:10000],
+                    )  # fmt: skip
             except Exception:  # the original error matters more than the bookkeeping
                 log.exception("could not record run %s as failed", run_id)
-            raise
-    return summary
+        raise
 
 
-def _recommend(
-    session: Session,
-    sql: SqlLibrary,
-    run_id: str,
-    params_hash: str,
-    window: Window,
-    options: Options,
-    cluster_uuid: str | None,
-    limit: int,
-    began: float,
-) -> RunSummary:
-    tuples = fetch_tuples(session, sql, window, cluster_uuid, limit)
-    log.info(
-        "run %s: %d distinct flow tuples in [%s, %s)%s (%.1f s)",
-        run_id, len(tuples), window.start.isoformat(), window.end.isoformat(),
-        f" for cluster {cluster_uuid}" if cluster_uuid else "", time.monotonic() - began,
-    )  # fmt: skip
-    # The run allocates millions of long-lived objects and frees none of them until the end:
-    # the cyclic collector would rescan them over and over, so it pauses meanwhile.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _build_check_persist(session, sql, run_id, params_hash, options, tuples, began)
-    finally:
-        if collecting:
-            gc.enable()
+@dataclass(frozen=True, slots=True)
+class _Built:
+    recommendation: Recommendation  # without its replay flows
+    documents: list[str]
+    digests: list[str]
 
 
-def _build_check_persist(
-    session: Session,
-    sql: SqlLibrary,
-    run_id: str,
-    params_hash: str,
-    options: Options,
-    tuples: list[tuple[Any, ...]],
-    began: float,
-) -> RunSummary:
+def _build_and_check(
+    run_id: str, options: Options, tuples: list[tuple[Any, ...]], began: float
+) -> _Built:
     recommendation = build_recommendation(tuples, options)
     tuples.clear()
     if recommendation.tuple_count == 0:
@@ -339,13 +333,18 @@ def _build_check_persist(
     for reason, counts in recommendation.skipped.items():
         log.info(
             "run %s: skipped %d tuples (%d flows): %s",
-            run_id,
-            counts["tuples"],
-            counts["flows"],
-            reason,
-        )
-    for warning in recommendation.warnings:
+            run_id, counts["tuples"], counts["flows"], reason,
+        )  # fmt: skip
+    for warning in recommendation.warnings[:20]:
         log.warning("run %s: %s", run_id, warning)
+    if len(recommendation.warnings) > 20:
+        log.warning(
+            "run %s: %d more warnings in the run report", run_id, len(recommendation.warnings) - 20
+        )
+    log.info(
+        "run %s: %d policies built (%.1f s)", run_id, len(recommendation.policies),
+        time.monotonic() - began,
+    )  # fmt: skip
     violations = self_check(recommendation)
     if violations:
         shown = "; ".join(_describe(v) for v in violations[:10])
@@ -354,15 +353,24 @@ def _build_check_persist(
             f"recommended policies (first: {shown}); nothing was published"
         )
     log.info(
-        "run %s: %d policies, self-check replayed %d flows (%.1f s)",
-        run_id, len(recommendation.policies), len(recommendation.flows), time.monotonic() - began,
+        "run %s: self-check replayed %d flows, all allowed (%.1f s)",
+        run_id, len(recommendation.flows), time.monotonic() - began,
     )  # fmt: skip
+    recommendation = dataclasses.replace(recommendation, flows=())
     documents = render_manifests([p.manifest for p in recommendation.policies])
     digests = [hashlib.sha256(d.encode()).hexdigest() for d in documents]
+    log.info("run %s: YAML rendered (%.1f s)", run_id, time.monotonic() - began)
+    return _Built(recommendation, documents, digests)
+
+
+def _persist(
+    session: Session, sql: SqlLibrary, run_id: str, params_hash: str, built: _Built, began: float
+) -> RunSummary:
+    recommendation = built.recommendation
     previous_id, previous = _previous_digests(session, sql, run_id, params_hash)
-    current = {p.key: d for p, d in zip(recommendation.policies, digests, strict=True)}
+    current = {p.key: d for p, d in zip(recommendation.policies, built.digests, strict=True)}
     diff: PolicyDiff = diff_policies(previous, current, previous_id)
-    rows = _policy_rows(run_id, recommendation, documents, digests)
+    rows = _policy_rows(run_id, recommendation, built.documents, built.digests)
     with session.transaction():
         _insert_policies(session, sql, run_id, rows)
         _finish(
