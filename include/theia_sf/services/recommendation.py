@@ -38,7 +38,7 @@ JOB_TYPE = "initial"
 AREA = "recommendation"
 YAML_NAME = "policies.yaml"
 REPORT_NAME = "report.json"
-INSERT_BATCH = 500  # policies per INSERT statement
+INSERT_BATCH = 50  # policies per INSERT statement (parsing a long VALUES list costs more)
 
 
 class SelfCheckError(TheiaError):
