@@ -32,11 +32,11 @@ sys.path.insert(0, str(ROOT / "include"))
 
 SHAPES = {
     # workloads, namespaces, peers per workload, replica-set hashes per workload, external
-    # IPs, external peers per workload (0: any of the external IPs, i.e. high cardinality)
+    # IPs, external peers per workload (0: any of the external IPs)
     "ordinary": {"workloads": 400, "namespaces": 20, "peers": 12, "hashes": 2,
                  "external_ips": 4000, "external_peers": 5},
     "highcard": {"workloads": 3000, "namespaces": 100, "peers": 20, "hashes": 2,
-                 "external_ips": 100000, "external_peers": 0},
+                 "external_ips": 100000, "external_peers": 30},
 }  # fmt: skip
 START = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
 
