@@ -102,6 +102,10 @@ class Verdict:
         return self.egress.allowed and self.ingress.allowed
 
 
+_NOT_A_POD = Decision(True, "not-a-pod")
+_DEFAULT = Decision(True, "default")
+
+
 # --- selectors -------------------------------------------------------------------------------
 
 
@@ -591,6 +595,7 @@ class PolicySet:
                 else:
                     self._by_ns.setdefault(ns, []).append(p)
         self._ns_cache: dict[str, dict[str, str]] = {}
+        self._decisions: dict[tuple[int, int], Decision] = {}
         self._applied_cache: dict[tuple[str, Labels], tuple[list[CompiledPolicy], ...]] = {}
 
     def namespace_labels(self, namespace: str) -> dict[str, str]:
@@ -630,7 +635,7 @@ class PolicySet:
 
     def _direction(self, ep: Endpoint, peer: Endpoint, flow: Flow, egress: bool) -> Decision:
         if not ep.is_pod:
-            return Decision(True, "not-a-pod")
+            return _NOT_A_POD
         antrea, k8s, baseline = self._applied(ep)
         ns_labels = self.namespace_labels(peer.namespace) if peer.is_pod else None
         own_labels = self.namespace_labels(ep.namespace or "")
@@ -641,7 +646,7 @@ class PolicySet:
                 continue
             if rule.action == "Pass":
                 break  # a Pass continues with the Kubernetes layer, as no match does
-            return Decision(rule.action == "Allow", "rule", p.ident, rule.index)
+            return self._rule_decision(p, rule)
         isolating = [p for p in k8s if (p.egress if egress else p.ingress) is not None]
         if isolating:
             for p in isolating:
@@ -649,7 +654,7 @@ class PolicySet:
                 assert index is not None
                 rule = index.first_match(ep, peer, flow, ns_labels, own_labels)
                 if rule is not None:
-                    return Decision(True, "rule", p.ident, rule.index)
+                    return self._rule_decision(p, rule)
             return Decision(False, "isolated", isolating[0].ident)
         for p in baseline:
             index = p.egress if egress else p.ingress
@@ -658,8 +663,8 @@ class PolicySet:
                 continue
             if rule.action == "Pass":
                 break
-            return Decision(rule.action == "Allow", "rule", p.ident, rule.index)
-        return Decision(True, "default")
+            return self._rule_decision(p, rule)
+        return _DEFAULT
 
     def evaluate(self, flow: Flow) -> Verdict:
         return Verdict(
@@ -668,11 +673,23 @@ class PolicySet:
             self._direction(flow.destination, flow.source, flow, egress=False),
         )
 
+    def _rule_decision(self, policy: CompiledPolicy, rule: Rule) -> Decision:
+        # Decisions are shared per rule: a replay creates no objects for allowed flows.
+        key = (id(policy), id(rule))
+        decision = self._decisions.get(key)
+        if decision is None:
+            allowed = rule.action == "Allow" or not policy.antrea
+            decision = Decision(allowed, "rule", policy.ident, rule.index)
+            self._decisions[key] = decision
+        return decision
+
     def violations(self, flows: Iterable[Flow]) -> list[Verdict]:
         """Verdicts of the flows that are not allowed."""
         out = []
+        direction = self._direction
         for flow in flows:
-            verdict = self.evaluate(flow)
-            if not verdict.allowed:
-                out.append(verdict)
+            egress = direction(flow.source, flow.destination, flow, True)
+            ingress = direction(flow.destination, flow.source, flow, False)
+            if not (egress.allowed and ingress.allowed):
+                out.append(Verdict(flow, egress, ingress))
         return out
