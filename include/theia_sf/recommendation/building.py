@@ -162,6 +162,7 @@ class _Builder:
         self._labels: dict[str | None, tuple[Labels, Labels] | SkipReason] = {}
         self._namespaces: dict[str, bool] = {}
         self._endpoints: dict[tuple[str, Labels], Endpoint] = {}
+        self._pods: dict[tuple[str, str | None], tuple[Endpoint, Labels]] = {}
         self._ips: dict[str, tuple[int, int, str, str] | None] = {}
         self._services: dict[str, tuple[str, str] | None] = {}
         self.skipped: dict[str, Counter[str]] = {}
@@ -190,6 +191,9 @@ class _Builder:
         """The pod endpoint (raw labels, for the self-check) and its group labels."""
         if not ns:
             raise _Invalid(missing)
+        found = self._pods.get((ns, labels))  # one lookup per endpoint seen before
+        if found is not None:
+            return found
         valid = self._namespaces.get(ns)
         if valid is None:
             valid = self._namespaces[ns] = is_namespace(ns)
@@ -199,6 +203,7 @@ class _Builder:
         endpoint = self._endpoints.get((ns, raw))
         if endpoint is None:
             endpoint = self._endpoints[(ns, raw)] = Endpoint(ns, raw)
+        self._pods[(ns, labels)] = (endpoint, kept)
         return endpoint, kept
 
     def ip(self, raw: str | None) -> tuple[int, int, str, str]:
