@@ -275,7 +275,7 @@ def run_demo_pipelines(af: LocalAirflow, *, records: int, days: int) -> dict[str
     """Onboard the embedded engine, write demo flows once, ingest them, run the analyses."""
     from theia_sf.demo import generate_flows
 
-    af.wait_for_dags(["theia_ingest_flows"])
+    af.wait_for_dags(["theia_onboard", "theia_ingest_flows", *ANALYSES])
     available = set(af.dag_ids())
     runs: dict[str, Any] = {}
     if "theia_onboard" in available:
