@@ -422,6 +422,11 @@ def ingest_flows(
                 )
 
         n = max(1, min(workers, len(todo), os.cpu_count() or 1)) if con is not None else 1
+        if con is not None and n > 1:
+            # A gzip file is read by one thread; with one DuckDB thread per statement, the
+            # workers' statements run side by side instead of competing for the same cores
+            # (measured: 2 files on 2 cores, 1.9x faster than two 2-thread statements).
+            con.execute("SET threads = 1")
         with ThreadPoolExecutor(max_workers=n, thread_name_prefix="ingest") as pool:
             futures = [pool.submit(work, i, o) for i, o in enumerate(todo)]
             try:

@@ -18,7 +18,9 @@ SELECT
 {%- elif f.kind == "labels" %}
     CASE
         WHEN {{ c }} IS NULL OR {{ c }} = 'null' THEN {{ c }}
-        WHEN json_valid({{ c }}) AND json_type({{ c }}::JSON) = 'OBJECT' THEN {{ c }}
+        -- Objects start with '{' (Go's encoder writes no leading space): a cheap test that
+        -- spares parsing every label twice.
+        WHEN starts_with({{ c }}, '{') AND json_valid({{ c }}) THEN {{ c }}
         ELSE error('label field {{ f.name | ident }} is not a JSON object')
     END
 {%- else %}
