@@ -96,8 +96,6 @@ DROP_ANOMALIES = Asset(
 def theia_drop_detection() -> None:
     @task(retries=0)
     def check_params(params: dict, data_interval_end: pendulum.DateTime | None = None) -> dict:
-        import datetime as dt
-        import time
 
         from airflow.sdk.exceptions import AirflowFailException
 
@@ -120,11 +118,7 @@ def theia_drop_detection() -> None:
                 start=params["start"],
                 end=params["end"],
                 lookback_days=params["lookback"],
-                # A plain datetime (pendulum's arithmetic drops datetime.UTC tzinfo). Runs
-                # triggered without a logical date have no data interval: the window ends now.
-                interval_end=dt.datetime.fromtimestamp(
-                    data_interval_end.timestamp() if data_interval_end else time.time(), dt.UTC
-                ),
+                interval_end=data_interval_end,  # None (no logical date): ends now
             )
             connections = check_alert_connections(params["alert_connections"])
         except (ConfigurationError, TimeSpecError) as error:

@@ -100,8 +100,6 @@ def _comma_list(item_pattern: str) -> str:
 def theia_policy_recommendation() -> None:
     @task(retries=0)
     def resolve_window(params: dict, data_interval_end: pendulum.DateTime | None = None) -> dict:
-        import datetime as dt
-        import time
 
         from airflow.sdk.exceptions import AirflowFailException
 
@@ -125,11 +123,7 @@ def theia_policy_recommendation() -> None:
                 start=params["start"],
                 end=params["end"],
                 lookback_days=params["lookback"],
-                # A plain datetime: pendulum's arithmetic drops datetime.UTC tzinfo. Runs
-                # triggered without a logical date have no data interval: end now.
-                interval_end=dt.datetime.fromtimestamp(
-                    data_interval_end.timestamp() if data_interval_end else time.time(), dt.UTC
-                ),
+                interval_end=data_interval_end,  # None (no logical date): ends now
             )
         except (ConfigurationError, TimeSpecError) as error:
             raise AirflowFailException(f"invalid Params (start/end/lookback...): {error}") from None

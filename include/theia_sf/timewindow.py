@@ -68,12 +68,23 @@ class Window:
         start: str | None,
         end: str | None,
         lookback_days: float,
-        interval_end: dt.datetime,
+        interval_end: dt.datetime | None,
         now: dt.datetime | None = None,
     ) -> Window:
-        """Explicit ``start``/``end`` win; otherwise ``interval_end`` minus the lookback."""
+        """Explicit ``start``/``end`` win; otherwise ``interval_end`` minus the lookback.
+
+        ``interval_end`` is the run's data interval end; runs triggered without a logical
+        date have none, and their window ends now. Any aware datetime works (pendulum's
+        included: it is normalised to a plain UTC datetime, since pendulum arithmetic
+        drops ``datetime.UTC``).
+        """
         now = now or dt.datetime.now(dt.UTC)
-        end_at = parse_time(end, now=now, name="end") if end else interval_end.astimezone(dt.UTC)
+        if interval_end is None:
+            interval_end = now
+        if interval_end.tzinfo is None:
+            raise ValueError("interval_end must be timezone-aware")
+        interval_end = dt.datetime.fromtimestamp(interval_end.timestamp(), dt.UTC)
+        end_at = parse_time(end, now=now, name="end") if end else interval_end
         if start:
             start_at = parse_time(start, now=now, name="start")
         else:

@@ -39,3 +39,17 @@ def test_window_defaults_to_interval_end_minus_lookback():
 def test_end_before_start_is_refused():
     with pytest.raises(TimeSpecError, match="must be after start"):
         Window.resolve(start="now-1d", end="now-2d", lookback_days=7, interval_end=NOW, now=NOW)
+
+
+def test_no_interval_end_means_now():
+    w = Window.resolve(start=None, end=None, lookback_days=1, interval_end=None, now=NOW)
+    assert w.end == NOW and w.start == NOW - dt.timedelta(days=1)
+
+
+def test_pendulum_interval_end_keeps_utc():
+    import pendulum
+
+    end = pendulum.datetime(2024, 5, 10, 12, tz="Europe/Paris")
+    w = Window.resolve(start=None, end=None, lookback_days=7, interval_end=end, now=NOW)
+    assert w.end == dt.datetime(2024, 5, 10, 10, tzinfo=dt.UTC)
+    assert w.end.tzinfo is dt.UTC and w.start.tzinfo is dt.UTC
