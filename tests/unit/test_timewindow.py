@@ -47,7 +47,7 @@ def test_no_interval_end_means_now():
 
 
 def test_pendulum_interval_end_keeps_utc():
-    import pendulum
+    pendulum = pytest.importorskip("pendulum")
 
     end = pendulum.datetime(2024, 5, 10, 12, tz="Europe/Paris")
     w = Window.resolve(start=None, end=None, lookback_days=7, interval_end=end, now=NOW)
