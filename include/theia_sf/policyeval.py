@@ -24,6 +24,7 @@ hundreds of thousands of flows against thousands of rules stays linear.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -206,8 +207,27 @@ def _single_host(cidr: str) -> str | None:
     return host
 
 
+def _ipv4_host(cidr: str) -> str | None:
+    """The address of an IPv4 ``a.b.c.d/32`` block already in canonical form, else None.
+
+    A fast path for the common host block: ``ipaddress`` parsing costs far more than
+    ``inet_pton``, and an address that round-trips unchanged through ``inet_pton``/``inet_ntop``
+    is one that ``ipaddress`` accepts and prints the same way.
+    """
+    address, _, bits = cidr.partition("/")
+    if bits != "32":
+        return None
+    try:
+        packed = socket.inet_pton(socket.AF_INET, address)
+    except (OSError, ValueError):
+        return None
+    return address if socket.inet_ntop(socket.AF_INET, packed) == address else None
+
+
 @lru_cache(maxsize=262144)
 def _canonical(ip: str) -> str | None:
+    if _ipv4_host(ip + "/32") == ip:  # already canonical IPv4: skip ipaddress
+        return ip
     address = _address(ip)
     return None if address is None else str(address)
 
@@ -249,8 +269,12 @@ class Peer:
             cidr = block.get("cidr") or block.get("CIDR")
             if not cidr:
                 raise PolicyError(f"{where}: ipBlock without cidr")
-            _network(cidr)
             excepts = tuple(block.get("except") or ())
+            if not excepts and isinstance(cidr, str):
+                host = _ipv4_host(cidr)
+                if host is not None:
+                    return cls(cidr=cidr, policy_namespace=policy_namespace, host=host)
+            _network(cidr)
             for e in excepts:
                 _network(e)
             host = None if excepts else _single_host(cidr)
@@ -318,6 +342,7 @@ class Rule:
     ports: tuple[PortSpec, ...] | None  # None: any port
     services: frozenset[tuple[str, str]] | None = None
     applied_to: tuple[Peer, ...] | None = None
+    decision: Decision | None = None  # set by PolicySet on first use (a rule has one policy)
 
     def matches_port(self, port: int, protocol: str) -> bool:
         return self.ports is None or any(p.matches(port, protocol) for p in self.ports)
@@ -357,7 +382,7 @@ class RuleIndex:
                 continue
             for peer in rule.peers:
                 if peer.cidr is not None and not peer.excepts:
-                    host = _single_host(peer.cidr)
+                    host = peer.host  # set by Peer.parse for single-host blocks
                     if host is not None:
                         self.by_ip.setdefault(host, []).append(i)
                         continue
@@ -389,39 +414,52 @@ class RuleIndex:
             found = self.by_ip.get(_canonical(peer.ip) or "")
             if found:
                 sources.append(found)
-        if self.by_ns and peer.namespace is not None:
-            ns_name = (ns_labels or {}).get(NS_NAME_LABEL, peer.namespace)
+        peer_ns = peer.namespace
+        if self.by_ns and peer_ns is not None:
+            ns_name = ns_labels.get(NS_NAME_LABEL, peer_ns) if ns_labels else peer_ns
             found = self.by_ns.get(ns_name)
             if found:
                 sources.append(found)
-            if ns_name != peer.namespace:
-                found = self.by_ns.get(peer.namespace)
+            if ns_name != peer_ns:
+                found = self.by_ns.get(peer_ns)
                 if found:
                     sources.append(found)
-        if self.by_service and flow.service is not None:
-            found = self.by_service.get(flow.service)
+        service = flow.service
+        if self.by_service and service is not None:
+            found = self.by_service.get(service)
             if found:
                 sources.append(found)
         if not sources:
             return None
         # Each list is in rule order; only a mix needs merging.
         candidates = sources[0] if len(sources) == 1 else sorted(set().union(*sources))
+        rules = self.rules
+        port, protocol = flow.port, flow.protocol
+        applied_ns = applied.namespace
+        # Plain loops rather than any(<generator>): this runs for every replayed flow.
         for i in candidates:
-            rule = self.rules[i]
-            if rule.applied_to is not None and not any(
-                a.matches(applied, applied_ns_labels, applied.namespace) for a in rule.applied_to
-            ):
-                continue
-            if not rule.matches_port(flow.port, flow.protocol) and rule.services is None:
-                continue
+            rule = rules[i]
+            if rule.applied_to is not None:
+                for a in rule.applied_to:
+                    if a.matches(applied, applied_ns_labels, applied_ns):
+                        break
+                else:
+                    continue
             if rule.services is not None:
-                if flow.service in rule.services:
+                if service in rule.services:
                     return rule
                 continue
-            if rule.peers is None or any(
-                p.matches(peer, ns_labels, applied.namespace) for p in rule.peers
-            ):
+            if rule.ports is not None:
+                for spec in rule.ports:
+                    if spec.matches(port, protocol):
+                        break
+                else:
+                    continue
+            if rule.peers is None:
                 return rule
+            for p in rule.peers:
+                if p.matches(peer, ns_labels, applied_ns):
+                    return rule
         return None
 
 
@@ -595,7 +633,6 @@ class PolicySet:
                 else:
                     self._by_ns.setdefault(ns, []).append(p)
         self._ns_cache: dict[str, dict[str, str]] = {}
-        self._decisions: dict[tuple[int, int], Decision] = {}
         self._applied_cache: dict[tuple[str, Labels], tuple[list[CompiledPolicy], ...]] = {}
 
     def namespace_labels(self, namespace: str) -> dict[str, str]:
@@ -634,11 +671,18 @@ class PolicySet:
         return result
 
     def _direction(self, ep: Endpoint, peer: Endpoint, flow: Flow, egress: bool) -> Decision:
-        if not ep.is_pod:
+        # Runs twice per replayed flow: cached lookups are inlined, no per-call objects.
+        ep_ns = ep.namespace
+        if ep_ns is None:
             return _NOT_A_POD
-        antrea, k8s, baseline = self._applied(ep)
-        ns_labels = self.namespace_labels(peer.namespace) if peer.is_pod else None
-        own_labels = self.namespace_labels(ep.namespace or "")
+        applied = self._applied_cache.get((ep_ns, ep.labels))
+        antrea, k8s, baseline = applied if applied is not None else self._applied(ep)
+        ns_cache = self._ns_cache
+        peer_ns = peer.namespace
+        ns_labels = None
+        if peer_ns is not None:
+            ns_labels = ns_cache.get(peer_ns) or self.namespace_labels(peer_ns)
+        own_labels = ns_cache.get(ep_ns) or self.namespace_labels(ep_ns)
         for p in antrea:
             index = p.egress if egress else p.ingress
             rule = index.first_match(ep, peer, flow, ns_labels, own_labels) if index else None
@@ -646,16 +690,17 @@ class PolicySet:
                 continue
             if rule.action == "Pass":
                 break  # a Pass continues with the Kubernetes layer, as no match does
-            return self._rule_decision(p, rule)
-        isolating = [p for p in k8s if (p.egress if egress else p.ingress) is not None]
-        if isolating:
-            for p in isolating:
-                index = p.egress if egress else p.ingress
-                assert index is not None
-                rule = index.first_match(ep, peer, flow, ns_labels, own_labels)
-                if rule is not None:
-                    return self._rule_decision(p, rule)
-            return Decision(False, "isolated", isolating[0].ident)
+            return rule.decision or self._rule_decision(p, rule)
+        if k8s:
+            isolating = [p for p in k8s if (p.egress if egress else p.ingress) is not None]
+            if isolating:
+                for p in isolating:
+                    index = p.egress if egress else p.ingress
+                    assert index is not None
+                    rule = index.first_match(ep, peer, flow, ns_labels, own_labels)
+                    if rule is not None:
+                        return rule.decision or self._rule_decision(p, rule)
+                return Decision(False, "isolated", isolating[0].ident)
         for p in baseline:
             index = p.egress if egress else p.ingress
             rule = index.first_match(ep, peer, flow, ns_labels, own_labels) if index else None
@@ -663,7 +708,7 @@ class PolicySet:
                 continue
             if rule.action == "Pass":
                 break
-            return self._rule_decision(p, rule)
+            return rule.decision or self._rule_decision(p, rule)
         return _DEFAULT
 
     def evaluate(self, flow: Flow) -> Verdict:
@@ -674,13 +719,12 @@ class PolicySet:
         )
 
     def _rule_decision(self, policy: CompiledPolicy, rule: Rule) -> Decision:
-        # Decisions are shared per rule: a replay creates no objects for allowed flows.
-        key = (id(policy), id(rule))
-        decision = self._decisions.get(key)
+        # Decisions are shared per rule (kept on the rule, which belongs to this one policy):
+        # a replay creates no objects for allowed flows.
+        decision = rule.decision
         if decision is None:
             allowed = rule.action == "Allow" or not policy.antrea
-            decision = Decision(allowed, "rule", policy.ident, rule.index)
-            self._decisions[key] = decision
+            decision = rule.decision = Decision(allowed, "rule", policy.ident, rule.index)
         return decision
 
     def violations(self, flows: Iterable[Flow]) -> list[Verdict]:

@@ -263,6 +263,11 @@ def run_policy_recommendation(
     # Two short sessions around the Python work: the engine's memory (and a temporary Snowflake
     # warehouse) is not held while policies are built.
     inserted = False
+    # The run allocates millions of long-lived objects (fetched rows, rules, manifests) and
+    # frees none of them until the end: the cyclic collector would rescan them over and over
+    # (also while fetching and persisting), so it pauses for the whole run.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         with warehouse.session() as session:
             session.execute(
@@ -289,15 +294,7 @@ def run_policy_recommendation(
             run_id, len(tuples), window.start.isoformat(), window.end.isoformat(),
             f" for cluster {cluster_uuid}" if cluster_uuid else "", time.monotonic() - began,
         )  # fmt: skip
-        # The run allocates millions of long-lived objects and frees none of them until the
-        # end: the cyclic collector would rescan them over and over, so it pauses meanwhile.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            built = _build_and_check(run_id, options, tuples, began)
-        finally:
-            if collecting:
-                gc.enable()
+        built = _build_and_check(run_id, options, tuples, began)
         with warehouse.session() as session:
             return _persist(session, sql, run_id, params_hash, built, began)
     except BaseException as error:
@@ -311,6 +308,9 @@ def run_policy_recommendation(
             except Exception:  # the original error matters more than the bookkeeping
                 log.exception("could not record run %s as failed", run_id)
         raise
+    finally:
+        if collecting:
+            gc.enable()
 
 
 @dataclass(frozen=True, slots=True)
