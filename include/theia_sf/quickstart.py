@@ -289,7 +289,10 @@ def run_demo_pipelines(af: LocalAirflow, *, records: int, days: int) -> dict[str
         summary_path.write_text(json.dumps(summary.to_record(), indent=2))
         print(f"    {summary.records} records in {len(summary.files)} files, "
               f"{summary.start} .. {summary.end}; injected drop spike: {summary.spike}")
-    runs["theia_ingest_flows"] = _run_and_report(af, "theia_ingest_flows")
+    runs["theia_ingest_flows"] = ingest = _run_and_report(af, "theia_ingest_flows")
+    if ingest["states"].get("load_new_flow_files") == "skipped":
+        print("    (nothing new for this run: the scheduled run started by unpausing the DAG "
+              "loaded the files first)")
     print_flow_totals(af.data_dir / "theia.duckdb")
     for dag_id in ANALYSES:
         if dag_id in available:
