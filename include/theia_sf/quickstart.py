@@ -340,6 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-serve", action="store_true", help="stop after the demo pipelines")
     args = parser.parse_args(argv)
 
+    def stop_on_sigterm(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # same clean shutdown as Ctrl-C: stop the Airflow processes
+
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     af = LocalAirflow(Path(args.home), Path(args.data_dir), port=args.port, users={"admin": ""})
     print(f"==> initialising Airflow home {af.home}", flush=True)
     created = af.init()
