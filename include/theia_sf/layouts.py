@@ -39,7 +39,7 @@ def _c(name: str, sql_type: str) -> Column:
     return Column(name, sql_type, kind)
 
 
-# theia-sf's FLOWS table, in order (reference §3.1): 51 columns.
+# theia-sf's FLOWS table, in order: 51 columns.
 THEIA_COLUMNS: tuple[Column, ...] = tuple(
     _c(n, t)
     for n, t in [

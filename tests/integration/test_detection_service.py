@@ -14,7 +14,7 @@ from theia_sf.sql import Query
 from theia_sf.timewindow import Window
 
 D1 = dt.datetime(2023, 3, 1, tzinfo=dt.UTC)
-WORKED = [4, 6, 5, 5, 3, 4, 6, 5, 4, 5, 4, 90]  # reference §5.4
+WORKED = [4, 6, 5, 5, 3, 4, 6, 5, 4, 5, 4, 90]  # theia-sf's worked drop-detection example
 WINDOW = Window(D1, D1 + dt.timedelta(days=12))
 
 

@@ -34,7 +34,7 @@ def series(values, endpoint="shop/web-7d9f", direction=Direction.INGRESS, first=
     )
 
 
-WORKED = [4, 6, 5, 5, 3, 4, 6, 5, 4, 5, 4, 90]  # reference §5.4
+WORKED = [4, 6, 5, 5, 3, 4, 6, 5, 4, 5, 4, 90]  # theia-sf's worked drop-detection example
 
 
 def test_theia_worked_example_matches_reference():
@@ -55,7 +55,7 @@ def test_theia_worked_example_matches_reference():
 
 
 def test_theia_needs_eleven_days_for_one_spike():
-    # Reference §5.2, verified on theia-sf: 9 x 5 + 200 -> nothing; 10 x 5 + 200 -> flagged.
+    # theia-sf's statistics: 9 x 5 + 200 -> nothing; 10 x 5 + 200 -> flagged.
     assert detect_theia([series([5] * 9 + [200])]) == []
     flagged = detect_theia([series([5] * 10 + [200])])
     assert [a.drops for a in flagged] == [200]

@@ -1,5 +1,5 @@
-"""Policy building: the reference worked example (theia-sf.md §4.11) for the three policy types,
-and each deliberate difference from theia-sf (design §5)."""
+"""Policy building: theia-sf's worked example (four flows in namespace shop) for the three
+policy types, and each deliberate difference from theia-sf."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ F4 = FlowTuple("shop", '{"app":"web","pod-template-hash":"def34"}', None, None, 
                '{"app":"db"}', None, 5432, 6, 2)  # fmt: skip
 EXAMPLE = [F1, F2, F3, F4]
 
-# The reference's web allow ANP (theia-sf.md §4.11) with our apiVersion and a stable name.
+# theia-sf's web allow ANP from that example, with our apiVersion and a stable name.
 WEB_ANP = """\
 apiVersion: crd.antrea.io/v1beta1
 kind: NetworkPolicy

@@ -1,6 +1,6 @@
 """Onboarding and offboarding of a cloud stack: AWS resources plus the Snowflake objects.
 
-The plan is a fixed sequence of named steps (:data:`STEPS`), reference §2.5 without the UDFs.
+The plan is a fixed sequence of named steps (:data:`STEPS`), theia-sf's resources without its UDFs.
 Every step is idempotent ("exists -> reuse", IF NOT EXISTS) and records its outputs in the
 state record, which is saved after each step: a failed run is resumed by running again, and a
 re-run converges (new migrations apply, IAM trust and policies are updated, nothing is

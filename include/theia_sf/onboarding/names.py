@@ -1,6 +1,6 @@
 """Stack names, the random suffix, and every resource name derived from them.
 
-Names follow theia-sf (reference §2.4), except the notification IAM policy, which gets the
+Names follow theia-sf, except the notification IAM policy, which gets the
 missing ``-`` before the suffix (theia-sf bug), and the onboarding warehouse, whose name is
 derived from the suffix so a leaked one can be found and dropped by offboarding.
 """

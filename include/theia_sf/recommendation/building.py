@@ -4,7 +4,7 @@ Each accepted tuple adds an egress rule to its source group and an ingress rule 
 destination group (a group = namespace + labels minus the ignore list). Rules are merged per
 peer (one rule with all its ports) and sorted, so output does not depend on row order.
 
-Deliberate differences from theia-sf (reference §4, design §5): flows from outside the cluster
+Deliberate differences from theia-sf: flows from outside the cluster
 become ingress rules from an ipBlock; empty or ``null`` labels mean "no labels"; only TCP, UDP
 and SCTP are emitted (other protocols are skipped and counted); tuples that cannot yield a valid
 rule (no namespace on an intra-cluster endpoint, bad labels or IPs) are skipped and counted by

@@ -85,7 +85,7 @@ class Protocol(StrEnum):
 
 PROTOCOL_NUMBERS: Mapping[int, Protocol] = {6: Protocol.TCP, 17: Protocol.UDP, 132: Protocol.SCTP}
 
-# Antrea's flowType codes (reference §3.3).
+# Antrea's flowType codes.
 FLOW_INTRA_NODE, FLOW_INTER_NODE, FLOW_TO_EXTERNAL, FLOW_FROM_EXTERNAL = 1, 2, 3, 4
 
 
