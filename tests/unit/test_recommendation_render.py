@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from theia_sf.recommendation.building import build_recommendation
 from theia_sf.recommendation.model import FlowTuple, Options
 from theia_sf.recommendation.render import (
+    is_plain,
     render_documents,
     render_manifest,
     render_manifests,
@@ -79,3 +80,22 @@ def test_rendered_policies_equal_pyyaml_output(rows, policy_type):
     rec = build_recommendation(rows, Options.create(policy_type=policy_type))
     manifests = [p.manifest for p in rec.policies]
     assert render_manifests(manifests) == [render_with_pyyaml(m) for m in manifests]
+
+
+PLAIN_CANDIDATES = ["app-1", "ns-0", "recommend-allow-anp-abc", "a", "z9", "yes", "no", "on",
+                    "off", "true", "false", "null", "y", "n", "10.0.0.1/32", "0.0.0.0/0",
+                    "192.168.1.255/32", "1.2.3.4/128", "999.1.1.1/32"]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", PLAIN_CANDIDATES + TRICKY)
+def test_plain_fast_path_agrees_with_pyyaml(value):
+    # The fast path must only claim strings that PyYAML writes unquoted, as they are.
+    plain = yaml.dump([value], Dumper=yaml.SafeDumper, width=1 << 30) == f"- {value}\n"
+    if is_plain(value):
+        assert plain
+    assert render_manifest({"k": value}) == render_with_pyyaml({"k": value})
+
+
+def test_plain_fast_path_covers_names_and_cidrs():
+    assert is_plain("recommend-allow-anp-abc") and is_plain("10.1.2.3/32")
+    assert not is_plain("on") and not is_plain("null") and not is_plain("Yes")

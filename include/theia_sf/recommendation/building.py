@@ -41,6 +41,8 @@ from theia_sf.recommendation.model import (
 )
 
 K8S_API_VERSION = "networking.k8s.io/v1"
+# Protocol names as plain strings: reading an enum member's .value per tuple is slow.
+_PROTOCOL_NAMES = {number: proto.value for number, proto in PROTOCOL_NUMBERS.items()}
 PRIORITY = 5
 
 Labels = tuple[tuple[str, str], ...]
@@ -261,14 +263,14 @@ class _Builder:
             c["flows"] += int(row[FLOWS] or 0)
 
     def _add(self, row: Sequence[Any]) -> None:
-        proto = PROTOCOL_NUMBERS.get(row[PROTO])
-        if proto is None:
+        protocol = _PROTOCOL_NAMES.get(row[PROTO])
+        if protocol is None:
             raise _Invalid(SkipReason.UNSUPPORTED_PROTOCOL)
         dst_port = row[DST_PORT]
         if dst_port is None or not 1 <= dst_port <= 65535:
             raise _Invalid(SkipReason.INVALID_PORT)
         dst_port = int(dst_port)
-        port: Port = (dst_port, proto.value)
+        port: Port = (dst_port, protocol)
         ft = row[FLOW_TYPE]
         if ft == FLOW_FROM_EXTERNAL:
             version, number, cidr, address = self.ip(row[SRC_IP])
@@ -276,7 +278,7 @@ class _Builder:
                 row[DST_NS], row[DST_LABELS], SkipReason.DESTINATION_WITHOUT_NAMESPACE
             )
             self.rule(dst.namespace or "", dst_kept, False, (0, version, number, cidr), port, row)
-            self.flows.append(Flow(Endpoint(None, (), address), dst, dst_port, proto.value))
+            self.flows.append(Flow(Endpoint(None, (), address), dst, dst_port, protocol))
             return
         if ft not in (FLOW_INTRA_NODE, FLOW_INTER_NODE, FLOW_TO_EXTERNAL):
             raise _Invalid(SkipReason.UNKNOWN_FLOW_TYPE)
@@ -285,7 +287,7 @@ class _Builder:
         if ft == FLOW_TO_EXTERNAL:
             version, number, cidr, address = self.ip(row[DST_IP])
             self.rule(src_ns, src_kept, True, (0, version, number, cidr), port, row)
-            self.flows.append(Flow(src, Endpoint(None, (), address), dst_port, proto.value))
+            self.flows.append(Flow(src, Endpoint(None, (), address), dst_port, protocol))
             return
         svc_name = row[SVC]
         service = None
@@ -306,7 +308,7 @@ class _Builder:
                     backend[0].namespace or "", backend[1], False, (2, src_ns, src_kept), port, row
                 )
             dst = backend[0] if backend else Endpoint()
-            self.flows.append(Flow(src, dst, dst_port, proto.value, service))
+            self.flows.append(Flow(src, dst, dst_port, protocol, service))
             return
         dst, dst_kept = self.pod(
             row[DST_NS], row[DST_LABELS], SkipReason.DESTINATION_WITHOUT_NAMESPACE
@@ -314,7 +316,7 @@ class _Builder:
         dst_ns = dst.namespace or ""
         self.rule(src_ns, src_kept, True, (2, dst_ns, dst_kept), port, row)
         self.rule(dst_ns, dst_kept, False, (2, src_ns, src_kept), port, row)
-        self.flows.append(Flow(src, dst, dst_port, proto.value, service))
+        self.flows.append(Flow(src, dst, dst_port, protocol, service))
 
 
 def _selector(labels: Labels) -> dict[str, Any]:

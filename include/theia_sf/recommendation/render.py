@@ -10,6 +10,7 @@ Sub-trees shared between policies (peers, port lists) are rendered once per call
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,19 @@ except AttributeError:  # PyYAML built without libyaml
 DOCUMENT_SEPARATOR = "---\n"
 # PyYAML writes longer mapping keys in the explicit "? key" form; leave those to it.
 _MAX_SIMPLE_KEY = 120
+
+
+# Strings PyYAML certainly writes plain (unquoted), checked without calling it: lower-case
+# DNS-style names and IPv4 CIDRs. No implicit resolver (bool, null, int, float, timestamp)
+# matches them, except the YAML 1.1 booleans and null spelled in lower case, excluded here;
+# none contains an indicator or a space. A large run has ~100,000 such distinct strings.
+_PLAIN = re.compile(r"[a-z][a-z0-9-]*|[0-9]{1,3}(?:\.[0-9]{1,3}){3}/[0-9]{1,3}")
+_RESOLVED_WORDS = frozenset(("yes", "no", "true", "false", "on", "off", "null"))
+
+
+def is_plain(value: str) -> bool:
+    """True when PyYAML would emit ``value`` as-is (a conservative subset of such strings)."""
+    return _PLAIN.fullmatch(value) is not None and value not in _RESOLVED_WORDS
 
 
 class _Fallback(Exception):
@@ -63,6 +77,8 @@ class _Emitter:
                 raise _Fallback
             if isinstance(value, int):
                 text = str(value)
+            elif isinstance(value, str) and is_plain(value):
+                text = value
             elif isinstance(value, str):
                 dumped = yaml.dump([value], Dumper=_Dumper, allow_unicode=True, width=1 << 30)
                 if not dumped.startswith("- ") or dumped.count("\n") != 1:
