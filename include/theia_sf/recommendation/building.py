@@ -51,6 +51,7 @@ IpPeer = tuple[int, int, int, str]
 ServicePeer = tuple[int, str, str]
 PodPeer = tuple[int, str, Labels]
 Peer = tuple[Any, ...]
+_GroupKey = tuple[str, Labels]  # namespace, labels minus the ignore list
 Port = tuple[int, str]
 
 
@@ -164,7 +165,8 @@ class _Builder:
         self._labels: dict[str | None, tuple[Labels, Labels] | SkipReason] = {}
         self._namespaces: dict[str, bool] = {}
         self._endpoints: dict[tuple[str, Labels], Endpoint] = {}
-        self._pods: dict[tuple[str, str | None], tuple[Endpoint, Labels]] = {}
+        # (namespace, raw labels text) -> (endpoint, group key, peer key), built once per pod.
+        self._pods: dict[tuple[str, str | None], tuple[Endpoint, _GroupKey, Peer]] = {}
         self._ips: dict[str, tuple[int, int, str, str] | None] = {}
         self._services: dict[str, tuple[str, str] | None] = {}
         self.skipped: dict[str, Counter[str]] = {}
@@ -189,8 +191,9 @@ class _Builder:
 
     def pod(
         self, ns: str | None, labels: str | None, missing: SkipReason
-    ) -> tuple[Endpoint, Labels]:
-        """The pod endpoint (raw labels, for the self-check) and its group labels."""
+    ) -> tuple[Endpoint, _GroupKey, Peer]:
+        """The pod endpoint (raw labels, for the self-check), its group (namespace and labels
+        minus the ignore list) and the rule peer that selects that group."""
         if not ns:
             raise _Invalid(missing)
         found = self._pods.get((ns, labels))  # one lookup per endpoint seen before
@@ -205,8 +208,8 @@ class _Builder:
         endpoint = self._endpoints.get((ns, raw))
         if endpoint is None:
             endpoint = self._endpoints[(ns, raw)] = Endpoint(ns, raw)
-        self._pods[(ns, labels)] = (endpoint, kept)
-        return endpoint, kept
+        found = self._pods[(ns, labels)] = (endpoint, (ns, kept), (2, ns, kept))
+        return found
 
     def ip(self, raw: str | None) -> tuple[int, int, str, str]:
         """(version, number, cidr, canonical address) of a peer IP."""
@@ -226,27 +229,26 @@ class _Builder:
 
     def rule(
         self,
-        ns: str,
-        labels: Labels,
+        group: _GroupKey,
         egress: bool,
         peer: Peer,
         port: Port | None,
-        row: Sequence[Any],
+        evidence: tuple[int, int, Any, Any],
     ) -> None:
-        if ns in self.allow:
+        if group[0] in self.allow:
             return  # allow-listed namespaces get the namespace-wide ACNP, no per-group policy
-        g = self.groups.get((ns, labels))
+        g = self.groups.get(group)
         if g is None:
-            g = self.groups[(ns, labels)] = _Group()
+            g = self.groups[group] = _Group()
         rules = g.egress if egress else g.ingress
         acc = rules.get(peer)
         if acc is None:
             acc = rules[peer] = _RuleAcc()
         if port is not None:
             acc.ports.add(port)
-        acc.flows += int(row[FLOWS] or 0)
-        acc.octets += int(row[BYTES] or 0)
-        first, last = row[FIRST], row[LAST]
+        flows, octets, first, last = evidence
+        acc.flows += flows
+        acc.octets += octets
         if first is not None and (acc.first is None or first < acc.first):
             acc.first = first
         if last is not None and (acc.last is None or last > acc.last):
@@ -271,22 +273,24 @@ class _Builder:
             raise _Invalid(SkipReason.INVALID_PORT)
         dst_port = int(dst_port)
         port: Port = (dst_port, protocol)
+        evidence = (int(row[FLOWS] or 0), int(row[BYTES] or 0), row[FIRST], row[LAST])
         ft = row[FLOW_TYPE]
         if ft == FLOW_FROM_EXTERNAL:
             version, number, cidr, address = self.ip(row[SRC_IP])
-            dst, dst_kept = self.pod(
+            dst, dst_group, _ = self.pod(
                 row[DST_NS], row[DST_LABELS], SkipReason.DESTINATION_WITHOUT_NAMESPACE
             )
-            self.rule(dst.namespace or "", dst_kept, False, (0, version, number, cidr), port, row)
+            self.rule(dst_group, False, (0, version, number, cidr), port, evidence)
             self.flows.append(Flow(Endpoint(None, (), address), dst, dst_port, protocol))
             return
         if ft not in (FLOW_INTRA_NODE, FLOW_INTER_NODE, FLOW_TO_EXTERNAL):
             raise _Invalid(SkipReason.UNKNOWN_FLOW_TYPE)
-        src, src_kept = self.pod(row[SRC_NS], row[SRC_LABELS], SkipReason.SOURCE_WITHOUT_NAMESPACE)
-        src_ns = src.namespace or ""
+        src, src_group, src_peer = self.pod(
+            row[SRC_NS], row[SRC_LABELS], SkipReason.SOURCE_WITHOUT_NAMESPACE
+        )
         if ft == FLOW_TO_EXTERNAL:
             version, number, cidr, address = self.ip(row[DST_IP])
-            self.rule(src_ns, src_kept, True, (0, version, number, cidr), port, row)
+            self.rule(src_group, True, (0, version, number, cidr), port, evidence)
             self.flows.append(Flow(src, Endpoint(None, (), address), dst_port, protocol))
             return
         svc_name = row[SVC]
@@ -302,20 +306,17 @@ class _Builder:
                 backend = self.pod(
                     row[DST_NS], row[DST_LABELS], SkipReason.DESTINATION_WITHOUT_NAMESPACE
                 )
-            self.rule(src_ns, src_kept, True, (1, service[0], service[1]), None, row)
+            self.rule(src_group, True, (1, service[0], service[1]), None, evidence)
             if backend is not None:
-                self.rule(
-                    backend[0].namespace or "", backend[1], False, (2, src_ns, src_kept), port, row
-                )
+                self.rule(backend[1], False, src_peer, port, evidence)
             dst = backend[0] if backend else Endpoint()
             self.flows.append(Flow(src, dst, dst_port, protocol, service))
             return
-        dst, dst_kept = self.pod(
+        dst, dst_group, dst_peer = self.pod(
             row[DST_NS], row[DST_LABELS], SkipReason.DESTINATION_WITHOUT_NAMESPACE
         )
-        dst_ns = dst.namespace or ""
-        self.rule(src_ns, src_kept, True, (2, dst_ns, dst_kept), port, row)
-        self.rule(dst_ns, dst_kept, False, (2, src_ns, src_kept), port, row)
+        self.rule(src_group, True, dst_peer, port, evidence)
+        self.rule(dst_group, False, src_peer, port, evidence)
         self.flows.append(Flow(src, dst, dst_port, protocol, service))
 
 
