@@ -174,7 +174,7 @@ class Selector:
 
 
 def _selector(raw: Any, where: str, memo: dict[Any, Any] | None) -> Selector:
-    if memo is None or not isinstance(raw, Mapping):
+    if memo is None or (type(raw) is not dict and not isinstance(raw, Mapping)):
         return Selector.parse(raw, where)
     key = ("selector", id(raw))
     found = memo.get(key)
@@ -259,7 +259,7 @@ class Peer:
     def parse(
         cls, raw: Any, where: str, policy_namespace: str | None, memo: dict[Any, Any] | None = None
     ) -> Peer:
-        if not isinstance(raw, Mapping):
+        if type(raw) is not dict and not isinstance(raw, Mapping):  # ABC check only if needed
             raise PolicyError(f"{where}: peer must be a mapping")
         unknown = set(raw) - {"podSelector", "namespaceSelector", "ipBlock", "namespaces"}
         if unknown:
@@ -506,7 +506,7 @@ def _rules(
     peer_key = "to" if direction == "egress" else "from"
     for i, r in enumerate(raw or []):
         here = f"{where} {direction}[{i}]"
-        if not isinstance(r, Mapping):
+        if type(r) is not dict and not isinstance(r, Mapping):  # ABC check only if needed
             raise PolicyError(f"{here}: rule must be a mapping")
         action = "Allow"
         if antrea:

@@ -104,7 +104,12 @@ class _Emitter:
             v = value[k]
             head = lead + self.key(k) + ":"
             lead = pad
-            if isinstance(v, Mapping):
+            # Exact type checks first: isinstance against the Mapping ABC is slow, and this
+            # runs for every key of every rule.
+            kind = type(v)
+            if kind is str or kind is int:
+                out.append(head + " " + self.scalar(v))
+            elif kind is dict or (kind is not list and isinstance(v, Mapping)):
                 if v:
                     out.append(head)
                     self.nested(v, indent + 2, out)
@@ -138,7 +143,7 @@ class _Emitter:
         lines: list[str] = []
         pad = " " * indent
         for item in items:
-            if isinstance(item, Mapping):
+            if type(item) is dict or isinstance(item, Mapping):
                 if item:
                     self.mapping(item, indent + 2, lines, first=pad + "- ")
                 else:
