@@ -12,11 +12,12 @@ import dataclasses
 import datetime as dt
 import gc
 import hashlib
+import itertools
 import json
 import logging
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,15 +155,15 @@ def _describe(verdict: Verdict) -> str:
 
 def _policy_rows(
     run_id: str, recommendation: Recommendation, documents: Sequence[str], digests: Sequence[str]
-) -> list[dict[str, Any]]:
-    rows = []
+) -> Iterator[dict[str, Any]]:
+    """One row per policy, made as the inserts consume them (evidence JSON is large)."""
     for position, (policy, text, digest) in enumerate(
         zip(recommendation.policies, documents, digests, strict=True)
     ):
         ev = policy.evidence
         firsts = [e["first_seen"] for e in ev if e.get("first_seen") is not None]
         lasts = [e["last_seen"] for e in ev if e.get("last_seen") is not None]
-        rows.append(
+        yield (
             {
                 "position": position,
                 "kind": policy.kind,
@@ -179,16 +180,15 @@ def _policy_rows(
                 "evidence": json.dumps(list(ev), separators=(",", ":")),
             }
         )
-    return rows
 
 
 def _insert_policies(
-    session: Session, sql: SqlLibrary, run_id: str, rows: Sequence[Mapping[str, Any]]
+    session: Session, sql: SqlLibrary, run_id: str, rows: Iterable[Mapping[str, Any]]
 ) -> None:
     name = "recommendation/insert_recommended_policies.sql"
     statements: dict[int, Query] = {}
-    for start in range(0, len(rows), INSERT_BATCH):
-        batch = rows[start : start + INSERT_BATCH]
+    remaining = iter(rows)
+    while batch := list(itertools.islice(remaining, INSERT_BATCH)):
         binds: dict[str, Any] = {"run_id": run_id}
         for i, row in enumerate(batch):
             for key, value in row.items():
@@ -313,6 +313,14 @@ def run_policy_recommendation(
             gc.enable()
 
 
+def _drain(rows: list[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    """Yield ``rows`` in order, removing each from the list: a row is freed once built
+    (the fetched rows are the largest structure of a high-cardinality run)."""
+    rows.reverse()
+    while rows:
+        yield rows.pop()
+
+
 @dataclass(frozen=True, slots=True)
 class _Built:
     recommendation: Recommendation  # without its replay flows
@@ -323,8 +331,7 @@ class _Built:
 def _build_and_check(
     run_id: str, options: Options, tuples: list[tuple[Any, ...]], began: float
 ) -> _Built:
-    recommendation = build_recommendation(tuples, options)
-    tuples.clear()
+    recommendation = build_recommendation(_drain(tuples), options)
     if recommendation.tuple_count == 0:
         log.info(
             "run %s: no unprotected flows in the window; only the %d static policies of %s",
