@@ -345,6 +345,9 @@ class _Parts:
         self.ports: dict[tuple[Port, ...], list[dict[str, Any]]] = {}
         self.selectors: dict[Labels, dict[str, Any]] = {}
         self.namespaces: dict[str, dict[str, Any]] = {}
+        # Evidence texts, shared like the manifest fragments (peers recur across groups).
+        self.peer_texts: dict[Peer, str] = {}
+        self.port_texts: dict[tuple[Port, ...], list[str]] = {}
 
     def selector(self, labels: Labels) -> dict[str, Any]:
         found = self.selectors.get(labels)
@@ -400,12 +403,18 @@ class _Parts:
                     rule[key] = self.peer_list(peer)
                     rule["ports"] = self.port_list(ports)
                 # Times stay Unix seconds here: one run can hold hundreds of thousands of rules.
+                text = self.peer_texts.get(peer)
+                if text is None:
+                    text = self.peer_texts[peer] = _peer_text(peer)
+                port_texts = self.port_texts.get(ports)
+                if port_texts is None:
+                    port_texts = self.port_texts[ports] = [f"{p}/{proto}" for p, proto in ports]
                 evidence.append(
                     {
                         "direction": direction,
                         "rule": len(out),
-                        "peer": _peer_text(peer),
-                        "ports": [f"{p}/{proto}" for p, proto in ports],
+                        "peer": text,
+                        "ports": port_texts,
                         "flow_count": acc.flows,
                         "bytes": acc.octets,
                         "first_seen": acc.first,
