@@ -5,15 +5,12 @@ from __future__ import annotations
 import copy
 import http.server
 import json
-import os
-import subprocess
-import sys
-import textwrap
 import threading
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from dagtest import run_dag_tests
 
 airflow = pytest.importorskip("airflow")
 
@@ -150,23 +147,6 @@ def test_end_before_start_fails_the_first_task(dag):
         _check(dag, {"start": "2024-05-02T00:00:00Z", "end": "2024-05-01T00:00:00Z"})
 
 
-DRIVER = textwrap.dedent(
-    """
-    import json, sys
-    from airflow.dag_processing.dagbag import DagBag
-    from airflow.utils import db
-
-    db.initdb()
-    dag = DagBag(dag_folder=sys.argv[1]).dags["theia_drop_detection"]
-    results = []
-    for conf in json.loads(sys.argv[2]):
-        run = dag.test(run_conf=conf)
-        results.append({ti.task_id: str(ti.state) for ti in run.get_task_instances()})
-    print("RESULTS " + json.dumps(results))
-    """
-)
-
-
 class _Inbox(http.server.BaseHTTPRequestHandler):
     bodies: ClassVar[list] = []
 
@@ -200,41 +180,20 @@ def test_generated_flows_spike_is_detected_published_and_alerted_once(tmp_path, 
     _Inbox.bodies = []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Inbox)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    home = tmp_path / "airflow"
-    home.mkdir()
     results = tmp_path / "results"
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW_CONN_THEIA_WAREHOUSE": json.dumps(
-            {"conn_type": "duckdb", "host": str(duckdb_path)}
-        ),
-        "AIRFLOW_CONN_OPS_WEBHOOK": json.dumps(
-            {"conn_type": "http", "host": f"http://127.0.0.1:{server.server_address[1]}/hook"}
-        ),
-        "THEIA_RESULTS_LOCATION": str(results),
-        "THEIA_DATA_DIR": str(tmp_path / "data"),
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "include"), os.environ.get("PYTHONPATH", "")]),
-    }
+    webhook = {"conn_type": "http", "host": f"http://127.0.0.1:{server.server_address[1]}/hook"}
     # The demo's spike is today; under the tests' Airflow unit-test mode dag.test()'s data
     # interval ends at the last midnight (a REST-triggered run's ends at trigger time).
     alerting = {"alert_connections": ["ops_webhook"], "end": "now"}
     confs = [alerting, alerting, {"alert_connections": ["no_such_hook"]}]
     try:
-        proc = subprocess.run(
-            [sys.executable, "-c", DRIVER, str(DAG_FILE), json.dumps(confs)],
-            env=env, capture_output=True, text=True, timeout=600, check=False,
-        )  # fmt: skip
+        (first, second, bad), log = run_dag_tests(
+            "theia_drop_detection", tmp_path, confs, duckdb_path, results,
+            extra_env={"AIRFLOW_CONN_OPS_WEBHOOK": json.dumps(webhook)},
+        )
     finally:
         server.shutdown()
         server.server_close()
-    log = proc.stdout + proc.stderr
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULTS ")]
-    assert lines, log[-5000:]
-    first, second, bad = json.loads(lines[-1][len("RESULTS ") :])
     assert set(first.values()) == set(second.values()) == {"success"}, log[-5000:]
     # The unknown connection stops the run in its first task: no warehouse task runs.
     assert bad["check_params"] == "failed"

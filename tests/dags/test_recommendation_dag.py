@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from dagtest import run_dag_tests
 
 airflow = pytest.importorskip("airflow")
 
@@ -135,47 +132,8 @@ def test_end_before_start_fails_first_task_naming_params(dag):
         _resolve(dag, {"start": "2024-05-02T00:00:00Z", "end": "2024-05-01T00:00:00Z"})
 
 
-DRIVER = textwrap.dedent(
-    """
-    import json, sys
-    from airflow.dag_processing.dagbag import DagBag
-    from airflow.utils import db
-
-    db.initdb()
-    dag = DagBag(dag_folder=sys.argv[1]).dags["theia_policy_recommendation"]
-    results = []
-    for conf in json.loads(sys.argv[2]):
-        run = dag.test(run_conf=conf)
-        results.append({ti.task_id: str(ti.state) for ti in run.get_task_instances()})
-    print("RESULTS " + json.dumps(results))
-    """
-)
-
-
 def _run_dag(tmp_path, confs, duckdb_path, results):
-    """dag.test() in a fresh interpreter: its own AIRFLOW_HOME and SQLite metadata database."""
-    home = tmp_path / "airflow"
-    home.mkdir(exist_ok=True)
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW_CONN_THEIA_WAREHOUSE": json.dumps(
-            {"conn_type": "duckdb", "host": str(duckdb_path)}
-        ),
-        "THEIA_RESULTS_LOCATION": str(results),
-        "THEIA_DATA_DIR": str(tmp_path / "data"),
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "include"), os.environ.get("PYTHONPATH", "")]),
-    }
-    proc = subprocess.run(
-        [sys.executable, "-c", DRIVER, str(DAG_FILE), json.dumps(confs)],
-        env=env, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULTS ")]
-    assert lines, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return json.loads(lines[-1][len("RESULTS ") :]), proc.stdout + proc.stderr
+    return run_dag_tests("theia_policy_recommendation", tmp_path, confs, duckdb_path, results)
 
 
 @pytest.mark.slow
