@@ -610,10 +610,27 @@ class PolicySet:
         namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         memo: dict[Any, Any] = {}
-        self.policies = sorted(
-            (compile_policy(m, memo) for m in manifests), key=CompiledPolicy.sort_key
-        )
+        compiled = [compile_policy(m, memo) for m in manifests]
         del memo
+        self._index(compiled, namespace_labels)
+
+    @classmethod
+    def from_compiled(
+        cls,
+        compiled: Iterable[CompiledPolicy],
+        namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> PolicySet:
+        """A set of policies compiled one by one (:func:`compile_policy` with a shared memo)."""
+        self = cls.__new__(cls)
+        self._index(compiled, namespace_labels)
+        return self
+
+    def _index(
+        self,
+        compiled: Iterable[CompiledPolicy],
+        namespace_labels: Mapping[str, Mapping[str, str]] | None,
+    ) -> None:
+        self.policies = sorted(compiled, key=CompiledPolicy.sort_key)
         self._ns_extra = {k: dict(v) for k, v in (namespace_labels or {}).items()}
         # appliedTo index: (namespace, one required label pair) -> policies, so an endpoint
         # only checks policies that can select it. Position = order in self.policies.

@@ -25,6 +25,13 @@ class Session(Protocol):
 
     def fetch_rows(self, query: Query) -> tuple[list[str], list[tuple[Any, ...]]]: ...
 
+    def fetch_batches(
+        self, query: Query, size: int
+    ) -> tuple[list[str], Iterator[list[tuple[Any, ...]]]]:
+        """Column names, and the rows in lists of at most ``size``: a large result is read
+        as it is consumed instead of all at once. Consume it before the next statement."""
+        ...
+
     def transaction(self) -> AbstractContextManager[None]: ...
 
 
@@ -33,7 +40,12 @@ class Warehouse(Protocol):
 
     engine: str
 
-    def session(self, *, read_only: bool = False) -> AbstractContextManager[Session]: ...
+    def session(
+        self, *, read_only: bool = False, bulk_text: bool = False
+    ) -> AbstractContextManager[Session]:
+        """``bulk_text``: the session stores large text values (policy documents); an engine
+        may pick a storage setting that suits them."""
+        ...
 
 
 def rows_as_dicts(columns: list[str], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:

@@ -187,17 +187,16 @@ def test_self_check_failure_fails_the_run(duckdb_warehouse, sql, insert_flows, m
     import theia_sf.services.recommendation as service
 
     insert_flows(duckdb_warehouse, WORKED_EXAMPLE)
-    real = service.build_recommendation
+    real = service.collect
 
     def broken(tuples, options):
         # Drop every allow policy: the reject ACNPs then block the observed flows.
-        rec = real(tuples, options)
-        kept = tuple(p for p in rec.policies if "allow-anp" not in p.name)
-        return type(rec)(
-            kept, rec.flows, rec.tuple_count, rec.flow_count, rec.skipped, rec.warnings
-        )
+        collected = real(tuples, options)
+        policies = collected.policies
+        collected.policies = lambda: (p for p in policies() if "allow-anp" not in p.name)
+        return collected
 
-    monkeypatch.setattr(service, "build_recommendation", broken)
+    monkeypatch.setattr(service, "collect", broken)
     with pytest.raises(SelfCheckError, match="would be denied"):
         run_policy_recommendation(
             duckdb_warehouse,

@@ -131,6 +131,18 @@ class DuckDBSession:
         columns = [d[0].lower() for d in cursor.description or []]
         return columns, cursor.fetchall()
 
+    def fetch_batches(
+        self, query: Query, size: int
+    ) -> tuple[list[str], Iterator[list[tuple[Any, ...]]]]:
+        cursor = self._run(query)
+        columns = [d[0].lower() for d in cursor.description or []]
+
+        def batches() -> Iterator[list[tuple[Any, ...]]]:
+            while rows := cursor.fetchmany(size):
+                yield rows
+
+        return columns, batches()
+
     def fetch(self, query: Query) -> list[dict[str, Any]]:
         return rows_as_dicts(*self.fetch_rows(query))
 
@@ -203,8 +215,16 @@ class DuckDBWarehouse:
         return con
 
     @contextmanager
-    def session(self, *, read_only: bool = False) -> Iterator[DuckDBSession]:
+    def session(
+        self, *, read_only: bool = False, bulk_text: bool = False
+    ) -> Iterator[DuckDBSession]:
         con = self._connect(read_only)
+        if bulk_text:
+            # Large documents (megabytes of policy YAML and evidence): DuckDB's automatic
+            # choice tries every string compression at checkpoint, which took seconds per
+            # 100 MB; ZSTD alone is fast and compresses such text well. Other types keep
+            # their usual compression. The setting lives as long as this connection.
+            con.execute("SET force_compression = 'zstd'")
         try:
             yield DuckDBSession(con)
         finally:

@@ -80,6 +80,25 @@ class SnowflakeSession:
         finally:
             cursor.close()
 
+    def fetch_batches(
+        self, query: Query, size: int
+    ) -> tuple[list[str], Iterator[list[tuple[Any, ...]]]]:
+        cursor = self._run(query)
+        try:
+            columns = [d[0].lower() for d in cursor.description or []]
+        except BaseException:
+            cursor.close()
+            raise
+
+        def batches() -> Iterator[list[tuple[Any, ...]]]:
+            try:
+                while rows := cursor.fetchmany(size):
+                    yield [tuple(r) for r in rows]
+            finally:
+                cursor.close()
+
+        return columns, batches()
+
     def fetch(self, query: Query) -> list[dict[str, Any]]:
         return rows_as_dicts(*self.fetch_rows(query))
 
@@ -133,7 +152,9 @@ class SnowflakeWarehouse:
         self.temporary_warehouse = temporary_warehouse
 
     @contextmanager
-    def session(self, *, read_only: bool = False) -> Iterator[SnowflakeSession]:
+    def session(
+        self, *, read_only: bool = False, bulk_text: bool = False
+    ) -> Iterator[SnowflakeSession]:
         con = self._connect()
         session = SnowflakeSession(con)
         temp: str | None = None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import socket
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,7 +117,7 @@ class _RuleAcc:
     __slots__ = ("first", "flows", "last", "octets", "ports")
 
     def __init__(self) -> None:
-        self.ports: set[Port] = set()
+        self.ports: list[Port] = []  # a set costs 216 bytes; most rules have 1-2 ports
         self.flows = 0
         self.octets = 0
         self.first: int | None = None
@@ -167,7 +167,8 @@ class _Builder:
         self._endpoints: dict[tuple[str, Labels], Endpoint] = {}
         # (namespace, raw labels text) -> (endpoint, group key, peer key), built once per pod.
         self._pods: dict[tuple[str, str | None], tuple[Endpoint, _GroupKey, Peer]] = {}
-        self._ips: dict[str, tuple[int, int, str, str] | None] = {}
+        # raw address -> (rule peer, endpoint outside the cluster), made once per address.
+        self._ips: dict[str, tuple[Peer, Endpoint] | None] = {}
         self._services: dict[str, tuple[str, str] | None] = {}
         self.skipped: dict[str, Counter[str]] = {}
         self.flows: list[Flow] = []
@@ -211,15 +212,15 @@ class _Builder:
         found = self._pods[(ns, labels)] = (endpoint, (ns, kept), (2, ns, kept))
         return found
 
-    def ip(self, raw: str | None) -> tuple[int, int, str, str]:
-        """(version, number, cidr, canonical address) of a peer IP."""
+    def ip(self, raw: str | None) -> tuple[Peer, Endpoint]:
+        """The ipBlock rule peer and the outside endpoint of a peer IP."""
         if raw is None:
             raise _Invalid(SkipReason.INVALID_IP)
         found = self._ips.get(raw, False)
         if found is False:
             try:
                 version, number, cidr = _ip(raw)
-                found = (version, number, cidr, cidr[: cidr.index("/")])
+                found = ((0, version, number, cidr), Endpoint(None, (), cidr[: cidr.index("/")]))
             except _Invalid:
                 found = None
             self._ips[raw] = found
@@ -244,8 +245,8 @@ class _Builder:
         acc = rules.get(peer)
         if acc is None:
             acc = rules[peer] = _RuleAcc()
-        if port is not None:
-            acc.ports.add(port)
+        if port is not None and port not in acc.ports:
+            acc.ports.append(port)
         flows, octets, first, last = evidence
         acc.flows += flows
         acc.octets += octets
@@ -276,12 +277,12 @@ class _Builder:
         evidence = (int(row[FLOWS] or 0), int(row[BYTES] or 0), row[FIRST], row[LAST])
         ft = row[FLOW_TYPE]
         if ft == FLOW_FROM_EXTERNAL:
-            version, number, cidr, address = self.ip(row[SRC_IP])
+            peer, outside = self.ip(row[SRC_IP])
             dst, dst_group, _ = self.pod(
                 row[DST_NS], row[DST_LABELS], SkipReason.DESTINATION_WITHOUT_NAMESPACE
             )
-            self.rule(dst_group, False, (0, version, number, cidr), port, evidence)
-            self.flows.append(Flow(Endpoint(None, (), address), dst, dst_port, protocol))
+            self.rule(dst_group, False, peer, port, evidence)
+            self.flows.append(Flow(outside, dst, dst_port, protocol))
             return
         if ft not in (FLOW_INTRA_NODE, FLOW_INTER_NODE, FLOW_TO_EXTERNAL):
             raise _Invalid(SkipReason.UNKNOWN_FLOW_TYPE)
@@ -289,9 +290,9 @@ class _Builder:
             row[SRC_NS], row[SRC_LABELS], SkipReason.SOURCE_WITHOUT_NAMESPACE
         )
         if ft == FLOW_TO_EXTERNAL:
-            version, number, cidr, address = self.ip(row[DST_IP])
-            self.rule(src_group, True, (0, version, number, cidr), port, evidence)
-            self.flows.append(Flow(src, Endpoint(None, (), address), dst_port, protocol))
+            peer, outside = self.ip(row[DST_IP])
+            self.rule(src_group, True, peer, port, evidence)
+            self.flows.append(Flow(src, outside, dst_port, protocol))
             return
         svc_name = row[SVC]
         service = None
@@ -348,17 +349,23 @@ class _Parts:
         # Evidence texts, shared like the manifest fragments (peers recur across groups).
         self.peer_texts: dict[Peer, str] = {}
         self.port_texts: dict[tuple[Port, ...], list[str]] = {}
+        # id -> fragment of everything above that manifests share (alive as long as this).
+        self.shared: dict[int, Any] = {}
+
+    def _share(self, value: Any) -> Any:
+        self.shared[id(value)] = value
+        return value
 
     def selector(self, labels: Labels) -> dict[str, Any]:
         found = self.selectors.get(labels)
         if found is None:
-            found = self.selectors[labels] = _selector(labels)
+            found = self.selectors[labels] = self._share(_selector(labels))
         return found
 
     def ns_selector(self, ns: str) -> dict[str, Any]:
         found = self.namespaces.get(ns)
         if found is None:
-            found = self.namespaces[ns] = _ns_selector(ns)
+            found = self.namespaces[ns] = self._share(_ns_selector(ns))
         return found
 
     def peer_list(self, peer: Peer) -> list[dict[str, Any]]:
@@ -373,13 +380,15 @@ class _Parts:
                         "podSelector": self.selector(peer[2]),
                     }
                 ]
-            self.peers[peer] = found
+            self.peers[peer] = self._share(found)
         return found
 
     def port_list(self, ports: tuple[Port, ...]) -> list[dict[str, Any]]:
         found = self.ports.get(ports)
         if found is None:
-            found = self.ports[ports] = [{"port": p, "protocol": proto} for p, proto in ports]
+            found = self.ports[ports] = self._share(
+                [{"port": p, "protocol": proto} for p, proto in ports]
+            )
         return found
 
     def rules(
@@ -518,41 +527,82 @@ def _group_policies(
     return out
 
 
+class Collected:
+    """The tuples of a run reduced to groups and rules; policies are made on demand.
+
+    :meth:`policies` yields the policies in their final order (static ones first, then per
+    group sorted by namespace and labels) one at a time, so a caller can render and store
+    each one and let it go. ``flows`` are the accepted tuples as flows, for the self-check.
+    """
+
+    def __init__(self, builder: _Builder) -> None:
+        self._builder = builder
+        self.options = builder.options
+        self.flows = builder.flows
+        self.tuple_count = builder.tuple_count
+        self.flow_count = builder.flow_count
+        self.skipped: dict[str, dict[str, int]] = {
+            k: {"tuples": v["tuples"], "flows": v["flows"]}
+            for k, v in sorted(builder.skipped.items())
+        }
+        self.warnings: list[str] = []
+        self._parts = _Parts()
+
+    @property
+    def skipped_tuples(self) -> int:
+        return sum(v["tuples"] for v in self.skipped.values())
+
+    @property
+    def shared(self) -> Mapping[int, Any]:
+        """Manifest fragments shared between policies, by id (see :class:`_Parts`)."""
+        return self._parts.shared
+
+    def policies(self) -> Iterator[RecommendedPolicy]:
+        """Every policy, in order; ``warnings`` is complete once this is exhausted."""
+        options = self.options
+        groups = self._builder.groups
+        seen: set[str] = set()
+
+        def checked(policy: RecommendedPolicy) -> RecommendedPolicy:
+            if policy.key in seen:  # a hash collision would silently merge two workloads
+                raise RuntimeError(f"duplicate policy name {policy.key}; report this as a bug")
+            seen.add(policy.key)
+            return policy
+
+        self.warnings.clear()
+        for policy in static_policies(options):
+            yield checked(policy)
+        for ns, labels in sorted(groups):
+            group_policies = _group_policies(options, self._parts, ns, labels, groups[(ns, labels)])
+            if not labels:
+                self.warnings.append(
+                    f"empty selector: {group_policies[0].name} applies to every pod of namespace "
+                    f"{ns!r} (flows from pods without labels, or only ignored labels)"
+                )
+            for policy in group_policies:
+                yield checked(policy)
+
+
+def collect(tuples: Iterable[FlowTuple | Sequence[Any]], options: Options) -> Collected:
+    """Reduce the tuples (FlowTuples or plain rows in the same column order) to rules."""
+    builder = _Builder(options)
+    add = builder.add
+    for t in tuples:
+        add(t)
+    return Collected(builder)
+
+
 def build_recommendation(
     tuples: Iterable[FlowTuple | Sequence[Any]], options: Options
 ) -> Recommendation:
-    """Policies for the tuples: static ones first, then per group sorted by namespace and labels.
-
-    ``tuples`` are FlowTuples or plain rows in the same column order.
-    """
-    builder = _Builder(options)
-    for t in tuples:
-        builder.add(t)
-    policies = static_policies(options)
-    warnings = []
-    parts = _Parts()
-    for ns, labels in sorted(builder.groups):
-        group = builder.groups[(ns, labels)]
-        group_policies = _group_policies(options, parts, ns, labels, group)
-        if not labels:
-            warnings.append(
-                f"empty selector: {group_policies[0].name} applies to every pod of namespace "
-                f"{ns!r} (flows from pods without labels, or only ignored labels)"
-            )
-        policies.extend(group_policies)
-    seen: set[str] = set()
-    for p in policies:
-        if p.key in seen:  # a hash collision would silently merge two workloads' policies
-            raise RuntimeError(f"duplicate policy name {p.key}; report this as a bug")
-        seen.add(p.key)
+    """All policies for the tuples at once (see :class:`Collected` for the streaming form)."""
+    collected = collect(tuples, options)
+    policies = tuple(collected.policies())
     return Recommendation(
-        tuple(policies),
-        tuple(builder.flows),
-        builder.tuple_count,
-        builder.flow_count,
-        {
-            k: {"tuples": v["tuples"], "flows": v["flows"]}
-            for k, v in sorted(builder.skipped.items())
-        },
-        tuple(warnings),
+        policies,
+        tuple(collected.flows),
+        collected.tuple_count,
+        collected.flow_count,
+        collected.skipped,
+        tuple(collected.warnings),
     )

@@ -64,10 +64,14 @@ def _plain(value: Any) -> Any:
 
 
 class _Emitter:
-    def __init__(self) -> None:
+    """Emits lines. ``shared`` (id -> object, kept alive by the caller) limits the cache of
+    rendered sub-trees to those objects; without it every sub-tree is cached, which is only
+    valid while all rendered objects are alive (ids are reused once an object is freed)."""
+
+    def __init__(self, shared: Mapping[int, Any] | None = None) -> None:
         self.scalars: dict[Any, str] = {}
-        # Rendered lines of a shared sub-tree, by (id, indent); only valid while the
-        # objects are alive, i.e. during one render_manifests call.
+        self.only = shared
+        # Rendered lines of a sub-tree, by (id, indent).
         self.shared: dict[tuple[int, int], list[str]] = {}
 
     def scalar(self, value: Any) -> str:
@@ -126,6 +130,9 @@ class _Emitter:
                 out.append(head + " " + self.scalar(v))
 
     def nested(self, value: Mapping[str, Any], indent: int, out: list[str]) -> None:
+        if self.only is not None and id(value) not in self.only:
+            self.mapping(value, indent, out)
+            return
         key = (id(value), indent)
         lines = self.shared.get(key)
         if lines is None:
@@ -135,8 +142,9 @@ class _Emitter:
         out.extend(lines)
 
     def sequence(self, items: Sequence[Any], indent: int, out: list[str]) -> None:
+        cache = self.only is None or id(items) in self.only
         key = (id(items), indent)
-        cached = self.shared.get(key)
+        cached = self.shared.get(key) if cache else None
         if cached is not None:
             out.extend(cached)
             return
@@ -152,26 +160,41 @@ class _Emitter:
                 raise _Fallback  # nested sequences do not occur in policies
             else:
                 lines.append(pad + "- " + self.scalar(item))
-        self.shared[key] = lines
+        if cache:
+            self.shared[key] = lines
         out.extend(lines)
+
+
+def _render(emitter: _Emitter, manifest: Mapping[str, Any]) -> str:
+    lines: list[str] = []
+    try:
+        if not manifest:
+            raise _Fallback
+        emitter.mapping(manifest, 0, lines)
+    except _Fallback:
+        return render_with_pyyaml(manifest)
+    lines.append("")
+    return "\n".join(lines)
 
 
 def render_manifests(manifests: Sequence[Mapping[str, Any]]) -> list[str]:
     """One YAML document per manifest, each ending with a newline."""
     emitter = _Emitter()
-    out = []
-    for manifest in manifests:
-        lines: list[str] = []
-        try:
-            if not manifest:
-                raise _Fallback
-            emitter.mapping(manifest, 0, lines)
-        except _Fallback:
-            out.append(render_with_pyyaml(manifest))
-            continue
-        lines.append("")
-        out.append("\n".join(lines))
-    return out
+    return [_render(emitter, manifest) for manifest in manifests]
+
+
+class Renderer:
+    """Renders manifests one at a time (each may be freed after its turn).
+
+    ``shared`` maps the ids of sub-trees that several manifests hold (peer lists, port lists,
+    selectors) to those objects; they are rendered once. The caller keeps them alive.
+    """
+
+    def __init__(self, shared: Mapping[int, Any]) -> None:
+        self._emitter = _Emitter(shared)
+
+    def render(self, manifest: Mapping[str, Any]) -> str:
+        return _render(self._emitter, manifest)
 
 
 def render_manifest(manifest: Mapping[str, Any]) -> str:

@@ -8,27 +8,28 @@ results location (``recommendation/runs/<run_id>/`` and ``recommendation/latest/
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import gc
 import hashlib
 import itertools
 import json
 import logging
+import pickle
+import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from theia_sf.errors import ConfigurationError, TheiaError
 from theia_sf.objectstore import ObjectStore
-from theia_sf.policyeval import PolicySet, Verdict
+from theia_sf.policyeval import PolicySet, Verdict, compile_policy
 from theia_sf.publish import publish_artifacts
-from theia_sf.recommendation.building import Recommendation, build_recommendation
+from theia_sf.recommendation.building import Collected, Recommendation, collect
 from theia_sf.recommendation.diff import PolicyDiff, diff_policies
-from theia_sf.recommendation.model import TUPLE_COLUMNS, Options, to_datetime
-from theia_sf.recommendation.render import render_documents, render_manifests
+from theia_sf.recommendation.model import TUPLE_COLUMNS, Options, RecommendedPolicy, to_datetime
+from theia_sf.recommendation.render import Renderer, render_documents
 from theia_sf.sql import Query, SqlLibrary
 from theia_sf.timewindow import Window
 from theia_sf.warehouse import Session, Warehouse
@@ -109,10 +110,14 @@ def parameters_hash(record: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def fetch_tuples(
+FETCH_BATCH = 50_000  # rows per fetch: the rows of a large run are never all in memory
+
+
+def iter_tuples(
     session: Session, sql: SqlLibrary, window: Window, cluster_uuid: str | None, limit: int
-) -> list[tuple[Any, ...]]:
-    """The reduction (a GROUP BY in the warehouse): distinct tuples with evidence."""
+) -> Iterator[tuple[Any, ...]]:
+    """The reduction (a GROUP BY in the warehouse): distinct tuples with evidence, as plain
+    tuples in FlowTuple order, read batch by batch. Consume before the next statement."""
     binds: dict[str, Any] = {"start_ts": window.start, "end_ts": window.end}
     if cluster_uuid:
         binds["cluster_uuid"] = cluster_uuid
@@ -124,11 +129,18 @@ def fetch_tuples(
         cluster_uuid=bool(cluster_uuid),
         limit=bool(limit),
     )
-    columns, rows = session.fetch_rows(query)
-    expected = list(TUPLE_COLUMNS)
-    if columns != expected:
+    columns, batches = session.fetch_batches(query, FETCH_BATCH)
+    if columns != list(TUPLE_COLUMNS):
         raise RuntimeError(f"select_flow_tuples.sql returned columns {columns}")
-    return rows  # plain tuples in FlowTuple order: cheaper than objects for large runs
+    for batch in batches:
+        yield from batch
+
+
+def fetch_tuples(
+    session: Session, sql: SqlLibrary, window: Window, cluster_uuid: str | None, limit: int
+) -> list[tuple[Any, ...]]:
+    """All of :func:`iter_tuples` at once."""
+    return list(iter_tuples(session, sql, window, cluster_uuid, limit))
 
 
 def self_check(recommendation: Recommendation) -> list[Verdict]:
@@ -153,45 +165,63 @@ def _describe(verdict: Verdict) -> str:
     )
 
 
-def _policy_rows(
-    run_id: str, recommendation: Recommendation, documents: Sequence[str], digests: Sequence[str]
-) -> Iterator[dict[str, Any]]:
-    """One row per policy, made as the inserts consume them (evidence JSON is large)."""
-    for position, (policy, text, digest) in enumerate(
-        zip(recommendation.policies, documents, digests, strict=True)
-    ):
-        ev = policy.evidence
-        firsts = [e["first_seen"] for e in ev if e.get("first_seen") is not None]
-        lasts = [e["last_seen"] for e in ev if e.get("last_seen") is not None]
-        yield (
-            {
-                "position": position,
-                "kind": policy.kind,
-                "api_version": policy.api_version,
-                "namespace": policy.namespace,
-                "name": policy.name,
-                "yaml": text,
-                "yaml_sha256": digest,
-                "rule_count": len(ev),
-                "flow_count": sum(int(e["flow_count"]) for e in ev),
-                "bytes": sum(int(e["bytes"]) for e in ev),
-                "first_seen": to_datetime(min(firsts)) if firsts else None,
-                "last_seen": to_datetime(max(lasts)) if lasts else None,
-                "evidence": json.dumps(list(ev), separators=(",", ":")),
-            }
-        )
+def _policy_row(position: int, policy: RecommendedPolicy, text: str, digest: str) -> tuple:
+    """The stored row of one policy, in :data:`_ROW_KEYS` order."""
+    ev = policy.evidence
+    firsts = [e["first_seen"] for e in ev if e.get("first_seen") is not None]
+    lasts = [e["last_seen"] for e in ev if e.get("last_seen") is not None]
+    return (
+        position,
+        policy.kind,
+        policy.api_version,
+        policy.namespace,
+        policy.name,
+        text,
+        digest,
+        len(ev),
+        sum(int(e["flow_count"]) for e in ev),
+        sum(int(e["bytes"]) for e in ev),
+        to_datetime(min(firsts)) if firsts else None,
+        to_datetime(max(lasts)) if lasts else None,
+        json.dumps(list(ev), separators=(",", ":")),
+    )
 
 
-def _insert_policies(
-    session: Session, sql: SqlLibrary, run_id: str, rows: Iterable[Mapping[str, Any]]
-) -> None:
+_ROW_KEYS = (
+    "position", "kind", "api_version", "namespace", "name", "yaml", "yaml_sha256",
+    "rule_count", "flow_count", "bytes", "first_seen", "last_seen", "evidence",
+)  # fmt: skip
+
+
+class _Spool:
+    """Policy rows written to a temporary file as they are made, read back to be stored once
+    the self-check passed: a large run's YAML and evidence are never all in memory."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+        self.count = 0
+
+    def write(self, row: tuple) -> None:
+        pickle.dump(row, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.count += 1
+
+    def rows(self) -> Iterator[tuple]:
+        self._file.seek(0)
+        for _ in range(self.count):
+            yield pickle.load(self._file)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _insert_policies(session: Session, sql: SqlLibrary, run_id: str, rows: Iterable[tuple]) -> None:
     name = "recommendation/insert_recommended_policies.sql"
     statements: dict[int, Query] = {}
     remaining = iter(rows)
     while batch := list(itertools.islice(remaining, INSERT_BATCH)):
         binds: dict[str, Any] = {"run_id": run_id}
         for i, row in enumerate(batch):
-            for key, value in row.items():
+            for key, value in zip(_ROW_KEYS, row, strict=True):
                 binds[f"{key}_{i}"] = value
         # Render (and check) each batch size once; parsing a large VALUES list is not free.
         template = statements.get(len(batch))
@@ -260,15 +290,17 @@ def run_policy_recommendation(
     run_id = run_id or str(uuid.uuid4())
     params = parameters_record(options, cluster_uuid, limit)
     params_hash = parameters_hash(params)
-    # Two short sessions around the Python work: the engine's memory (and a temporary Snowflake
-    # warehouse) is not held while policies are built.
     inserted = False
-    # The run allocates millions of long-lived objects (fetched rows, rules, manifests) and
-    # frees none of them until the end: the cyclic collector would rescan them over and over
-    # (also while fetching and persisting), so it pauses for the whole run.
+    spool: _Spool | None = None
+    # The run allocates millions of long-lived objects (rules, flows, compiled policies) and
+    # frees few of them before the end: the cyclic collector would rescan them over and over,
+    # so it pauses for the whole run.
     collecting = gc.isenabled()
     gc.disable()
     try:
+        # First session: record the run, then stream the reduction into the builder (the
+        # fetched rows are never all in memory). The engine is released before the policies
+        # are made and checked.
         with warehouse.session() as session:
             session.execute(
                 sql.render(
@@ -288,15 +320,18 @@ def run_policy_recommendation(
                 )
             )
             inserted = True
-            tuples = fetch_tuples(session, sql, window, cluster_uuid, limit)
+            collected = collect(iter_tuples(session, sql, window, cluster_uuid, limit), options)
         log.info(
-            "run %s: %d distinct flow tuples in [%s, %s)%s (%.1f s)",
-            run_id, len(tuples), window.start.isoformat(), window.end.isoformat(),
+            "run %s: %d distinct flow tuples in [%s, %s)%s reduced to rules (%.1f s)",
+            run_id, collected.tuple_count, window.start.isoformat(), window.end.isoformat(),
             f" for cluster {cluster_uuid}" if cluster_uuid else "", time.monotonic() - began,
         )  # fmt: skip
-        built = _build_and_check(run_id, options, tuples, began)
-        with warehouse.session() as session:
-            return _persist(session, sql, run_id, params_hash, built, began)
+        _log_collected(run_id, collected)
+        spool = _Spool()
+        digests = _emit_and_check(run_id, collected, spool, began)
+        # Second session: store the policies and the run's outcome in one transaction.
+        with warehouse.session(bulk_text=True) as session:
+            return _persist(session, sql, run_id, params_hash, collected, spool, digests, began)
     except BaseException as error:
         if inserted:
             try:
@@ -309,50 +344,58 @@ def run_policy_recommendation(
                 log.exception("could not record run %s as failed", run_id)
         raise
     finally:
+        if spool is not None:
+            spool.close()
         if collecting:
             gc.enable()
 
 
-def _drain(rows: list[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
-    """Yield ``rows`` in order, removing each from the list: a row is freed once built
-    (the fetched rows are the largest structure of a high-cardinality run)."""
-    rows.reverse()
-    while rows:
-        yield rows.pop()
-
-
-@dataclass(frozen=True, slots=True)
-class _Built:
-    recommendation: Recommendation  # without its replay flows
-    documents: list[str]
-    digests: list[str]
-
-
-def _build_and_check(
-    run_id: str, options: Options, tuples: list[tuple[Any, ...]], began: float
-) -> _Built:
-    recommendation = build_recommendation(_drain(tuples), options)
-    if recommendation.tuple_count == 0:
+def _log_collected(run_id: str, collected: Collected) -> None:
+    if collected.tuple_count == 0:
         log.info(
-            "run %s: no unprotected flows in the window; only the %d static policies of %s",
-            run_id, len(recommendation.policies), options.policy_type.value,
+            "run %s: no unprotected flows in the window; only the static policies of %s",
+            run_id, collected.options.policy_type.value,
         )  # fmt: skip
-    for reason, counts in recommendation.skipped.items():
+    for reason, counts in collected.skipped.items():
         log.info(
             "run %s: skipped %d tuples (%d flows): %s",
             run_id, counts["tuples"], counts["flows"], reason,
         )  # fmt: skip
-    for warning in recommendation.warnings[:20]:
+
+
+def _emit_and_check(
+    run_id: str, collected: Collected, spool: _Spool, began: float
+) -> dict[str, str]:
+    """Make, compile, render and spool every policy one at a time, then replay the flows.
+
+    Returns the digests by policy key. Raises :class:`SelfCheckError` when an observed flow
+    would be denied; nothing is stored or published then.
+    """
+    renderer = Renderer(collected.shared)
+    memo: dict[Any, Any] = {}
+    compiled = []
+    digests: dict[str, str] = {}
+    for position, policy in enumerate(collected.policies()):
+        # The self-check compiles the manifest exactly as it is rendered and stored.
+        compiled.append(compile_policy(policy.manifest, memo))
+        text = renderer.render(policy.manifest)
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        digests[policy.key] = digest
+        spool.write(_policy_row(position, policy, text, digest))
+    del memo, renderer
+    for warning in collected.warnings[:20]:
         log.warning("run %s: %s", run_id, warning)
-    if len(recommendation.warnings) > 20:
+    if len(collected.warnings) > 20:
         log.warning(
-            "run %s: %d more warnings in the run report", run_id, len(recommendation.warnings) - 20
+            "run %s: %d more warnings in the run report", run_id, len(collected.warnings) - 20
         )
     log.info(
-        "run %s: %d policies built (%.1f s)", run_id, len(recommendation.policies),
-        time.monotonic() - began,
+        "run %s: %d policies made, rendered and compiled (%.1f s)",
+        run_id, spool.count, time.monotonic() - began,
     )  # fmt: skip
-    violations = self_check(recommendation)
+    policies = PolicySet.from_compiled(compiled)
+    del compiled
+    violations = policies.violations(collected.flows)
     if violations:
         shown = "; ".join(_describe(v) for v in violations[:10])
         raise SelfCheckError(
@@ -361,53 +404,54 @@ def _build_and_check(
         )
     log.info(
         "run %s: self-check replayed %d flows, all allowed (%.1f s)",
-        run_id, len(recommendation.flows), time.monotonic() - began,
+        run_id, len(collected.flows), time.monotonic() - began,
     )  # fmt: skip
-    recommendation = dataclasses.replace(recommendation, flows=())
-    documents = render_manifests([p.manifest for p in recommendation.policies])
-    digests = [hashlib.sha256(d.encode()).hexdigest() for d in documents]
-    log.info("run %s: YAML rendered (%.1f s)", run_id, time.monotonic() - began)
-    return _Built(recommendation, documents, digests)
+    collected.flows.clear()
+    return digests
 
 
 def _persist(
-    session: Session, sql: SqlLibrary, run_id: str, params_hash: str, built: _Built, began: float
+    session: Session,
+    sql: SqlLibrary,
+    run_id: str,
+    params_hash: str,
+    collected: Collected,
+    spool: _Spool,
+    digests: dict[str, str],
+    began: float,
 ) -> RunSummary:
-    recommendation = built.recommendation
     previous_id, previous = _previous_digests(session, sql, run_id, params_hash)
-    current = {p.key: d for p, d in zip(recommendation.policies, built.digests, strict=True)}
-    diff: PolicyDiff = diff_policies(previous, current, previous_id)
-    rows = _policy_rows(run_id, recommendation, built.documents, built.digests)
+    diff: PolicyDiff = diff_policies(previous, digests, previous_id)
     with session.transaction():
-        _insert_policies(session, sql, run_id, rows)
+        _insert_policies(session, sql, run_id, spool.rows())
         _finish(
             session,
             sql,
             run_id,
             "succeeded",
-            tuple_count=recommendation.tuple_count,
-            flow_count=recommendation.flow_count,
-            policy_count=len(recommendation.policies),
-            skipped_tuples=recommendation.skipped_tuples,
-            skipped_flows=json.dumps(recommendation.skipped, sort_keys=True),
-            warnings=json.dumps(list(recommendation.warnings)),
+            tuple_count=collected.tuple_count,
+            flow_count=collected.flow_count,
+            policy_count=spool.count,
+            skipped_tuples=collected.skipped_tuples,
+            skipped_flows=json.dumps(collected.skipped, sort_keys=True),
+            warnings=json.dumps(collected.warnings),
             previous_run_id=previous_id,
             diff=json.dumps(diff.to_record()),
         )
     seconds = time.monotonic() - began
     log.info(
         "run %s succeeded: %d policies (%d added, %d removed, %d changed since %s) in %.1f s",
-        run_id, len(recommendation.policies), len(diff.added), len(diff.removed),
+        run_id, spool.count, len(diff.added), len(diff.removed),
         len(diff.changed), previous_id or "no previous run", seconds,
     )  # fmt: skip
     return RunSummary(
         run_id,
         "succeeded",
-        recommendation.tuple_count,
-        recommendation.flow_count,
-        len(recommendation.policies),
-        recommendation.skipped,
-        recommendation.warnings,
+        collected.tuple_count,
+        collected.flow_count,
+        spool.count,
+        collected.skipped,
+        tuple(collected.warnings),
         diff.to_record(),
         seconds,
     )
