@@ -254,6 +254,26 @@ class Peer:
     excepts: tuple[str, ...] = ()
     policy_namespace: str | None = None  # None: cluster-scoped (ACNP)
     host: str | None = None  # canonical address when cidr is a single host and has no except
+    # (namespace, required label pairs) when the peer is "pods with these labels in the
+    # namespace named X" (namespaceSelector exactly {kubernetes.io/metadata.name: X}, or a bare
+    # podSelector in namespace X); None for every other shape. Set in __post_init__.
+    by_name: tuple[str, frozenset[tuple[str, str]]] | None = None
+    by_name_selector: bool = False  # True: X comes from a namespaceSelector
+
+    def __post_init__(self) -> None:
+        if self.cidr is not None or self.self_namespace:
+            return
+        pod = self.pod
+        if pod is not None and pod.expressions:
+            return
+        items = pod.items if pod is not None else frozenset()
+        if self.namespace is not None:
+            ns = self.namespace.exact_namespace()
+            if ns is not None:
+                object.__setattr__(self, "by_name", (ns, items))
+                object.__setattr__(self, "by_name_selector", True)
+        elif self.policy_namespace is not None and pod is not None:
+            object.__setattr__(self, "by_name", (self.policy_namespace, items))
 
     @classmethod
     def parse(
@@ -370,6 +390,8 @@ class RuleIndex:
     by_ns: dict[str, list[int]] = field(default_factory=dict)
     by_service: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     generic: list[int] = field(default_factory=list)
+    # Candidates for pods without an address, by (namespace, service): filled by first_match.
+    _by_peer: dict[tuple[str | None, tuple[str, str] | None], Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for i, rule in enumerate(self.rules):
@@ -401,6 +423,33 @@ class RuleIndex:
                     continue
                 self.generic.append(i)
 
+    def candidates(
+        self, peer: Endpoint, service: tuple[str, str] | None, ns_name: str | None
+    ) -> list[int] | tuple[int, ...]:
+        """Positions of the rules that can match a flow with this peer, in rule order."""
+        sources = [self.generic] if self.generic else []
+        if self.by_ip and peer.ip:
+            found = self.by_ip.get(_canonical(peer.ip) or "")
+            if found:
+                sources.append(found)
+        peer_ns = peer.namespace
+        if self.by_ns and peer_ns is not None:
+            found = self.by_ns.get(ns_name or peer_ns)
+            if found:
+                sources.append(found)
+            if ns_name != peer_ns:
+                found = self.by_ns.get(peer_ns)
+                if found:
+                    sources.append(found)
+        if self.by_service and service is not None:
+            found = self.by_service.get(service)
+            if found:
+                sources.append(found)
+        if not sources:
+            return ()
+        # Each list is in rule order; only a mix needs merging.
+        return sources[0] if len(sources) == 1 else sorted(set().union(*sources))
+
     def first_match(
         self,
         applied: Endpoint,
@@ -409,34 +458,31 @@ class RuleIndex:
         ns_labels: Mapping[str, str] | None,
         applied_ns_labels: Mapping[str, str] | None,
     ) -> Rule | None:
-        sources = [self.generic] if self.generic else []
-        if self.by_ip and peer.ip:
-            found = self.by_ip.get(_canonical(peer.ip) or "")
-            if found:
-                sources.append(found)
         peer_ns = peer.namespace
-        if self.by_ns and peer_ns is not None:
-            ns_name = ns_labels.get(NS_NAME_LABEL, peer_ns) if ns_labels else peer_ns
-            found = self.by_ns.get(ns_name)
-            if found:
-                sources.append(found)
-            if ns_name != peer_ns:
-                found = self.by_ns.get(peer_ns)
-                if found:
-                    sources.append(found)
+        ns_name = (
+            None
+            if peer_ns is None
+            else (ns_labels.get(NS_NAME_LABEL, peer_ns) if ns_labels else peer_ns)
+        )
+        # The namespace's name as a namespaceSelector sees it (Selector.matches on ns_labels).
+        selector_name = ns_labels.get(NS_NAME_LABEL) if ns_labels else None
         service = flow.service
-        if self.by_service and service is not None:
-            found = self.by_service.get(service)
-            if found:
-                sources.append(found)
-        if not sources:
+        if peer.ip is None:
+            # Pods without an address: the candidates only depend on (namespace, service).
+            key = (peer_ns, service)
+            candidates = self._by_peer.get(key)
+            if candidates is None:
+                candidates = self._by_peer[key] = self.candidates(peer, service, ns_name)
+        else:
+            candidates = self.candidates(peer, service, ns_name)
+        if not candidates:
             return None
-        # Each list is in rule order; only a mix needs merging.
-        candidates = sources[0] if len(sources) == 1 else sorted(set().union(*sources))
         rules = self.rules
         port, protocol = flow.port, flow.protocol
         applied_ns = applied.namespace
-        # Plain loops rather than any(<generator>): this runs for every replayed flow.
+        peer_items = None
+        # Plain loops and inlined checks rather than any(<generator>) and method calls: this
+        # runs twice for every replayed flow. Each inlined check is the method's exact logic.
         for i in candidates:
             rule = rules[i]
             if rule.applied_to is not None:
@@ -450,15 +496,29 @@ class RuleIndex:
                     return rule
                 continue
             if rule.ports is not None:
-                for spec in rule.ports:
-                    if spec.matches(port, protocol):
+                for spec in rule.ports:  # PortSpec.matches
+                    if spec.protocol == protocol and (
+                        spec.port is None or spec.port <= port <= (spec.end_port or spec.port)
+                    ):
                         break
                 else:
                     continue
             if rule.peers is None:
                 return rule
             for p in rule.peers:
-                if p.matches(peer, ns_labels, applied_ns):
+                by_name = p.by_name
+                if by_name is not None:  # Peer.matches for "labels in namespace X"
+                    if peer_ns is None:
+                        continue
+                    if by_name[0] != (selector_name if p.by_name_selector else peer_ns):
+                        continue
+                    if not by_name[1]:
+                        return rule
+                    if peer_items is None:
+                        peer_items = _label_view(peer.labels)[1]
+                    if by_name[1] <= peer_items:
+                        return rule
+                elif p.matches(peer, ns_labels, applied_ns):
                     return rule
         return None
 
