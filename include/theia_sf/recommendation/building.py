@@ -131,8 +131,9 @@ class _Group:
     __slots__ = ("egress", "ingress")
 
     def __init__(self) -> None:
-        self.egress: dict[Peer, _RuleAcc] = {}
-        self.ingress: dict[Peer, _RuleAcc] = {}
+        # peer id -> rule (see _Builder.peers)
+        self.egress: dict[int, _RuleAcc] = {}
+        self.ingress: dict[int, _RuleAcc] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,24 +158,38 @@ class Recommendation:
 
 
 class _Builder:
+    """Adds tuples to groups. Runs once per distinct tuple, so everything a tuple needs that
+    depends on one of its values alone (pod, address, Service) is computed once per value and
+    cached; rule peers are interned as small integers (hashing them is then free)."""
+
     def __init__(self, options: Options) -> None:
         self.options = options
         self.allow = frozenset(options.ns_allow_list)
         self.ignore = frozenset(options.label_ignore_list)
-        self.groups: dict[tuple[str, Labels], _Group] = {}
+        self.groups: dict[_GroupKey, _Group] = {}
+        self.peers: list[Peer] = []  # peer id -> peer
+        self._peer_ids: dict[Peer, int] = {}
         self._labels: dict[str | None, tuple[Labels, Labels] | SkipReason] = {}
         self._namespaces: dict[str, bool] = {}
         self._endpoints: dict[tuple[str, Labels], Endpoint] = {}
-        # (namespace, raw labels text) -> (endpoint, group key, peer key), built once per pod.
-        self._pods: dict[tuple[str, str | None], tuple[Endpoint, _GroupKey, Peer]] = {}
-        # raw address -> (rule peer, endpoint outside the cluster), made once per address.
-        self._ips: dict[str, tuple[Peer, Endpoint] | None] = {}
-        self._services: dict[str, tuple[str, str] | None] = {}
+        # (namespace, raw labels text) -> (endpoint, group or None if allow-listed, peer id).
+        self._pods: dict[tuple[str, str | None], tuple[Endpoint, _Group | None, int]] = {}
+        # raw address -> (peer id of its ipBlock, endpoint outside the cluster).
+        self._ips: dict[str, tuple[int, Endpoint] | None] = {}
+        self._services: dict[str, int | None] = {}  # "<ns>/<name>:<port>" -> peer id
+        self._service_names: dict[int, tuple[str, str]] = {}
         self.skipped: dict[str, Counter[str]] = {}
         self.flows: list[Flow] = []
         self.tuple_count = 0
         self.flow_count = 0
         self.use_services = options.to_services and options.policy_type != PolicyType.K8S_NP
+
+    def peer_id(self, peer: Peer) -> int:
+        found = self._peer_ids.get(peer)
+        if found is None:
+            found = self._peer_ids[peer] = len(self.peers)
+            self.peers.append(peer)
+        return found
 
     def labels(self, raw: str | None) -> tuple[Labels, Labels]:
         """(raw labels, labels minus the ignore list), parsed once per distinct string."""
@@ -192,9 +207,10 @@ class _Builder:
 
     def pod(
         self, ns: str | None, labels: str | None, missing: SkipReason
-    ) -> tuple[Endpoint, _GroupKey, Peer]:
+    ) -> tuple[Endpoint, _Group | None, int]:
         """The pod endpoint (raw labels, for the self-check), its group (namespace and labels
-        minus the ignore list) and the rule peer that selects that group."""
+        minus the ignore list; None in an allow-listed namespace) and the id of the rule peer
+        that selects that group."""
         if not ns:
             raise _Invalid(missing)
         found = self._pods.get((ns, labels))  # one lookup per endpoint seen before
@@ -209,18 +225,26 @@ class _Builder:
         endpoint = self._endpoints.get((ns, raw))
         if endpoint is None:
             endpoint = self._endpoints[(ns, raw)] = Endpoint(ns, raw)
-        found = self._pods[(ns, labels)] = (endpoint, (ns, kept), (2, ns, kept))
+        group = None
+        if ns not in self.allow:  # allow-listed namespaces get the namespace-wide ACNP only
+            group = self.groups.get((ns, kept))
+            if group is None:
+                group = self.groups[(ns, kept)] = _Group()
+        found = self._pods[(ns, labels)] = (endpoint, group, self.peer_id((2, ns, kept)))
         return found
 
-    def ip(self, raw: str | None) -> tuple[Peer, Endpoint]:
-        """The ipBlock rule peer and the outside endpoint of a peer IP."""
+    def ip(self, raw: str | None) -> tuple[int, Endpoint]:
+        """The id of the ipBlock rule peer and the outside endpoint of a peer IP."""
         if raw is None:
             raise _Invalid(SkipReason.INVALID_IP)
         found = self._ips.get(raw, False)
         if found is False:
             try:
                 version, number, cidr = _ip(raw)
-                found = ((0, version, number, cidr), Endpoint(None, (), cidr[: cidr.index("/")]))
+                found = (
+                    self.peer_id((0, version, number, cidr)),
+                    Endpoint(None, (), cidr[: cidr.index("/")]),
+                )
             except _Invalid:
                 found = None
             self._ips[raw] = found
@@ -228,26 +252,32 @@ class _Builder:
             raise _Invalid(SkipReason.INVALID_IP)
         return found
 
+    def service(self, svc_port_name: str) -> int | None:
+        found = self._services.get(svc_port_name, False)
+        if found is False:
+            service = _service(svc_port_name)
+            found = None
+            if service is not None:
+                found = self.peer_id((1, service[0], service[1]))
+                self._service_names[found] = service
+            self._services[svc_port_name] = found
+        return found
+
+    @staticmethod
     def rule(
-        self,
-        group: _GroupKey,
-        egress: bool,
-        peer: Peer,
+        rules: dict[int, _RuleAcc],
+        peer: int,
         port: Port | None,
-        evidence: tuple[int, int, Any, Any],
+        flows: int,
+        octets: int,
+        first: Any,
+        last: Any,
     ) -> None:
-        if group[0] in self.allow:
-            return  # allow-listed namespaces get the namespace-wide ACNP, no per-group policy
-        g = self.groups.get(group)
-        if g is None:
-            g = self.groups[group] = _Group()
-        rules = g.egress if egress else g.ingress
         acc = rules.get(peer)
         if acc is None:
             acc = rules[peer] = _RuleAcc()
         if port is not None and port not in acc.ports:
             acc.ports.append(port)
-        flows, octets, first, last = evidence
         acc.flows += flows
         acc.octets += octets
         if first is not None and (acc.first is None or first < acc.first):
@@ -257,15 +287,16 @@ class _Builder:
 
     def add(self, row: Sequence[Any]) -> None:
         self.tuple_count += 1
-        self.flow_count += int(row[FLOWS] or 0)
+        flows = int(row[FLOWS] or 0)
+        self.flow_count += flows
         try:
-            self._add(row)
+            self._add(row, flows)
         except _Invalid as invalid:
             c = self.skipped.setdefault(invalid.reason.value, Counter())
             c["tuples"] += 1
-            c["flows"] += int(row[FLOWS] or 0)
+            c["flows"] += flows
 
-    def _add(self, row: Sequence[Any]) -> None:
+    def _add(self, row: Sequence[Any], flows: int) -> None:
         protocol = _PROTOCOL_NAMES.get(row[PROTO])
         if protocol is None:
             raise _Invalid(SkipReason.UNSUPPORTED_PROTOCOL)
@@ -274,14 +305,18 @@ class _Builder:
             raise _Invalid(SkipReason.INVALID_PORT)
         dst_port = int(dst_port)
         port: Port = (dst_port, protocol)
-        evidence = (int(row[FLOWS] or 0), int(row[BYTES] or 0), row[FIRST], row[LAST])
+        octets = int(row[BYTES] or 0)
+        first = row[FIRST]
+        last = row[LAST]
+        rule = self.rule
         ft = row[FLOW_TYPE]
         if ft == FLOW_FROM_EXTERNAL:
             peer, outside = self.ip(row[SRC_IP])
             dst, dst_group, _ = self.pod(
                 row[DST_NS], row[DST_LABELS], SkipReason.DESTINATION_WITHOUT_NAMESPACE
             )
-            self.rule(dst_group, False, peer, port, evidence)
+            if dst_group is not None:
+                rule(dst_group.ingress, peer, port, flows, octets, first, last)
             self.flows.append(Flow(outside, dst, dst_port, protocol))
             return
         if ft not in (FLOW_INTRA_NODE, FLOW_INTER_NODE, FLOW_TO_EXTERNAL):
@@ -291,15 +326,12 @@ class _Builder:
         )
         if ft == FLOW_TO_EXTERNAL:
             peer, outside = self.ip(row[DST_IP])
-            self.rule(src_group, True, peer, port, evidence)
+            if src_group is not None:
+                rule(src_group.egress, peer, port, flows, octets, first, last)
             self.flows.append(Flow(src, outside, dst_port, protocol))
             return
         svc_name = row[SVC]
-        service = None
-        if svc_name:
-            service = self._services.get(svc_name, False)
-            if service is False:
-                service = self._services[svc_name] = _service(svc_name)
+        service = self.service(svc_name) if svc_name else None
         if service is not None and self.use_services:
             # toServices rules carry no ports (Antrea rejects ports next to toServices).
             backend = None
@@ -307,18 +339,21 @@ class _Builder:
                 backend = self.pod(
                     row[DST_NS], row[DST_LABELS], SkipReason.DESTINATION_WITHOUT_NAMESPACE
                 )
-            self.rule(src_group, True, (1, service[0], service[1]), None, evidence)
-            if backend is not None:
-                self.rule(backend[1], False, src_peer, port, evidence)
+            if src_group is not None:
+                rule(src_group.egress, service, None, flows, octets, first, last)
+            if backend is not None and backend[1] is not None:
+                rule(backend[1].ingress, src_peer, port, flows, octets, first, last)
             dst = backend[0] if backend else Endpoint()
-            self.flows.append(Flow(src, dst, dst_port, protocol, service))
+            self.flows.append(Flow(src, dst, dst_port, protocol, self._service_names[service]))
             return
         dst, dst_group, dst_peer = self.pod(
             row[DST_NS], row[DST_LABELS], SkipReason.DESTINATION_WITHOUT_NAMESPACE
         )
-        self.rule(src_group, True, dst_peer, port, evidence)
-        self.rule(dst_group, False, src_peer, port, evidence)
-        self.flows.append(Flow(src, dst, dst_port, protocol, service))
+        if src_group is not None:
+            rule(src_group.egress, dst_peer, port, flows, octets, first, last)
+        if dst_group is not None:
+            rule(dst_group.ingress, src_peer, port, flows, octets, first, last)
+        self.flows.append(Flow(src, dst, dst_port, protocol, self._service_names.get(service)))
 
 
 def _selector(labels: Labels) -> dict[str, Any]:
@@ -341,7 +376,8 @@ def _peer_text(peer: Peer) -> str:
 class _Parts:
     """Manifest fragments shared between policies (the renderer emits each one once)."""
 
-    def __init__(self) -> None:
+    def __init__(self, peers: Sequence[Peer]) -> None:
+        self.peer_of = peers  # peer id -> peer
         self.peers: dict[Peer, list[dict[str, Any]]] = {}
         self.ports: dict[tuple[Port, ...], list[dict[str, Any]]] = {}
         self.selectors: dict[Labels, dict[str, Any]] = {}
@@ -402,8 +438,10 @@ class _Parts:
             ("ingress", group.ingress, ingress),
         ):
             key = "to" if direction == "egress" else "from"
-            for peer in sorted(rules):
-                acc = rules[peer]
+            peer_of = self.peer_of
+            for peer_id in sorted(rules, key=peer_of.__getitem__):
+                peer = peer_of[peer_id]
+                acc = rules[peer_id]
                 rule: dict[str, Any] = {"action": "Allow"} if antrea else {}
                 ports = tuple(sorted(acc.ports))
                 if peer[0] == 1:
@@ -546,7 +584,7 @@ class Collected:
             for k, v in sorted(builder.skipped.items())
         }
         self.warnings: list[str] = []
-        self._parts = _Parts()
+        self._parts = _Parts(builder.peers)
 
     @property
     def skipped_tuples(self) -> int:
