@@ -378,13 +378,13 @@ class _Parts:
 
     def __init__(self, peers: Sequence[Peer]) -> None:
         self.peer_of = peers  # peer id -> peer
-        self.peers: dict[Peer, list[dict[str, Any]]] = {}
+        self.peers: dict[int, list[dict[str, Any]]] = {}  # by peer id
         self.ports: dict[tuple[Port, ...], list[dict[str, Any]]] = {}
         self.selectors: dict[Labels, dict[str, Any]] = {}
         self.namespaces: dict[str, dict[str, Any]] = {}
         # Evidence texts, shared like the manifest fragments (peers recur across groups).
-        self.peer_texts: dict[Peer, str] = {}
-        self.port_texts: dict[tuple[Port, ...], list[str]] = {}
+        self.peer_texts: dict[int, str] = {}  # JSON strings, by peer id
+        self.port_texts: dict[tuple[Port, ...], str] = {}  # JSON arrays
         # id -> fragment of everything above that manifests share (alive as long as this).
         self.shared: dict[int, Any] = {}
 
@@ -404,8 +404,8 @@ class _Parts:
             found = self.namespaces[ns] = self._share(_ns_selector(ns))
         return found
 
-    def peer_list(self, peer: Peer) -> list[dict[str, Any]]:
-        found = self.peers.get(peer)
+    def peer_list(self, peer_id: int, peer: Peer) -> list[dict[str, Any]]:
+        found = self.peers.get(peer_id)
         if found is None:
             if peer[0] == 0:
                 found = [{"ipBlock": {"cidr": peer[3]}}]
@@ -416,7 +416,7 @@ class _Parts:
                         "podSelector": self.selector(peer[2]),
                     }
                 ]
-            self.peers[peer] = self._share(found)
+            self.peers[peer_id] = self._share(found)
         return found
 
     def port_list(self, ports: tuple[Port, ...]) -> list[dict[str, Any]]:
@@ -429,16 +429,21 @@ class _Parts:
 
     def rules(
         self, group: _Group, antrea: bool
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+        """The egress and ingress rules of a group, and its evidence (RecommendedPolicy
+        fields: the JSON text, one object per rule, and the totals)."""
         egress: list[dict[str, Any]] = []
         ingress: list[dict[str, Any]] = []
-        evidence: list[dict[str, Any]] = []
+        evidence: list[str] = []
+        flows = octets = 0
+        first: Any = None
+        last: Any = None
+        peer_of = self.peer_of
         for direction, rules, out in (
             ("egress", group.egress, egress),
             ("ingress", group.ingress, ingress),
         ):
             key = "to" if direction == "egress" else "from"
-            peer_of = self.peer_of
             for peer_id in sorted(rules, key=peer_of.__getitem__):
                 peer = peer_of[peer_id]
                 acc = rules[peer_id]
@@ -447,29 +452,46 @@ class _Parts:
                 if peer[0] == 1:
                     rule["toServices"] = [{"name": peer[2], "namespace": peer[1]}]
                 else:
-                    rule[key] = self.peer_list(peer)
+                    rule[key] = self.peer_list(peer_id, peer)
                     rule["ports"] = self.port_list(ports)
-                # Times stay Unix seconds here: one run can hold hundreds of thousands of rules.
-                text = self.peer_texts.get(peer)
-                if text is None:
-                    text = self.peer_texts[peer] = _peer_text(peer)
-                port_texts = self.port_texts.get(ports)
-                if port_texts is None:
-                    port_texts = self.port_texts[ports] = [f"{p}/{proto}" for p, proto in ports]
+                peer_json = self.peer_texts.get(peer_id)
+                if peer_json is None:
+                    peer_json = self.peer_texts[peer_id] = json.dumps(_peer_text(peer))
+                ports_json = self.port_texts.get(ports)
+                if ports_json is None:
+                    ports_json = self.port_texts[ports] = json.dumps(
+                        [f"{p}/{proto}" for p, proto in ports], separators=(",", ":")
+                    )
+                # The text json.dumps(..., separators=(",", ":")) gives for this object;
+                # times stay Unix seconds.
                 evidence.append(
-                    {
-                        "direction": direction,
-                        "rule": len(out),
-                        "peer": text,
-                        "ports": port_texts,
-                        "flow_count": acc.flows,
-                        "bytes": acc.octets,
-                        "first_seen": acc.first,
-                        "last_seen": acc.last,
-                    }
+                    f'{{"direction":"{direction}","rule":{len(out)},"peer":{peer_json},'
+                    f'"ports":{ports_json},"flow_count":{acc.flows},"bytes":{acc.octets},'
+                    f'"first_seen":{_json_int(acc.first)},"last_seen":{_json_int(acc.last)}}}'
                 )
+                flows += acc.flows
+                octets += acc.octets
+                if acc.first is not None and (first is None or acc.first < first):
+                    first = acc.first
+                if acc.last is not None and (last is None or acc.last > last):
+                    last = acc.last
                 out.append(rule)
-        return egress, ingress, evidence
+        return (
+            egress,
+            ingress,
+            {
+                "evidence_json": "[" + ",".join(evidence) + "]",
+                "rule_count": len(evidence),
+                "flow_count": flows,
+                "bytes": octets,
+                "first_seen": first,
+                "last_seen": last,
+            },
+        )
+
+
+def _json_int(value: Any) -> str:
+    return "null" if value is None else str(int(value))
 
 
 def _metadata(name: str, namespace: str | None = None) -> dict[str, Any]:
@@ -542,7 +564,7 @@ def _group_policies(
             },
         }
         return [
-            RecommendedPolicy("NetworkPolicy", K8S_API_VERSION, ns, name, manifest, tuple(evidence))
+            RecommendedPolicy("NetworkPolicy", K8S_API_VERSION, ns, name, manifest, **evidence)
         ]
     egress, ingress, evidence = parts.rules(group, antrea=True)
     name = naming.allow_anp_name(ns, labels)
@@ -558,7 +580,7 @@ def _group_policies(
             "tier": "Application",
         },
     }
-    out = [RecommendedPolicy("NetworkPolicy", api, ns, name, manifest, tuple(evidence))]
+    out = [RecommendedPolicy("NetworkPolicy", api, ns, name, manifest, **evidence)]
     if options.policy_type == PolicyType.ANP_DENY_APPLIED:
         applied = {"namespaceSelector": _ns_selector(ns), "podSelector": _selector(labels)}
         out.append(_acnp(api, naming.reject_acnp_name(ns, labels), "Baseline", "Reject", applied))
@@ -611,7 +633,10 @@ class Collected:
         for policy in static_policies(options):
             yield checked(policy)
         for ns, labels in sorted(groups):
-            group_policies = _group_policies(options, self._parts, ns, labels, groups[(ns, labels)])
+            group = groups[(ns, labels)]
+            if not group.egress and not group.ingress:
+                continue  # its pods were seen only in tuples that were then skipped
+            group_policies = _group_policies(options, self._parts, ns, labels, group)
             if not labels:
                 self.warnings.append(
                     f"empty selector: {group_policies[0].name} applies to every pod of namespace "

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -232,8 +233,19 @@ class RecommendedPolicy:
     namespace: str | None
     name: str
     manifest: Mapping[str, Any]
-    # One entry per rule, in rule order: {"direction", "rule", "flow_count", "bytes", ...}.
-    evidence: tuple[Mapping[str, Any], ...] = field(default=())
+    # JSON array, one object per rule in rule order: {"direction", "rule", "peer", "ports",
+    # "flow_count", "bytes", "first_seen", "last_seen"} (times in Unix seconds). Kept as the
+    # text that is stored: a large run has hundreds of thousands of rules.
+    evidence_json: str = "[]"
+    rule_count: int = 0
+    flow_count: int = 0  # summed over the rules
+    bytes: int = 0
+    first_seen: int | None = None  # earliest over the rules, Unix seconds
+    last_seen: int | None = None
+
+    @property
+    def evidence(self) -> tuple[dict[str, Any], ...]:
+        return tuple(json.loads(self.evidence_json))
 
     @property
     def key(self) -> str:

@@ -167,9 +167,6 @@ def _describe(verdict: Verdict) -> str:
 
 def _policy_row(position: int, policy: RecommendedPolicy, text: str, digest: str) -> tuple:
     """The stored row of one policy, in :data:`_ROW_KEYS` order."""
-    ev = policy.evidence
-    firsts = [e["first_seen"] for e in ev if e.get("first_seen") is not None]
-    lasts = [e["last_seen"] for e in ev if e.get("last_seen") is not None]
     return (
         position,
         policy.kind,
@@ -178,12 +175,12 @@ def _policy_row(position: int, policy: RecommendedPolicy, text: str, digest: str
         policy.name,
         text,
         digest,
-        len(ev),
-        sum(int(e["flow_count"]) for e in ev),
-        sum(int(e["bytes"]) for e in ev),
-        to_datetime(min(firsts)) if firsts else None,
-        to_datetime(max(lasts)) if lasts else None,
-        json.dumps(list(ev), separators=(",", ":")),
+        policy.rule_count,
+        policy.flow_count,
+        policy.bytes,
+        to_datetime(policy.first_seen),
+        to_datetime(policy.last_seen),
+        policy.evidence_json,
     )
 
 
