@@ -596,7 +596,6 @@ class Collected:
     """
 
     def __init__(self, builder: _Builder) -> None:
-        self._builder = builder
         self.options = builder.options
         self.flows = builder.flows
         self.tuple_count = builder.tuple_count
@@ -606,7 +605,12 @@ class Collected:
             for k, v in sorted(builder.skipped.items())
         }
         self.warnings: list[str] = []
-        self._parts = _Parts(builder.peers)
+        self._parts: _Parts | None = _Parts(builder.peers)
+        self._groups: dict[_GroupKey, _Group] | None = builder.groups
+        # What only adding needed (per-pod, per-address and per-label caches) goes now.
+        for cache in (builder._pods, builder._ips, builder._labels, builder._endpoints,
+                      builder._services, builder._peer_ids):  # fmt: skip
+            cache.clear()
 
     @property
     def skipped_tuples(self) -> int:
@@ -615,12 +619,20 @@ class Collected:
     @property
     def shared(self) -> Mapping[int, Any]:
         """Manifest fragments shared between policies, by id (see :class:`_Parts`)."""
+        if self._parts is None:
+            raise RuntimeError("the policies were already made")
         return self._parts.shared
 
     def policies(self) -> Iterator[RecommendedPolicy]:
-        """Every policy, in order; ``warnings`` is complete once this is exhausted."""
+        """Every policy, in order; ``warnings`` is complete once this is exhausted.
+
+        Iterable once: each group's rules are freed as soon as its policies are made."""
         options = self.options
-        groups = self._builder.groups
+        groups = self._groups
+        parts = self._parts
+        if groups is None or parts is None:
+            raise RuntimeError("Collected.policies() can only be iterated once")
+        self._groups = None
         seen: set[str] = set()
 
         def checked(policy: RecommendedPolicy) -> RecommendedPolicy:
@@ -633,10 +645,10 @@ class Collected:
         for policy in static_policies(options):
             yield checked(policy)
         for ns, labels in sorted(groups):
-            group = groups[(ns, labels)]
+            group = groups.pop((ns, labels))
             if not group.egress and not group.ingress:
                 continue  # its pods were seen only in tuples that were then skipped
-            group_policies = _group_policies(options, self._parts, ns, labels, group)
+            group_policies = _group_policies(options, parts, ns, labels, group)
             if not labels:
                 self.warnings.append(
                     f"empty selector: {group_policies[0].name} applies to every pod of namespace "
@@ -644,6 +656,7 @@ class Collected:
                 )
             for policy in group_policies:
                 yield checked(policy)
+        self._parts = None  # the shared fragments go with the last policy
 
 
 def collect(tuples: Iterable[FlowTuple | Sequence[Any]], options: Options) -> Collected:
