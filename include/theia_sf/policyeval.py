@@ -381,6 +381,13 @@ def _parse_ports(raw: Any, where: str) -> tuple[PortSpec, ...] | None:
     return tuple(out)
 
 
+def _ns_name(peer_ns: str | None, ns_labels: Mapping[str, str] | None) -> str | None:
+    """The name rules index a peer namespace under (its metadata.name label)."""
+    if peer_ns is None:
+        return None
+    return ns_labels.get(NS_NAME_LABEL, peer_ns) if ns_labels else peer_ns
+
+
 @dataclass(slots=True)
 class RuleIndex:
     """Rules of one policy and direction, indexed so a flow only checks plausible rules."""
@@ -459,22 +466,17 @@ class RuleIndex:
         applied_ns_labels: Mapping[str, str] | None,
     ) -> Rule | None:
         peer_ns = peer.namespace
-        ns_name = (
-            None
-            if peer_ns is None
-            else (ns_labels.get(NS_NAME_LABEL, peer_ns) if ns_labels else peer_ns)
-        )
-        # The namespace's name as a namespaceSelector sees it (Selector.matches on ns_labels).
-        selector_name = ns_labels.get(NS_NAME_LABEL) if ns_labels else None
         service = flow.service
         if peer.ip is None:
             # Pods without an address: the candidates only depend on (namespace, service).
             key = (peer_ns, service)
             candidates = self._by_peer.get(key)
             if candidates is None:
-                candidates = self._by_peer[key] = self.candidates(peer, service, ns_name)
+                candidates = self._by_peer[key] = self.candidates(
+                    peer, service, _ns_name(peer_ns, ns_labels)
+                )
         else:
-            candidates = self.candidates(peer, service, ns_name)
+            candidates = self.candidates(peer, service, _ns_name(peer_ns, ns_labels))
         if not candidates:
             return None
         rules = self.rules
@@ -510,7 +512,11 @@ class RuleIndex:
                 if by_name is not None:  # Peer.matches for "labels in namespace X"
                     if peer_ns is None:
                         continue
-                    if by_name[0] != (selector_name if p.by_name_selector else peer_ns):
+                    if p.by_name_selector:
+                        # The name a namespaceSelector sees (Selector.matches on ns_labels).
+                        if by_name[0] != (ns_labels.get(NS_NAME_LABEL) if ns_labels else None):
+                            continue
+                    elif by_name[0] != peer_ns:
                         continue
                     if not by_name[1]:
                         return rule
@@ -809,8 +815,14 @@ class PolicySet:
         out = []
         direction = self._direction
         for flow in flows:
-            egress = direction(flow.source, flow.destination, flow, True)
-            ingress = direction(flow.destination, flow.source, flow, False)
-            if not (egress.allowed and ingress.allowed):
-                out.append(Verdict(flow, egress, ingress))
+            src = flow.source
+            dst = flow.destination
+            egress = direction(src, dst, flow, True)
+            if egress.allowed:
+                ingress = direction(dst, src, flow, False)
+                if ingress.allowed:
+                    continue
+            else:
+                ingress = direction(dst, src, flow, False)
+            out.append(Verdict(flow, egress, ingress))
         return out

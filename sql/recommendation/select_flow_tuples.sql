@@ -18,8 +18,9 @@ SELECT
     DATE_PART(EPOCH_SECOND, MIN(flowStartSeconds)) AS first_seen,
     DATE_PART(EPOCH_SECOND, MAX(flowEndSeconds)) AS last_seen
 FROM FLOWS
-WHERE COALESCE(ingressNetworkPolicyName, '') = ''
-    AND COALESCE(egressNetworkPolicyName, '') = ''
+-- (IS NULL OR = '' rather than COALESCE(...) = '': the same rows, and DuckDB filters it faster)
+WHERE (ingressNetworkPolicyName IS NULL OR ingressNetworkPolicyName = '')
+    AND (egressNetworkPolicyName IS NULL OR egressNetworkPolicyName = '')
     AND flowEndSeconds >= :start_ts
     AND flowEndSeconds < :end_ts
 {%- if cluster_uuid %}
