@@ -565,38 +565,62 @@ def _ports_memo(raw: Any, where: str, memo: dict[Any, Any]) -> tuple[PortSpec, .
     return found[1]
 
 
+def _parse_rule(
+    r: Any, here: str, peer_key: str, antrea: bool, ns: str | None, memo: dict[Any, Any]
+) -> tuple[tuple[Any, ...], bool]:
+    """Rule fields after the index, and whether they are the same in every namespace."""
+    if type(r) is not dict and not isinstance(r, Mapping):  # ABC check only if needed
+        raise PolicyError(f"{here}: rule must be a mapping")
+    action = "Allow"
+    if antrea:
+        action = str(r.get("action") or "")
+        if action not in ("Allow", "Drop", "Reject", "Pass"):
+            raise PolicyError(f"{here}: unsupported action {action!r}")
+    independent = True
+    services = None
+    if r.get("toServices"):
+        services = frozenset(
+            (str(s.get("namespace") or ns or ""), str(s["name"])) for s in r["toServices"]
+        )
+        independent = all(s.get("namespace") for s in r["toServices"])
+    peers_raw = r.get(peer_key)
+    peers = None if not peers_raw else _peers(peers_raw, here, ns, memo)
+    if peers and any(p.cidr is None and p.namespace is None and not p.self_namespace
+                     for p in peers):  # fmt: skip
+        independent = False  # a bare podSelector means "in the policy's namespace"
+    applied = r.get("appliedTo")
+    if applied:
+        independent = False
+    ports_raw = r.get("ports")
+    fields = (
+        action,
+        peers,
+        _ports_memo(ports_raw, here, memo) if ports_raw else None,
+        services,
+        tuple(Peer.parse(a, here, ns) for a in applied) if applied else None,
+    )
+    return fields, independent
+
+
 def _rules(
     raw: Any, direction: str, where: str, antrea: bool, ns: str | None, memo: dict[Any, Any]
 ) -> list[Rule]:
+    # Policies built by the recommender share rule objects (same peer and ports); each one
+    # is parsed once per set (per namespace when its meaning depends on the namespace).
     rules = []
     peer_key = "to" if direction == "egress" else "from"
     for i, r in enumerate(raw or []):
-        here = f"{where} {direction}[{i}]"
-        if type(r) is not dict and not isinstance(r, Mapping):  # ABC check only if needed
-            raise PolicyError(f"{here}: rule must be a mapping")
-        action = "Allow"
-        if antrea:
-            action = str(r.get("action") or "")
-            if action not in ("Allow", "Drop", "Reject", "Pass"):
-                raise PolicyError(f"{here}: unsupported action {action!r}")
-        services = None
-        if r.get("toServices"):
-            services = frozenset(
-                (str(s.get("namespace") or ns or ""), str(s["name"])) for s in r["toServices"]
+        shared_key = ("rule", id(r), peer_key, antrea)
+        found = memo.get(shared_key)
+        if found is None:
+            found = memo.get((*shared_key, ns))
+        if found is None:
+            fields, independent = _parse_rule(
+                r, f"{where} {direction}[{i}]", peer_key, antrea, ns, memo
             )
-        peers_raw = r.get(peer_key)
-        peers = None if not peers_raw else _peers(peers_raw, here, ns, memo)
-        applied = r.get("appliedTo")
-        rules.append(
-            Rule(
-                i,
-                action,
-                peers,
-                _ports_memo(r.get("ports"), here, memo) if r.get("ports") else None,
-                services,
-                tuple(Peer.parse(a, here, ns) for a in applied) if applied else None,
-            )
-        )
+            # The raw rule is kept with its fields: its id stays unique while memo lives.
+            found = memo[shared_key if independent else (*shared_key, ns)] = (r, fields)
+        rules.append(Rule(i, *found[1]))
     return rules
 
 

@@ -7,9 +7,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theia_sf.recommendation.building import build_recommendation
+from theia_sf.recommendation.building import build_recommendation, collect
 from theia_sf.recommendation.model import FlowTuple, Options
 from theia_sf.recommendation.render import (
+    Renderer,
     is_plain,
     render_documents,
     render_manifest,
@@ -80,6 +81,19 @@ def test_rendered_policies_equal_pyyaml_output(rows, policy_type):
     rec = build_recommendation(rows, Options.create(policy_type=policy_type))
     manifests = [p.manifest for p in rec.policies]
     assert render_manifests(manifests) == [render_with_pyyaml(m) for m in manifests]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(row, max_size=16), st.sampled_from(["anp-deny-applied", "anp-deny-all", "k8s-np"]))
+def test_streamed_rendering_equals_pyyaml_output(rows, policy_type):
+    # The service renders one policy at a time, each freed after its turn, with shared rules,
+    # peers, ports and selectors rendered once: it must write exactly what PyYAML writes.
+    collected = collect(rows, Options.create(policy_type=policy_type))
+    renderer = Renderer(collected.shared)
+    for policy in collected.policies():
+        assert renderer.render(policy.manifest) == render_with_pyyaml(policy.manifest)
+    with pytest.raises(RuntimeError):
+        next(iter(collected.policies()))  # iterable once: the rules are freed
 
 
 PLAIN_CANDIDATES = ["app-1", "ns-0", "recommend-allow-anp-abc", "a", "z9", "yes", "no", "on",

@@ -385,6 +385,7 @@ class _Parts:
         # Evidence texts, shared like the manifest fragments (peers recur across groups).
         self.peer_texts: dict[int, str] = {}  # JSON strings, by peer id
         self.port_texts: dict[tuple[Port, ...], str] = {}  # JSON arrays
+        self.rule_dicts: dict[tuple[Any, ...], dict[str, Any]] = {}
         # id -> fragment of everything above that manifests share (alive as long as this).
         self.shared: dict[int, Any] = {}
 
@@ -447,13 +448,19 @@ class _Parts:
             for peer_id in sorted(rules, key=peer_of.__getitem__):
                 peer = peer_of[peer_id]
                 acc = rules[peer_id]
-                rule: dict[str, Any] = {"action": "Allow"} if antrea else {}
                 ports = tuple(sorted(acc.ports))
-                if peer[0] == 1:
-                    rule["toServices"] = [{"name": peer[2], "namespace": peer[1]}]
-                else:
-                    rule[key] = self.peer_list(peer_id, peer)
-                    rule["ports"] = self.port_list(ports)
+                # Rules with the same peer and ports are one shared object (rendered and
+                # compiled once): a peer is often reached by many groups on the same ports.
+                rule_key = (antrea, key, peer_id, ports)
+                rule = self.rule_dicts.get(rule_key)
+                if rule is None:
+                    rule = {"action": "Allow"} if antrea else {}
+                    if peer[0] == 1:
+                        rule["toServices"] = [{"name": peer[2], "namespace": peer[1]}]
+                    else:
+                        rule[key] = self.peer_list(peer_id, peer)
+                        rule["ports"] = self.port_list(ports)
+                    self.rule_dicts[rule_key] = self._share(rule)
                 peer_json = self.peer_texts.get(peer_id)
                 if peer_json is None:
                     peer_json = self.peer_texts[peer_id] = json.dumps(_peer_text(peer))

@@ -150,12 +150,20 @@ class _Emitter:
             return
         lines: list[str] = []
         pad = " " * indent
+        only = self.only
         for item in items:
             if type(item) is dict or isinstance(item, Mapping):
-                if item:
-                    self.mapping(item, indent + 2, lines, first=pad + "- ")
-                else:
+                if not item:
                     lines.append(pad + "- {}")
+                elif only is not None and id(item) in only:  # a shared item: rendered once
+                    item_key = (id(item), -indent - 1)
+                    item_lines = self.shared.get(item_key)
+                    if item_lines is None:
+                        item_lines = self.shared[item_key] = []
+                        self.mapping(item, indent + 2, item_lines, first=pad + "- ")
+                    lines.extend(item_lines)
+                else:
+                    self.mapping(item, indent + 2, lines, first=pad + "- ")
             elif isinstance(item, list | tuple):
                 raise _Fallback  # nested sequences do not occur in policies
             else:
