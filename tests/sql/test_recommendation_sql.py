@@ -128,3 +128,51 @@ def test_service_persists_the_same_policies_on_both_engines(both, sql):
     again = run_policy_recommendation(both[1], sql, window=WINDOW, options=Options.create())
     assert again.diff["previous_run_id"] == snow.run_id
     assert again.diff["changed"] == []
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 1000])
+def test_reduction_read_in_batches_gives_the_same_rows_on_both_engines(both, sql, size):
+    # The service streams the reduction through Session.fetch_batches: batches of at most
+    # `size` rows that add up to what fetch_rows returns at once, on both adapters.
+    query = sql.render(
+        "recommendation/select_flow_tuples.sql",
+        binds={"start_ts": WINDOW.start, "end_ts": WINDOW.end},
+        cluster_uuid=False,
+        limit=False,
+    )
+    for warehouse in both:
+        with warehouse.session() as session:
+            columns, rows = session.fetch_rows(query)
+            batch_columns, batches = session.fetch_batches(query, size)
+            batches = list(batches)
+        assert batch_columns == columns
+        assert all(0 < len(b) <= size for b in batches)
+        assert normal(r for b in batches for r in b) == normal(rows)
+        assert len(rows) == 6
+
+
+def test_storing_session_on_duckdb_bounds_memory_and_compresses_with_zstd(duckdb_warehouse):
+    from theia_sf.adapters.duckdb import BULK_TEXT_MEMORY, memory_bytes
+
+    setting = Query("s", "SELECT current_setting('memory_limit') AS m")
+    with duckdb_warehouse.session() as session:
+        usual = session.fetch(setting)[0]["m"]
+    with duckdb_warehouse.session(bulk_text=True) as session:
+        bounded = session.fetch(setting)[0]["m"]
+        compression = session.fetch(
+            Query("c", "SELECT current_setting('force_compression') AS c")
+        )[0]["c"]
+    assert compression.lower() == "zstd"
+    # DuckDB reports limits in its own units (e.g. "244.1 MiB"): compare byte counts.
+    assert memory_bytes(bounded.replace(" ", "")) < memory_bytes(usual.replace(" ", ""))
+    assert memory_bytes(bounded.replace(" ", "")) <= memory_bytes(BULK_TEXT_MEMORY) * 1.01
+
+
+def test_memory_limits_parse():
+    from theia_sf.adapters.duckdb import memory_bytes
+
+    assert memory_bytes("2GB") == 2e9
+    assert memory_bytes("512 MiB") == 512 * 2**20
+    assert memory_bytes("1.5GiB") == 1.5 * 2**30
+    with pytest.raises(ValueError, match="memory limit"):
+        memory_bytes("lots")
