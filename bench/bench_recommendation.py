@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import os
 import resource
 import subprocess
@@ -115,6 +116,21 @@ def measure(path: Path) -> dict[str, object]:
         from theia_sf.sql import Query
 
         flows = session.fetch(Query("n", "SELECT COUNT(*) AS n FROM FLOWS"))[0]["n"]
+    # The service logs the end of each step; their times give the breakdown.
+    steps: dict[str, float] = {}
+    markers = {"reduced to rules": "reduce", "policies made": "build_render_compile",
+               "self-check replayed": "self_check", "succeeded:": "persist"}  # fmt: skip
+
+    class Steps(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            text = record.getMessage()
+            for marker, step in markers.items():
+                if marker in text:
+                    steps[step] = round(time.monotonic() - began - sum(steps.values()), 2)
+
+    logger = logging.getLogger("theia_sf.services.recommendation")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(Steps())
     began = time.monotonic()
     summary = run_policy_recommendation(warehouse, sql, window=window, options=Options.create())
     wall = time.monotonic() - began
@@ -127,6 +143,8 @@ def measure(path: Path) -> dict[str, object]:
         "wall_s": round(wall, 2),
         "peak_rss_mib": round(peak_kib / 1024),
         "flows_per_s": round(flows / wall),
+        "tuples_per_s": round(summary.tuple_count / wall),
+        "steps_s": steps,
     }
 
 
