@@ -26,7 +26,7 @@ from theia_sf.errors import ConfigurationError, TheiaError
 from theia_sf.objectstore import ObjectStore
 from theia_sf.policyeval import PolicySet, Verdict, compile_policy
 from theia_sf.publish import publish_artifacts
-from theia_sf.recommendation.building import Collected, Recommendation, collect
+from theia_sf.recommendation.building import Collected, collect
 from theia_sf.recommendation.diff import PolicyDiff, diff_policies
 from theia_sf.recommendation.model import TUPLE_COLUMNS, Options, RecommendedPolicy, to_datetime
 from theia_sf.recommendation.render import Renderer, render_documents
@@ -141,12 +141,6 @@ def fetch_tuples(
 ) -> list[tuple[Any, ...]]:
     """All of :func:`iter_tuples` at once."""
     return list(iter_tuples(session, sql, window, cluster_uuid, limit))
-
-
-def self_check(recommendation: Recommendation) -> list[Verdict]:
-    """Replay the accepted tuples through the recommended policies; return the violations."""
-    policies = PolicySet(p.manifest for p in recommendation.policies)
-    return policies.violations(recommendation.flows)
 
 
 def _describe(verdict: Verdict) -> str:
