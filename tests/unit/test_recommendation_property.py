@@ -154,24 +154,3 @@ def test_random_flows_give_sound_deterministic_policies(flows, policy_type, to_s
     assert text == render_documents(render_manifests([p.manifest for p in other.policies]))
     assert [p.evidence for p in other.policies] == [p.evidence for p in rec.policies]
     assert other.skipped == rec.skipped
-
-
-@settings(max_examples=150, deadline=None)
-@given(st.lists(rows, max_size=40), policy_types, st.booleans())
-def test_the_inlined_adding_path_agrees_with_the_general_one(flows, policy_type, to_services):
-    # collect() adds rows whose endpoints it has seen before on an inlined path; adding every
-    # row through _Builder.add must give the same policies, evidence, flows and counts.
-    from theia_sf.recommendation.building import Collected, _Builder, collect
-
-    options = Options.create(policy_type=policy_type, to_services=to_services)
-    fast = collect(flows * 2, options)  # repeated rows: the second pass is all cache hits
-    builder = _Builder(options)
-    for row in flows * 2:
-        builder.add(row)
-    slow = Collected(builder)
-    assert (fast.tuple_count, fast.flow_count, fast.skipped) == (
-        slow.tuple_count, slow.flow_count, slow.skipped,
-    )  # fmt: skip
-    assert fast.flows == slow.flows
-    fast_policies = [(p.key, p.manifest, p.evidence_json) for p in fast.policies()]
-    assert fast_policies == [(p.key, p.manifest, p.evidence_json) for p in slow.policies()]

@@ -356,73 +356,6 @@ class _Builder:
         self.flows.append(Flow(src, dst, dst_port, protocol, self._service_names.get(service)))
 
 
-    def add_all(self, rows: Iterable[Sequence[Any]]) -> None:
-        """``add`` for every row. The common rows (pod to pod without a Service, or between a
-        pod and an outside address, whose endpoints were seen before, with plain integer
-        values) take a path with the lookups inlined; every other row goes through ``add``.
-        Both paths give the same result (tests compare them)."""
-        pods = self._pods
-        ips = self._ips
-        names = _PROTOCOL_NAMES
-        append = self.flows.append
-        rule = self.rule
-        general = self.add
-        count = total = 0
-        for row in rows:
-            (src_ns, src_labels, src_ip, dst_ip, dst_ns, dst_labels, svc, dst_port, proto, ft,
-             flows, octets, first, last) = row  # fmt: skip
-            protocol = names.get(proto)
-            if (
-                protocol is None
-                or svc
-                or type(dst_port) is not int
-                or not 1 <= dst_port <= 65535
-                or type(flows) is not int
-                or type(octets) is not int
-            ):
-                general(row)
-                continue
-            if ft in (FLOW_INTRA_NODE, FLOW_INTER_NODE):
-                src = pods.get((src_ns, src_labels))
-                dst = pods.get((dst_ns, dst_labels))
-                if src is None or dst is None:
-                    general(row)
-                    continue
-                port = (dst_port, protocol)
-                if src[1] is not None:
-                    rule(src[1].egress, dst[2], port, flows, octets, first, last)
-                if dst[1] is not None:
-                    rule(dst[1].ingress, src[2], port, flows, octets, first, last)
-                append(Flow(src[0], dst[0], dst_port, protocol))
-            elif ft == FLOW_TO_EXTERNAL:
-                src = pods.get((src_ns, src_labels))
-                outside = ips.get(dst_ip) if dst_ip is not None else None
-                if src is None or not outside:
-                    general(row)
-                    continue
-                if src[1] is not None:
-                    rule(src[1].egress, outside[0], (dst_port, protocol), flows, octets, first,
-                         last)  # fmt: skip
-                append(Flow(src[0], outside[1], dst_port, protocol))
-            elif ft == FLOW_FROM_EXTERNAL:
-                outside = ips.get(src_ip) if src_ip is not None else None
-                dst = pods.get((dst_ns, dst_labels))
-                if dst is None or not outside:
-                    general(row)
-                    continue
-                if dst[1] is not None:
-                    rule(dst[1].ingress, outside[0], (dst_port, protocol), flows, octets, first,
-                         last)  # fmt: skip
-                append(Flow(outside[1], dst[0], dst_port, protocol))
-            else:
-                general(row)
-                continue
-            count += 1
-            total += flows
-        self.tuple_count += count
-        self.flow_count += total
-
-
 def _selector(labels: Labels) -> dict[str, Any]:
     return {"matchLabels": dict(labels)} if labels else {}
 
@@ -736,7 +669,9 @@ class Collected:
 def collect(tuples: Iterable[FlowTuple | Sequence[Any]], options: Options) -> Collected:
     """Reduce the tuples (FlowTuples or plain rows in the same column order) to rules."""
     builder = _Builder(options)
-    builder.add_all(tuples)
+    add = builder.add
+    for t in tuples:
+        add(t)
     return Collected(builder)
 
 
