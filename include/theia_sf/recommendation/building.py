@@ -29,7 +29,6 @@ from theia_sf.recommendation.model import (
     FLOW_INTRA_NODE,
     FLOW_TO_EXTERNAL,
     PROTOCOL_NUMBERS,
-    Evidence,
     FlowTuple,
     Options,
     PolicyType,
@@ -122,9 +121,6 @@ class _RuleAcc:
         self.octets = 0
         self.first: int | None = None
         self.last: int | None = None
-
-    def evidence(self) -> Evidence:
-        return Evidence(self.flows, self.octets, self.first, self.last)
 
 
 class _Group:

@@ -177,51 +177,8 @@ class FlowTuple(NamedTuple):
 TUPLE_COLUMNS = FlowTuple._fields
 
 
-@dataclass(slots=True)
-class Evidence:
-    """What the flows behind one rule add up to."""
-
-    flow_count: int = 0
-    bytes: int = 0
-    first_seen: int | None = None  # Unix seconds
-    last_seen: int | None = None
-
-    def add(self, flows: int, octets: int, first: int | None, last: int | None) -> None:
-        self.flow_count += flows
-        self.bytes += octets
-        if first is not None and (self.first_seen is None or first < self.first_seen):
-            self.first_seen = first
-        if last is not None and (self.last_seen is None or last > self.last_seen):
-            self.last_seen = last
-
-    def merge(self, other: Evidence) -> None:
-        self.flow_count += other.flow_count
-        self.bytes += other.bytes
-        if other.first_seen is not None and (
-            self.first_seen is None or other.first_seen < self.first_seen
-        ):
-            self.first_seen = other.first_seen
-        if other.last_seen is not None and (
-            self.last_seen is None or other.last_seen > self.last_seen
-        ):
-            self.last_seen = other.last_seen
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "flow_count": self.flow_count,
-            "bytes": self.bytes,
-            "first_seen": _iso(self.first_seen),
-            "last_seen": _iso(self.last_seen),
-        }
-
-
 def to_datetime(epoch: int | float | None) -> dt.datetime | None:
     return None if epoch is None else dt.datetime.fromtimestamp(int(epoch), dt.UTC)
-
-
-def _iso(epoch: int | float | None) -> str | None:
-    value = to_datetime(epoch)
-    return None if value is None else value.isoformat()
 
 
 @dataclass(frozen=True, slots=True)
