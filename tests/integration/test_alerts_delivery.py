@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from flowrows import flow_insert
 from theia_sf.alerts.dedup import pending_anomalies
 from theia_sf.alerts.model import AlertDeliveryError
 from theia_sf.alerts.webhook import WebhookSink
@@ -43,15 +44,7 @@ def warehouse(duckdb_warehouse):
                 })  # fmt: skip
     with duckdb_warehouse.session() as session, session.transaction():
         for row in rows:
-            cols = sorted(row)
-            text = (
-                "INSERT INTO FLOWS ("
-                + ", ".join(cols)
-                + ") VALUES ("
-                + ", ".join(f":v{i}" for i in range(len(cols)))
-                + ")"
-            )
-            session.execute(Query("t", text, {f"v{i}": row[c] for i, c in enumerate(cols)}))
+            session.execute(flow_insert(row))
     return duckdb_warehouse
 
 

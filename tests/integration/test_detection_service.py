@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from flowrows import flow_insert
 from theia_sf.detection import DetectionConfig
 from theia_sf.objectstore import LocalObjectStore
 from theia_sf.services.detection import load_results, publish_results, run_drop_detection
@@ -44,15 +45,7 @@ def insert_rows(warehouse, rows):
     """Insert flow rows in one transaction (one statement per distinct column set)."""
     with warehouse.session() as session, session.transaction():
         for row in rows:
-            columns = sorted(row)
-            text = (
-                "INSERT INTO FLOWS ("
-                + ", ".join(columns)
-                + ") VALUES ("
-                + ", ".join(f":v{i}" for i in range(len(columns)))
-                + ")"
-            )
-            session.execute(Query("t", text, {f"v{i}": row[c] for i, c in enumerate(columns)}))
+            session.execute(flow_insert(row))
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from flowrows import flow_insert
 from theia_sf.detection import Anomaly, DetectionConfig, Direction
 from theia_sf.services.detection import select_attribution, select_daily_counts
-from theia_sf.sql import Query
 from theia_sf.timewindow import Window
 
 UUID_A = "8f4c0c8e-2b1e-4a4f-9a57-6f2a7a4b9d10"
@@ -62,15 +62,7 @@ def flow(day=0, hour=10, **cols):
 def insert(warehouse, rows):
     with warehouse.session() as session:
         for row in rows:
-            columns = sorted(row)
-            text = (
-                "INSERT INTO FLOWS ("
-                + ", ".join(columns)
-                + ") VALUES ("
-                + ", ".join(f":v{i}" for i in range(len(columns)))
-                + ")"
-            )
-            session.execute(Query("t", text, {f"v{i}": row[c] for i, c in enumerate(columns)}))
+            session.execute(flow_insert(row))
 
 
 @pytest.fixture(params=["duckdb", "fakesnow"])

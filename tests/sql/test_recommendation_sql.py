@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 
+from flowrows import flow_insert
 from theia_sf.recommendation.model import Options
 from theia_sf.services.recommendation import fetch_tuples, load_run, run_policy_recommendation
 from theia_sf.sql import Query
@@ -46,17 +47,10 @@ COLUMNS = (
 
 def insert(warehouse):
     columns = (*COLUMNS, "flowStartSeconds", "flowEndSeconds", "octetDeltaCount")
-    text = (
-        "INSERT INTO FLOWS ("
-        + ", ".join(columns)
-        + ") VALUES ("
-        + ", ".join(f":c{i}" for i in range(len(columns)))
-        + ")"
-    )
     with warehouse.session() as session:
         for n, row in enumerate(FLOWS):
             values = (*row, T0 + dt.timedelta(minutes=n), T0 + dt.timedelta(minutes=n + 1), 100)
-            session.execute(Query("t", text, {f"c{i}": v for i, v in enumerate(values)}))
+            session.execute(flow_insert(dict(zip(columns, values, strict=True))))
 
 
 def normal(rows):
