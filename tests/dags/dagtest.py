@@ -11,6 +11,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
+
+def load_dag(dag_id: str):
+    """The DAG of ``dags/<dag_id>.py``, parsed alone (get_dag() would query the metadata DB)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags" / f"{dag_id}.py"))
+    assert not bag.import_errors, bag.import_errors
+    return bag.dags[dag_id]
+
 DRIVER = textwrap.dedent(
     """
     import json, sys

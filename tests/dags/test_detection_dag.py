@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from dagtest import run_dag_tests
+from dagtest import load_dag, run_dag_tests
 
 airflow = pytest.importorskip("airflow")
 
@@ -20,11 +20,7 @@ DAG_FILE = ROOT / "dags" / "theia_drop_detection.py"
 
 @pytest.fixture(scope="module")
 def dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAG_FILE))
-    assert not bag.import_errors
-    return bag.dags["theia_drop_detection"]
+    return load_dag(DAG_FILE.stem)
 
 
 def test_dag_shape(dag):

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from dagtest import load_dag
 
 import onboarding_doubles as doubles
 
@@ -45,14 +46,7 @@ HEAVY = [
 
 @pytest.fixture(scope="module")
 def dags():
-    from airflow.dag_processing.dagbag import DagBag
-
-    loaded = {}
-    for dag_id in DAGS:
-        bag = DagBag(dag_folder=str(ROOT / "dags" / f"{dag_id}.py"))
-        assert not bag.import_errors, bag.import_errors
-        loaded[dag_id] = bag.dags[dag_id]  # get_dag() would query the metadata DB
-    return loaded
+    return {dag_id: load_dag(dag_id) for dag_id in DAGS}
 
 
 @pytest.mark.parametrize("dag_id", list(DAGS))

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from dagtest import run_dag_tests
+from dagtest import load_dag, run_dag_tests
 
 airflow = pytest.importorskip("airflow")
 
@@ -17,11 +17,7 @@ DAG_FILE = ROOT / "dags" / "theia_policy_recommendation.py"
 
 @pytest.fixture(scope="module")
 def dag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAG_FILE))
-    assert not bag.import_errors
-    return bag.dags["theia_policy_recommendation"]
+    return load_dag(DAG_FILE.stem)
 
 
 def test_dag_shape(dag):
