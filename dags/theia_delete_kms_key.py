@@ -11,20 +11,11 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from theia_sf.airflow.defaults import DEFAULT_ARGS, START_DATE
+from theia_sf.airflow.defaults import ONE_SHOT_DAG
 from theia_sf.airflow.onboarding import key_params
 
 
-@dag(
-    schedule=None,
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    params=key_params(destructive=True),
-    tags=["theia", "onboarding"],
-    doc_md=__doc__,
-)
+@dag(schedule=None, params=key_params(destructive=True), doc_md=__doc__, **ONE_SHOT_DAG)
 def theia_delete_kms_key() -> None:
     @task
     def delete_kms_key(params: dict) -> dict:

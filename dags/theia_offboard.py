@@ -16,20 +16,11 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from theia_sf.airflow.defaults import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL
+from theia_sf.airflow.defaults import ONE_SHOT_DAG, WAREHOUSE_POOL
 from theia_sf.airflow.onboarding import stack_params
 
 
-@dag(
-    schedule=None,
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    params=stack_params(destructive=True),
-    tags=["theia", "onboarding"],
-    doc_md=__doc__,
-)
+@dag(schedule=None, params=stack_params(destructive=True), doc_md=__doc__, **ONE_SHOT_DAG)
 def theia_offboard() -> None:
     @task(pool=WAREHOUSE_POOL)
     def offboard_stack(params: dict) -> dict:

@@ -24,20 +24,11 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from theia_sf.airflow.defaults import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL
+from theia_sf.airflow.defaults import ONE_SHOT_DAG, WAREHOUSE_POOL
 from theia_sf.airflow.onboarding import onboard_params
 
 
-@dag(
-    schedule=None,
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    params=onboard_params(),
-    tags=["theia", "onboarding"],
-    doc_md=__doc__,
-)
+@dag(schedule=None, params=onboard_params(), doc_md=__doc__, **ONE_SHOT_DAG)
 def theia_onboard() -> None:
     @task(pool=WAREHOUSE_POOL)
     def onboard_stack(params: dict) -> dict:

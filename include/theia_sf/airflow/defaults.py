@@ -18,3 +18,13 @@ DEFAULT_ARGS = {
     "retry_delay": dt.timedelta(seconds=30),
     "retry_exponential_backoff": True,
 }
+
+# The settings every one-shot onboarding DAG shares (with schedule=None, written in each file):
+# run only when triggered (UI form or REST API), never two at once. Each adds params, doc_md.
+ONE_SHOT_DAG = {
+    "start_date": START_DATE,
+    "catchup": False,
+    "max_active_runs": 1,
+    "default_args": DEFAULT_ARGS,
+    "tags": ["theia", "onboarding"],
+}
