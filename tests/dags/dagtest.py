@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -19,6 +20,14 @@ def load_dag(dag_id: str):
     bag = DagBag(dag_folder=str(ROOT / "dags" / f"{dag_id}.py"))
     assert not bag.import_errors, bag.import_errors
     return bag.dags[dag_id]
+
+
+def validated_conf(dag, conf):
+    """What the trigger form / REST API do with a run's conf: merge into the Params, validate."""
+    params = copy.deepcopy(dag.params)
+    for key, value in conf.items():
+        params[key] = value
+    return params.validate()
 
 DRIVER = textwrap.dedent(
     """

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import http.server
 import json
 import threading
@@ -10,7 +9,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from dagtest import load_dag, run_dag_tests
+from dagtest import load_dag, run_dag_tests, validated_conf
 
 airflow = pytest.importorskip("airflow")
 
@@ -39,13 +38,6 @@ def test_dag_shape(dag):
         "method", "start", "end", "lookback", "cluster_uuid", "granularity", "sigma",
         "min_history_days", "min_drops", "alert_connections", "warehouse_name",
     }  # fmt: skip
-
-
-def _validated(dag, conf):
-    params = copy.deepcopy(dag.params)
-    for key, value in conf.items():
-        params[key] = value
-    return params.validate()
 
 
 def test_defaults_validate(dag):
@@ -81,7 +73,7 @@ def test_bad_params_are_refused_naming_the_param(dag, name, value):
     from airflow.sdk.exceptions import ParamValidationError
 
     with pytest.raises(ParamValidationError, match=name):
-        _validated(dag, {name: value})
+        validated_conf(dag, {name: value})
 
 
 @pytest.mark.parametrize(
@@ -95,7 +87,7 @@ def test_bad_params_are_refused_naming_the_param(dag, name, value):
     ],
 )
 def test_good_params_pass(dag, name, value):
-    assert _validated(dag, {name: value})[name] == value
+    assert validated_conf(dag, {name: value})[name] == value
 
 
 def _check(dag, conf):
@@ -103,7 +95,7 @@ def _check(dag, conf):
 
     task = dag.get_task("check_params")
     return task.python_callable(
-        params=_validated(dag, conf), data_interval_end=pendulum.datetime(2024, 5, 31, tz="UTC")
+        params=validated_conf(dag, conf), data_interval_end=pendulum.datetime(2024, 5, 31, tz="UTC")
     )
 
 
@@ -123,7 +115,7 @@ def test_run_without_data_interval_ends_its_window_now(dag):
 
     task = dag.get_task("check_params")
     before = dt.datetime.now(dt.UTC)
-    plan = task.python_callable(params=_validated(dag, {"lookback": 2}), data_interval_end=None)
+    plan = task.python_callable(params=validated_conf(dag, {"lookback": 2}), data_interval_end=None)
     end = dt.datetime.fromisoformat(plan["window"]["end"])
     assert before <= end <= dt.datetime.now(dt.UTC)
     assert end - dt.datetime.fromisoformat(plan["window"]["start"]) == dt.timedelta(days=2)

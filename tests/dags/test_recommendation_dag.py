@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
 import pytest
-from dagtest import load_dag, run_dag_tests
+from dagtest import load_dag, run_dag_tests, validated_conf
 
 airflow = pytest.importorskip("airflow")
 
@@ -33,14 +32,6 @@ def test_dag_shape(dag):
         "label_ignore_list", "to_services", "cluster_uuid", "antrea_api_version",
         "warehouse_name",
     }  # fmt: skip
-
-
-def _validated(dag, conf):
-    """What the trigger form / REST API do with a run's conf: merge into the Params, validate."""
-    params = copy.deepcopy(dag.params)
-    for key, value in conf.items():
-        params[key] = value
-    return params.validate()
 
 
 def test_defaults_validate(dag):
@@ -73,7 +64,7 @@ def test_bad_params_are_refused_naming_the_param(dag, name, value):
     from airflow.sdk.exceptions import ParamValidationError
 
     with pytest.raises(ParamValidationError, match=name):
-        _validated(dag, {name: value})
+        validated_conf(dag, {name: value})
 
 
 @pytest.mark.parametrize(
@@ -90,7 +81,7 @@ def test_bad_params_are_refused_naming_the_param(dag, name, value):
     ],
 )
 def test_good_params_pass(dag, name, value):
-    assert _validated(dag, {name: value})[name] == value
+    assert validated_conf(dag, {name: value})[name] == value
 
 
 def _resolve(dag, conf):
@@ -98,7 +89,7 @@ def _resolve(dag, conf):
     import pendulum
 
     task = dag.get_task("resolve_window")
-    params = _validated(dag, conf)
+    params = validated_conf(dag, conf)
     return task.python_callable(
         params=params, data_interval_end=pendulum.datetime(2024, 5, 8, tz="UTC")
     )
@@ -115,7 +106,7 @@ def test_run_without_data_interval_ends_now(dag):
     import datetime as dt
 
     task = dag.get_task("resolve_window")
-    window = task.python_callable(params=_validated(dag, {"lookback": 1}), data_interval_end=None)
+    window = task.python_callable(params=validated_conf(dag, {"lookback": 1}), data_interval_end=None)
     end = dt.datetime.fromisoformat(window["end"])
     assert abs((dt.datetime.now(dt.UTC) - end).total_seconds()) < 600
     assert end - dt.datetime.fromisoformat(window["start"]) == dt.timedelta(days=1)
