@@ -742,6 +742,30 @@ class PolicySet:
         self._ns_cache: dict[str, dict[str, str]] = {}
         self._applied_cache: dict[tuple[str, Labels], tuple[list[CompiledPolicy], ...]] = {}
 
+    def pod_label_keys(self) -> frozenset[str]:
+        """Every pod label key a selector of the set reads (appliedTo and rule peers).
+
+        A label whose key is not in here cannot change any verdict of this set."""
+        keys: set[str] = set()
+        seen: set[int] = set()
+
+        def add(peers: tuple[Peer, ...] | None) -> None:
+            if peers is None or id(peers) in seen:  # rules share their peer tuples
+                return
+            seen.add(id(peers))
+            for peer in peers:
+                if peer.pod is not None:
+                    keys.update(k for k, _ in peer.pod.match_labels)
+                    keys.update(e[0] for e in peer.pod.expressions)
+
+        for p in self.policies:
+            add(p.applied_to)
+            for index in (p.egress, p.ingress):
+                for rule in index.rules if index is not None else ():
+                    add(rule.peers)
+                    add(rule.applied_to)
+        return frozenset(keys)
+
     def namespace_labels(self, namespace: str) -> dict[str, str]:
         labels = self._ns_cache.get(namespace)
         if labels is None:

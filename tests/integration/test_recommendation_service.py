@@ -209,3 +209,29 @@ def test_self_check_failure_fails_the_run(duckdb_warehouse, sql, insert_flows, m
         run = load_run(session, sql, "11111111-1111-1111-1111-111111111111")
     assert run["status"] == "failed"
     assert "self-check failed" in run["error"]
+
+
+def test_selector_on_an_ignored_label_fails_the_self_check(
+    duckdb_warehouse, sql, insert_flows, monkeypatch
+):
+    """The replay drops ignored labels, which is exact only while no selector reads them: a
+    builder that kept pod-template-hash in its selectors must fail the run, not pass it."""
+    import theia_sf.services.recommendation as service
+
+    insert_flows(duckdb_warehouse, WORKED_EXAMPLE)
+    real = service.collect
+
+    def keeps_ignored_labels(tuples, options):
+        collected = real(tuples, Options.create(label_ignore_list=""))
+        collected.options = options  # the run still declares the default ignore list
+        return collected
+
+    monkeypatch.setattr(service, "collect", keeps_ignored_labels)
+    run_id = "22222222-2222-2222-2222-222222222222"
+    with pytest.raises(SelfCheckError, match=r"ignored label keys \['pod-template-hash'\]"):
+        run_policy_recommendation(
+            duckdb_warehouse, sql, window=WINDOW, options=Options.create(), run_id=run_id
+        )
+    with duckdb_warehouse.session() as session:
+        run = load_run(session, sql, run_id)
+    assert run["status"] == "failed"

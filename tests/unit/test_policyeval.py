@@ -241,3 +241,19 @@ def test_violations_lists_denied_flows_only():
 def test_unsupported_or_malformed_policies_raise(manifest):
     with pytest.raises(PolicyError):
         PolicySet([manifest])
+
+
+def test_pod_label_keys_lists_every_key_a_pod_selector_reads():
+    policies = [
+        k8s("shop", {"matchLabels": {"app": "db"}},
+            ingress=[{"from": [{"podSelector": {"matchExpressions": [
+                {"key": "tier", "operator": "Exists"}]}}]}]),
+        anp("shop", [{"podSelector": {"matchLabels": {"role": "api"}}}],
+            egress=[{"action": "Allow", "to": [{"namespaceSelector": {"matchLabels": {"team": "a"}},
+                                               "podSelector": {"matchLabels": {"k8s-app": "x"}}}]}]),
+        acnp([], ingress=[{"action": "Allow", "from": [{"ipBlock": {"cidr": "10.0.0.0/8"}}],
+                           "appliedTo": [{"podSelector": {"matchLabels": {"zone": "z1"}}}]}]),
+    ]  # fmt: skip
+    # Namespace selectors read namespace labels ("team"), not pod labels.
+    assert PolicySet(policies).pod_label_keys() == {"app", "tier", "role", "k8s-app", "zone"}
+    assert PolicySet([]).pod_label_keys() == frozenset()

@@ -134,9 +134,25 @@ def test_random_flows_give_sound_deterministic_policies(flows, policy_type, to_s
 
     # Every accepted flow is allowed by the recommended set.
     assert PolicySet(p.manifest for p in rec.policies).violations(rec.flows) == []
-    # Every tuple is either replayed or counted as skipped.
+    # Every tuple is either replayed or counted as skipped; tuples that differ only in ignored
+    # labels are replayed once, so replayed flows are distinct and carry no ignored label.
     assert rec.tuple_count == len(flows)
-    assert len(rec.flows) + rec.skipped_tuples == len(flows)
+    assert len(rec.flows) + rec.skipped_tuples <= len(flows)
+    assert len(set(rec.flows)) == len(rec.flows)
+    ignored = set(options.label_ignore_list)
+    assert not any(k in ignored for f in rec.flows for e in f[:2] for k, _ in e.labels)
+    # ...which is exact: the same flows with ignored labels added are allowed too.
+    policy_set = PolicySet(p.manifest for p in rec.policies)
+    assert policy_set.pod_label_keys().isdisjoint(ignored)
+    tagged = [
+        f._replace(**{
+            side: e._replace(labels=tuple(sorted((*e.labels, ("pod-template-hash", "h1")))))
+            for side, e in (("source", f.source), ("destination", f.destination))
+            if e.namespace is not None
+        })
+        for f in rec.flows
+    ]  # fmt: skip
+    assert policy_set.violations(tagged) == []
     assert sum(v["flows"] for v in rec.skipped.values()) <= rec.flow_count
 
     for policy in rec.policies:

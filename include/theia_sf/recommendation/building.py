@@ -134,7 +134,8 @@ class _Group:
 
 @dataclass(frozen=True, slots=True)
 class Recommendation:
-    """The policies of one run, the flows to replay in the self-check, and what was skipped."""
+    """The policies of one run, the flows to replay in the self-check (one per class of tuples
+    that differ only in ignored labels), and what was skipped."""
 
     policies: tuple[RecommendedPolicy, ...]
     flows: tuple[Flow, ...]
@@ -167,6 +168,7 @@ class _Builder:
         self._peer_ids: dict[Peer, int] = {}
         self._labels: dict[str | None, tuple[Labels, Labels] | SkipReason] = {}
         self._namespaces: dict[str, bool] = {}
+        # (namespace, labels minus the ignore list) -> the endpoint replayed in the self-check.
         self._endpoints: dict[tuple[str, Labels], Endpoint] = {}
         # (namespace, raw labels text) -> (endpoint, group or None if allow-listed, peer id).
         self._pods: dict[tuple[str, str | None], tuple[Endpoint, _Group | None, int]] = {}
@@ -176,6 +178,9 @@ class _Builder:
         self._service_names: dict[int, tuple[str, str]] = {}
         self.skipped: dict[str, Counter[str]] = {}
         self.flows: list[Flow] = []
+        # Keys (source peer id, destination peer id, port, protocol, Service peer id) of flows:
+        # tuples that differ only in ignored labels are one flow for the self-check.
+        self._flow_keys: set[tuple[int, int, int, str, int | None]] = set()
         self.tuple_count = 0
         self.flow_count = 0
         self.use_services = options.to_services and options.policy_type != PolicyType.K8S_NP
@@ -204,9 +209,13 @@ class _Builder:
     def pod(
         self, ns: str | None, labels: str | None, missing: SkipReason
     ) -> tuple[Endpoint, _Group | None, int]:
-        """The pod endpoint (raw labels, for the self-check), its group (namespace and labels
-        minus the ignore list; None in an allow-listed namespace) and the id of the rule peer
-        that selects that group."""
+        """The pod endpoint for the self-check, its group (namespace and labels minus the
+        ignore list; None in an allow-listed namespace) and the id of the rule peer that
+        selects that group.
+
+        The endpoint carries the labels minus the ignore list too: no selector the builder
+        makes names an ignored key, so an ignored label cannot change a verdict (the service
+        checks that the compiled set agrees before it replays)."""
         if not ns:
             raise _Invalid(missing)
         found = self._pods.get((ns, labels))  # one lookup per endpoint seen before
@@ -217,10 +226,10 @@ class _Builder:
             valid = self._namespaces[ns] = is_namespace(ns)
         if not valid:
             raise _Invalid(SkipReason.INVALID_NAMESPACE)
-        raw, kept = self.labels(labels)
-        endpoint = self._endpoints.get((ns, raw))
+        kept = self.labels(labels)[1]
+        endpoint = self._endpoints.get((ns, kept))
         if endpoint is None:
-            endpoint = self._endpoints[(ns, raw)] = Endpoint(ns, raw)
+            endpoint = self._endpoints[(ns, kept)] = Endpoint(ns, kept)
         group = None
         if ns not in self.allow:  # allow-listed namespaces get the namespace-wide ACNP only
             group = self.groups.get((ns, kept))
@@ -308,12 +317,15 @@ class _Builder:
         ft = row[FLOW_TYPE]
         if ft == FLOW_FROM_EXTERNAL:
             peer, outside = self.ip(row[SRC_IP])
-            dst, dst_group, _ = self.pod(
+            dst, dst_group, dst_peer = self.pod(
                 row[DST_NS], row[DST_LABELS], SkipReason.DESTINATION_WITHOUT_NAMESPACE
             )
             if dst_group is not None:
                 rule(dst_group.ingress, peer, port, flows, octets, first, last)
-            self.flows.append(Flow(outside, dst, dst_port, protocol))
+            key = (peer, dst_peer, dst_port, protocol, None)
+            if key not in self._flow_keys:
+                self._flow_keys.add(key)
+                self.flows.append(Flow(outside, dst, dst_port, protocol))
             return
         if ft not in (FLOW_INTRA_NODE, FLOW_INTER_NODE, FLOW_TO_EXTERNAL):
             raise _Invalid(SkipReason.UNKNOWN_FLOW_TYPE)
@@ -324,7 +336,10 @@ class _Builder:
             peer, outside = self.ip(row[DST_IP])
             if src_group is not None:
                 rule(src_group.egress, peer, port, flows, octets, first, last)
-            self.flows.append(Flow(src, outside, dst_port, protocol))
+            key = (src_peer, peer, dst_port, protocol, None)
+            if key not in self._flow_keys:
+                self._flow_keys.add(key)
+                self.flows.append(Flow(src, outside, dst_port, protocol))
             return
         svc_name = row[SVC]
         service = self.service(svc_name) if svc_name else None
@@ -339,8 +354,11 @@ class _Builder:
                 rule(src_group.egress, service, None, flows, octets, first, last)
             if backend is not None and backend[1] is not None:
                 rule(backend[1].ingress, src_peer, port, flows, octets, first, last)
-            dst = backend[0] if backend else Endpoint()
-            self.flows.append(Flow(src, dst, dst_port, protocol, self._service_names[service]))
+            key = (src_peer, backend[2] if backend else -1, dst_port, protocol, service)
+            if key not in self._flow_keys:
+                self._flow_keys.add(key)
+                dst = backend[0] if backend else Endpoint()
+                self.flows.append(Flow(src, dst, dst_port, protocol, self._service_names[service]))
             return
         dst, dst_group, dst_peer = self.pod(
             row[DST_NS], row[DST_LABELS], SkipReason.DESTINATION_WITHOUT_NAMESPACE
@@ -349,7 +367,10 @@ class _Builder:
             rule(src_group.egress, dst_peer, port, flows, octets, first, last)
         if dst_group is not None:
             rule(dst_group.ingress, src_peer, port, flows, octets, first, last)
-        self.flows.append(Flow(src, dst, dst_port, protocol, self._service_names.get(service)))
+        key = (src_peer, dst_peer, dst_port, protocol, service)
+        if key not in self._flow_keys:
+            self._flow_keys.add(key)
+            self.flows.append(Flow(src, dst, dst_port, protocol, self._service_names.get(service)))
 
 
 def _selector(labels: Labels) -> dict[str, Any]:
@@ -595,7 +616,8 @@ class Collected:
 
     :meth:`policies` yields the policies in their final order (static ones first, then per
     group sorted by namespace and labels) one at a time, so a caller can render and store
-    each one and let it go. ``flows`` are the accepted tuples as flows, for the self-check.
+    each one and let it go. ``flows`` are the accepted tuples as flows for the self-check, one
+    per class of tuples that differ only in ignored labels (see :meth:`_Builder.pod`).
     """
 
     def __init__(self, builder: _Builder) -> None:
@@ -612,7 +634,7 @@ class Collected:
         self._groups: dict[_GroupKey, _Group] | None = builder.groups
         # What only adding needed (per-pod, per-address and per-label caches) goes now.
         for cache in (builder._pods, builder._ips, builder._labels, builder._endpoints,
-                      builder._services, builder._peer_ids):  # fmt: skip
+                      builder._services, builder._peer_ids, builder._flow_keys):  # fmt: skip
             cache.clear()
 
     @property

@@ -386,6 +386,15 @@ def _emit_and_check(
     )  # fmt: skip
     policies = PolicySet.from_compiled(compiled)
     del compiled
+    # The replayed flows carry pod labels minus the ignore list (tuples that differ only in
+    # ignored labels are replayed once). That gives every flow its true verdict only while no
+    # selector reads an ignored key, so this is checked first.
+    ignored = policies.pod_label_keys() & set(collected.options.label_ignore_list)
+    if ignored:
+        raise SelfCheckError(
+            f"self-check failed: the recommended policies select pods by ignored label keys "
+            f"{sorted(ignored)}; nothing was published"
+        )
     violations = policies.violations(collected.flows)
     if violations:
         shown = "; ".join(_describe(v) for v in violations[:10])
