@@ -105,7 +105,7 @@ def generate(path: Path, shape: str, rows: int) -> float:
 def measure(path: Path) -> dict[str, object]:
     from theia_sf.adapters.duckdb import DuckDBWarehouse
     from theia_sf.recommendation.model import Options
-    from theia_sf.services.recommendation import run_policy_recommendation
+    from theia_sf.services.recommendation import default_workers, run_policy_recommendation
     from theia_sf.sql import SqlLibrary
     from theia_sf.timewindow import Window
 
@@ -134,7 +134,16 @@ def measure(path: Path) -> dict[str, object]:
     began = time.monotonic()
     summary = run_policy_recommendation(warehouse, sql, window=window, options=Options.create())
     wall = time.monotonic() - began
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # After the last log line: closing the storage session (DuckDB's checkpoint writes the
+    # policies out; its time varies with the disk).
+    steps["close"] = round(wall - sum(steps.values()), 2)
+    # With partition workers, the run's memory is this process plus its workers: the sum of
+    # the peaks (each worker's is at most RUSAGE_CHILDREN's, the largest one) bounds it from
+    # above. It counts twice the pages a worker still shares with this process after fork.
+    own_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    worker_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    workers = default_workers()
+    peak_kib = own_kib + (workers - 1) * worker_kib
     return {
         "flows": flows,
         "tuples": summary.tuple_count,
@@ -142,6 +151,8 @@ def measure(path: Path) -> dict[str, object]:
         "skipped_tuples": sum(v["tuples"] for v in summary.skipped.values()),
         "wall_s": round(wall, 2),
         "peak_rss_mib": round(peak_kib / 1024),
+        "workers": workers,
+        "rss_mib_by_process": [round(own_kib / 1024)] + [round(worker_kib / 1024)] * (workers - 1),
         "flows_per_s": round(flows / wall),
         "tuples_per_s": round(summary.tuple_count / wall),
         "steps_s": steps,

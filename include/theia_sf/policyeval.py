@@ -87,7 +87,7 @@ class Flow(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class Decision:
     allowed: bool
-    reason: str  # "rule", "isolated", "default", "not-a-pod"
+    reason: str  # "rule", "isolated", "default", "not-a-pod", "not-checked"
     policy: str | None = None  # "Kind/namespace/name"
     rule: int | None = None
 
@@ -105,6 +105,7 @@ class Verdict:
 
 _NOT_A_POD = Decision(True, "not-a-pod")
 _DEFAULT = Decision(True, "default")
+_NOT_CHECKED = Decision(True, "not-checked")
 
 
 # --- selectors -------------------------------------------------------------------------------
@@ -858,8 +859,15 @@ class PolicySet:
             decision = rule.decision = Decision(allowed, "rule", policy.ident, rule.index)
         return decision
 
-    def violations(self, flows: Iterable[Flow]) -> list[Verdict]:
-        """Verdicts of the flows that are not allowed."""
+    def violations(
+        self, flows: Iterable[Flow], *, egress: bool = True, ingress: bool = True
+    ) -> list[Verdict]:
+        """Verdicts of the flows that are not allowed.
+
+        With ``egress`` or ``ingress`` False, only the other direction is checked (the set
+        holds the policies of one end only); the unchecked one reads ``not-checked``."""
+        if not (egress and ingress):
+            return self._one_way_violations(flows, egress)
         out = []
         direction = self._direction
         for flow in flows:
@@ -873,4 +881,20 @@ class PolicySet:
             else:
                 ingress = direction(dst, src, flow, False)
             out.append(Verdict(flow, egress, ingress))
+        return out
+
+    def _one_way_violations(self, flows: Iterable[Flow], egress: bool) -> list[Verdict]:
+        out = []
+        direction = self._direction
+        for flow in flows:
+            src = flow.source
+            dst = flow.destination
+            if egress:
+                decision = direction(src, dst, flow, True)
+                if not decision.allowed:
+                    out.append(Verdict(flow, decision, _NOT_CHECKED))
+            else:
+                decision = direction(dst, src, flow, False)
+                if not decision.allowed:
+                    out.append(Verdict(flow, _NOT_CHECKED, decision))
         return out

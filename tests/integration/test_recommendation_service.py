@@ -189,11 +189,13 @@ def test_self_check_failure_fails_the_run(duckdb_warehouse, sql, insert_flows, m
     insert_flows(duckdb_warehouse, WORKED_EXAMPLE)
     real = service.collect
 
-    def broken(tuples, options):
+    def broken(tuples, options, **partition):
         # Drop every allow policy: the reject ACNPs then block the observed flows.
-        collected = real(tuples, options)
-        policies = collected.policies
-        collected.policies = lambda: (p for p in policies() if "allow-anp" not in p.name)
+        collected = real(tuples, options, **partition)
+        policies = collected.keyed_policies
+        collected.keyed_policies = lambda: (
+            (order, p) for order, p in policies() if "allow-anp" not in p.name
+        )
         return collected
 
     monkeypatch.setattr(service, "collect", broken)
@@ -221,8 +223,8 @@ def test_selector_on_an_ignored_label_fails_the_self_check(
     insert_flows(duckdb_warehouse, WORKED_EXAMPLE)
     real = service.collect
 
-    def keeps_ignored_labels(tuples, options):
-        collected = real(tuples, Options.create(label_ignore_list=""))
+    def keeps_ignored_labels(tuples, options, **partition):
+        collected = real(tuples, Options.create(label_ignore_list=""), **partition)
         collected.options = options  # the run still declares the default ignore list
         return collected
 

@@ -51,6 +51,9 @@ ServicePeer = tuple[int, str, str]
 PodPeer = tuple[int, str, Labels]
 Peer = tuple[Any, ...]
 _GroupKey = tuple[str, Labels]  # namespace, labels minus the ignore list
+# A policy's place in a run: (0, "", (), n) for the n-th static policy, (1, namespace, labels,
+# n) for the n-th policy of a group.
+PolicyOrder = tuple[int, str, Labels, int]
 Port = tuple[int, str]
 
 
@@ -157,10 +160,22 @@ class Recommendation:
 class _Builder:
     """Adds tuples to groups. Runs once per distinct tuple, so everything a tuple needs that
     depends on one of its values alone (pod, address, Service) is computed once per value and
-    cached; rule peers are interned as small integers (hashing them is then free)."""
+    cached; rule peers are interned as small integers (hashing them is then free).
 
-    def __init__(self, options: Options) -> None:
+    A run may be split into partitions by namespace (``owners``: namespace -> partition,
+    filled before the namespace's first tuple arrives). Partition ``part`` then makes the
+    egress rules of the namespaces it owns from tuples whose source it owns, and the ingress
+    rules from tuples whose destination it owns; it counts (and reports as skipped) the tuples
+    whose source namespace it owns, or whose destination namespace it owns when the source
+    has none. A tuple reaches every partition that owns one of its namespaces.
+    """
+
+    def __init__(
+        self, options: Options, part: int = 0, owners: Mapping[str, int] | None = None
+    ) -> None:
         self.options = options
+        self.part = part
+        self.owners = owners
         self.allow = frozenset(options.ns_allow_list)
         self.ignore = frozenset(options.label_ignore_list)
         self.groups: dict[_GroupKey, _Group] = {}
@@ -177,7 +192,10 @@ class _Builder:
         self._services: dict[str, int | None] = {}  # "<ns>/<name>:<port>" -> peer id
         self._service_names: dict[int, tuple[str, str]] = {}
         self.skipped: dict[str, Counter[str]] = {}
+        # Flows to replay in both directions, or only in the one this partition owns.
         self.flows: list[Flow] = []
+        self.egress_flows: list[Flow] = []
+        self.ingress_flows: list[Flow] = []
         # Keys (source peer id, destination peer id, port, protocol, Service peer id) of flows:
         # tuples that differ only in ignored labels are one flow for the self-check.
         self._flow_keys: set[tuple[int, int, int, str, int | None]] = set()
@@ -231,7 +249,9 @@ class _Builder:
         if endpoint is None:
             endpoint = self._endpoints[(ns, kept)] = Endpoint(ns, kept)
         group = None
-        if ns not in self.allow:  # allow-listed namespaces get the namespace-wide ACNP only
+        # Allow-listed namespaces get the namespace-wide ACNP only; another partition's
+        # namespaces get their groups there.
+        if ns not in self.allow and (self.owners is None or self.owners.get(ns) == self.part):
             group = self.groups.get((ns, kept))
             if group is None:
                 group = self.groups[(ns, kept)] = _Group()
@@ -291,17 +311,37 @@ class _Builder:
             acc.last = last
 
     def add(self, row: Sequence[Any]) -> None:
-        self.tuple_count += 1
         flows = int(row[FLOWS] or 0)
-        self.flow_count += flows
+        owners = self.owners
+        if owners is None:
+            egress = ingress = counted = True
+        else:
+            src_owner = owners.get(row[SRC_NS] or "")
+            dst_owner = owners.get(row[DST_NS] or "")
+            egress = src_owner == self.part
+            ingress = dst_owner == self.part
+            counted = egress or (src_owner is None and (ingress or (dst_owner is None and self.part == 0)))
+        if counted:
+            self.tuple_count += 1
+            self.flow_count += flows
         try:
-            self._add(row, flows)
+            self._add(row, flows, egress, ingress)
         except _Invalid as invalid:
-            c = self.skipped.setdefault(invalid.reason.value, Counter())
-            c["tuples"] += 1
-            c["flows"] += flows
+            if counted:
+                c = self.skipped.setdefault(invalid.reason.value, Counter())
+                c["tuples"] += 1
+                c["flows"] += flows
 
-    def _add(self, row: Sequence[Any], flows: int) -> None:
+    def _flow(self, key: tuple[Any, ...], flow: Flow, egress: bool, ingress: bool) -> None:
+        self._flow_keys.add(key)
+        if egress and ingress:
+            self.flows.append(flow)
+        elif egress:
+            self.egress_flows.append(flow)
+        elif ingress:
+            self.ingress_flows.append(flow)
+
+    def _add(self, row: Sequence[Any], flows: int, egress: bool, ingress: bool) -> None:
         protocol = _PROTOCOL_NAMES.get(row[PROTO])
         if protocol is None:
             raise _Invalid(SkipReason.UNSUPPORTED_PROTOCOL)
@@ -320,12 +360,11 @@ class _Builder:
             dst, dst_group, dst_peer = self.pod(
                 row[DST_NS], row[DST_LABELS], SkipReason.DESTINATION_WITHOUT_NAMESPACE
             )
-            if dst_group is not None:
+            if dst_group is not None and ingress:
                 rule(dst_group.ingress, peer, port, flows, octets, first, last)
             key = (peer, dst_peer, dst_port, protocol, None)
             if key not in self._flow_keys:
-                self._flow_keys.add(key)
-                self.flows.append(Flow(outside, dst, dst_port, protocol))
+                self._flow(key, Flow(outside, dst, dst_port, protocol), egress, ingress)
             return
         if ft not in (FLOW_INTRA_NODE, FLOW_INTER_NODE, FLOW_TO_EXTERNAL):
             raise _Invalid(SkipReason.UNKNOWN_FLOW_TYPE)
@@ -334,12 +373,11 @@ class _Builder:
         )
         if ft == FLOW_TO_EXTERNAL:
             peer, outside = self.ip(row[DST_IP])
-            if src_group is not None:
+            if src_group is not None and egress:
                 rule(src_group.egress, peer, port, flows, octets, first, last)
             key = (src_peer, peer, dst_port, protocol, None)
             if key not in self._flow_keys:
-                self._flow_keys.add(key)
-                self.flows.append(Flow(src, outside, dst_port, protocol))
+                self._flow(key, Flow(src, outside, dst_port, protocol), egress, ingress)
             return
         svc_name = row[SVC]
         service = self.service(svc_name) if svc_name else None
@@ -350,27 +388,27 @@ class _Builder:
                 backend = self.pod(
                     row[DST_NS], row[DST_LABELS], SkipReason.DESTINATION_WITHOUT_NAMESPACE
                 )
-            if src_group is not None:
+            if src_group is not None and egress:
                 rule(src_group.egress, service, None, flows, octets, first, last)
-            if backend is not None and backend[1] is not None:
+            if backend is not None and backend[1] is not None and ingress:
                 rule(backend[1].ingress, src_peer, port, flows, octets, first, last)
             key = (src_peer, backend[2] if backend else -1, dst_port, protocol, service)
             if key not in self._flow_keys:
-                self._flow_keys.add(key)
                 dst = backend[0] if backend else Endpoint()
-                self.flows.append(Flow(src, dst, dst_port, protocol, self._service_names[service]))
+                flow = Flow(src, dst, dst_port, protocol, self._service_names[service])
+                self._flow(key, flow, egress, ingress)
             return
         dst, dst_group, dst_peer = self.pod(
             row[DST_NS], row[DST_LABELS], SkipReason.DESTINATION_WITHOUT_NAMESPACE
         )
-        if src_group is not None:
+        if src_group is not None and egress:
             rule(src_group.egress, dst_peer, port, flows, octets, first, last)
-        if dst_group is not None:
+        if dst_group is not None and ingress:
             rule(dst_group.ingress, src_peer, port, flows, octets, first, last)
         key = (src_peer, dst_peer, dst_port, protocol, service)
         if key not in self._flow_keys:
-            self._flow_keys.add(key)
-            self.flows.append(Flow(src, dst, dst_port, protocol, self._service_names.get(service)))
+            flow = Flow(src, dst, dst_port, protocol, self._service_names.get(service))
+            self._flow(key, flow, egress, ingress)
 
 
 def _selector(labels: Labels) -> dict[str, Any]:
@@ -618,18 +656,25 @@ class Collected:
     group sorted by namespace and labels) one at a time, so a caller can render and store
     each one and let it go. ``flows`` are the accepted tuples as flows for the self-check, one
     per class of tuples that differ only in ignored labels (see :meth:`_Builder.pod`).
+
+    In a partition of a run (see :class:`_Builder`), the policies are the static ones and
+    those of the namespaces the partition owns; :meth:`keyed_policies` gives each its place in
+    the whole run's order. ``egress_flows`` and ``ingress_flows`` are the flows to replay in
+    one direction only (the other end belongs to another partition).
     """
 
     def __init__(self, builder: _Builder) -> None:
         self.options = builder.options
         self.flows = builder.flows
+        self.egress_flows = builder.egress_flows
+        self.ingress_flows = builder.ingress_flows
         self.tuple_count = builder.tuple_count
         self.flow_count = builder.flow_count
         self.skipped: dict[str, dict[str, int]] = {
             k: {"tuples": v["tuples"], "flows": v["flows"]}
             for k, v in sorted(builder.skipped.items())
         }
-        self.warnings: list[str] = []
+        self.keyed_warnings: list[tuple[PolicyOrder, str]] = []
         self._parts: _Parts | None = _Parts(builder.peers)
         self._groups: dict[_GroupKey, _Group] | None = builder.groups
         # What only adding needed (per-pod, per-address and per-label caches) goes now.
@@ -642,6 +687,10 @@ class Collected:
         return sum(v["tuples"] for v in self.skipped.values())
 
     @property
+    def warnings(self) -> list[str]:
+        return [text for _, text in self.keyed_warnings]
+
+    @property
     def shared(self) -> Mapping[int, Any]:
         """Manifest fragments shared between policies, by id (see :class:`_Parts`)."""
         if self._parts is None:
@@ -652,6 +701,11 @@ class Collected:
         """Every policy, in order; ``warnings`` is complete once this is exhausted.
 
         Iterable once: each group's rules are freed as soon as its policies are made."""
+        return (policy for _, policy in self.keyed_policies())
+
+    def keyed_policies(self) -> Iterator[tuple[PolicyOrder, RecommendedPolicy]]:
+        """:meth:`policies` with each one's sort key in the run's order: partitions of a run
+        merge into that order (the static policies, which every partition makes, first)."""
         options = self.options
         groups = self._groups
         parts = self._parts
@@ -666,27 +720,35 @@ class Collected:
             seen.add(policy.key)
             return policy
 
-        self.warnings.clear()
-        for policy in static_policies(options):
-            yield checked(policy)
+        self.keyed_warnings.clear()
+        for n, policy in enumerate(static_policies(options)):
+            yield (0, "", (), n), checked(policy)
         for ns, labels in sorted(groups):
             group = groups.pop((ns, labels))
             if not group.egress and not group.ingress:
                 continue  # its pods were seen only in tuples that were then skipped
             group_policies = _group_policies(options, parts, ns, labels, group)
             if not labels:
-                self.warnings.append(
+                self.keyed_warnings.append((
+                    (1, ns, labels, 0),
                     f"empty selector: {group_policies[0].name} applies to every pod of namespace "
-                    f"{ns!r} (flows from pods without labels, or only ignored labels)"
-                )
-            for policy in group_policies:
-                yield checked(policy)
+                    f"{ns!r} (flows from pods without labels, or only ignored labels)",
+                ))  # fmt: skip
+            for n, policy in enumerate(group_policies):
+                yield (1, ns, labels, n), checked(policy)
         self._parts = None  # the shared fragments go with the last policy
 
 
-def collect(tuples: Iterable[FlowTuple | Sequence[Any]], options: Options) -> Collected:
-    """Reduce the tuples (FlowTuples or plain rows in the same column order) to rules."""
-    builder = _Builder(options)
+def collect(
+    tuples: Iterable[FlowTuple | Sequence[Any]],
+    options: Options,
+    *,
+    part: int = 0,
+    owners: Mapping[str, int] | None = None,
+) -> Collected:
+    """Reduce the tuples (FlowTuples or plain rows in the same column order) to rules; with
+    ``owners``, only partition ``part`` of them (see :class:`_Builder`)."""
+    builder = _Builder(options, part, owners)
     add = builder.add
     for t in tuples:
         add(t)

@@ -8,25 +8,35 @@ results location (``recommendation/runs/<run_id>/`` and ``recommendation/latest/
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 import hashlib
+import heapq
 import itertools
 import json
 import logging
+import multiprocessing
+import os
 import pickle
+import queue
+import signal
 import tempfile
+import threading
 import time
+import traceback
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from typing import Any
 
 from theia_sf.errors import ConfigurationError, TheiaError
 from theia_sf.objectstore import ObjectStore
 from theia_sf.policyeval import PolicySet, Verdict, compile_policy
 from theia_sf.publish import publish_artifacts
-from theia_sf.recommendation.building import Collected, collect
+from theia_sf.recommendation.building import DST_NS, SRC_NS, Collected, collect
 from theia_sf.recommendation.diff import PolicyDiff, diff_policies
 from theia_sf.recommendation.model import TUPLE_COLUMNS, Options, RecommendedPolicy, to_datetime
 from theia_sf.recommendation.render import Renderer, render_documents
@@ -111,13 +121,30 @@ def parameters_hash(record: Mapping[str, Any]) -> str:
 
 
 FETCH_BATCH = 50_000  # rows per fetch: the rows of a large run are never all in memory
+ROUTE_BATCH = 10_000  # rows per message to a partition worker (small: the workers overlap)
+WORKERS = 2  # partitions of a run, each in its own process (at most one per usable core)
+# Work partition 0 is assumed to have done before the first namespace is placed, as a share of
+# an even split: it also reads, routes and sends every tuple.
+ROUTER_SHARE = 0.15
 
 
-def iter_tuples(
+def default_workers() -> int:
+    """Partitions a run uses here: one per usable core, at most :data:`WORKERS`, and one
+    where processes cannot be forked."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(WORKERS, cores))
+
+
+def iter_batches(
     session: Session, sql: SqlLibrary, window: Window, cluster_uuid: str | None, limit: int
-) -> Iterator[tuple[Any, ...]]:
-    """The reduction (a GROUP BY in the warehouse): distinct tuples with evidence, as plain
-    tuples in FlowTuple order, read batch by batch. Consume before the next statement."""
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The reduction (a GROUP BY in the warehouse): distinct tuples with evidence, as lists
+    of plain tuples in FlowTuple order, read batch by batch. Consume before the next statement."""
     binds: dict[str, Any] = {"start_ts": window.start, "end_ts": window.end}
     if cluster_uuid:
         binds["cluster_uuid"] = cluster_uuid
@@ -132,15 +159,14 @@ def iter_tuples(
     columns, batches = session.fetch_batches(query, FETCH_BATCH)
     if columns != list(TUPLE_COLUMNS):
         raise RuntimeError(f"select_flow_tuples.sql returned columns {columns}")
-    for batch in batches:
-        yield from batch
+    yield from batches
 
 
 def fetch_tuples(
     session: Session, sql: SqlLibrary, window: Window, cluster_uuid: str | None, limit: int
 ) -> list[tuple[Any, ...]]:
-    """All of :func:`iter_tuples` at once."""
-    return list(iter_tuples(session, sql, window, cluster_uuid, limit))
+    """All of :func:`iter_batches` at once."""
+    return [row for batch in iter_batches(session, sql, window, cluster_uuid, limit) for row in batch]
 
 
 def _describe(verdict: Verdict) -> str:
@@ -159,10 +185,9 @@ def _describe(verdict: Verdict) -> str:
     )
 
 
-def _policy_row(position: int, policy: RecommendedPolicy, text: str, digest: str) -> tuple:
-    """The stored row of one policy, in :data:`_ROW_KEYS` order."""
+def _policy_row(policy: RecommendedPolicy, text: str, digest: str) -> tuple:
+    """The stored row of one policy, in :data:`_ROW_KEYS` order after the position."""
     return (
-        position,
         policy.kind,
         policy.api_version,
         policy.namespace,
@@ -186,7 +211,8 @@ _ROW_KEYS = (
 
 class _Spool:
     """Policy rows written to a temporary file as they are made, read back to be stored once
-    the self-check passed: a large run's YAML and evidence are never all in memory."""
+    the self-check passed: a large run's YAML and evidence are never all in memory. A
+    partition worker writes to the spool it inherited; the parent reads it afterwards."""
 
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
@@ -195,6 +221,9 @@ class _Spool:
     def write(self, row: tuple) -> None:
         pickle.dump(row, self._file, protocol=pickle.HIGHEST_PROTOCOL)
         self.count += 1
+
+    def flush(self) -> None:
+        self._file.flush()
 
     def rows(self) -> Iterator[tuple]:
         self._file.seek(0)
@@ -205,10 +234,282 @@ class _Spool:
         self._file.close()
 
 
-def _insert_policies(session: Session, sql: SqlLibrary, run_id: str, rows: Iterable[tuple]) -> None:
+@dataclass(slots=True)
+class _PartResult:
+    """What one partition of a run made and found (sent back by a partition worker)."""
+
+    policies: int
+    digests: dict[str, str]
+    warnings: list[tuple[Any, str]]
+    skipped: dict[str, dict[str, int]]
+    tuple_count: int
+    flow_count: int
+    replayed: int
+    violations: int
+    shown: list[str]
+    ignored_keys: list[str]
+    seconds: dict[str, float]  # make (build, compile, render, spool) and check
+
+
+def _make_and_check(collected: Collected, spool: _Spool) -> _PartResult:
+    """Make, compile, render and spool every policy of a partition one at a time, then
+    replay its flows through them (the self-check). Logs nothing: it may run in a worker."""
+    began = time.monotonic()
+    renderer = Renderer(collected.shared)
+    memo: dict[Any, Any] = {}
+    compiled = []
+    digests: dict[str, str] = {}
+    for order, policy in collected.keyed_policies():
+        # The self-check compiles the manifest exactly as it is rendered and stored.
+        compiled.append(compile_policy(policy.manifest, memo))
+        text = renderer.render(policy.manifest)
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        digests[policy.key] = digest
+        spool.write((order, _policy_row(policy, text, digest)))
+    spool.flush()
+    del memo, renderer
+    made = time.monotonic()
+    policies = PolicySet.from_compiled(compiled)
+    del compiled
+    # The replayed flows carry pod labels minus the ignore list (tuples that differ only in
+    # ignored labels are replayed once). That gives every flow its true verdict only while no
+    # selector reads an ignored key, so this is checked first.
+    ignored = policies.pod_label_keys() & set(collected.options.label_ignore_list)
+    violations: list[Verdict] = []
+    if not ignored:
+        violations = policies.violations(collected.flows)
+        violations += policies.violations(collected.egress_flows, ingress=False)
+        violations += policies.violations(collected.ingress_flows, egress=False)
+    replayed = 2 * len(collected.flows) + len(collected.egress_flows)
+    replayed += len(collected.ingress_flows)
+    for flows in (collected.flows, collected.egress_flows, collected.ingress_flows):
+        flows.clear()
+    return _PartResult(
+        spool.count,
+        digests,
+        list(collected.keyed_warnings),
+        collected.skipped,
+        collected.tuple_count,
+        collected.flow_count,
+        replayed,
+        len(violations),
+        [_describe(v) for v in violations[:10]],
+        sorted(ignored),
+        {"make": round(made - began, 3), "check": round(time.monotonic() - made, 3)},
+    )
+
+
+class _Router:
+    """Gives each namespace to a partition and splits tuples between partitions: a tuple goes
+    to the owners of its source and destination namespaces (see
+    :class:`theia_sf.recommendation.building._Builder`).
+
+    The namespaces of the first batch are placed largest first on the partition with the
+    least work so far, by their number of tuple ends in that batch; partition 0, which also
+    reads and routes every tuple, gets a smaller share. Later namespaces go to the partition
+    with the least work at the time."""
+
+    def __init__(self, parts: int) -> None:
+        self.owners: dict[str, int] = {}
+        # Work per partition, in tuple ends; partition 0 starts with a handicap.
+        self.loads = [0.0] * parts
+        self._planned = False
+
+    def _plan(self, rows: list[tuple[Any, ...]]) -> None:
+        ends: Counter[str] = Counter()
+        for row in rows:
+            if row[SRC_NS]:
+                ends[row[SRC_NS]] += 1
+            if row[DST_NS]:
+                ends[row[DST_NS]] += 1
+        loads = self.loads
+        loads[0] = ROUTER_SHARE * sum(ends.values()) / len(loads)
+        for ns, count in sorted(ends.items(), key=lambda item: (-item[1], item[0])):
+            part = loads.index(min(loads))
+            self.owners[ns] = part
+            loads[part] += count
+
+    def split(
+        self, rows: list[tuple[Any, ...]]
+    ) -> tuple[list[list[tuple[Any, ...]]], dict[str, int]]:
+        if not self._planned:
+            self._planned = True
+            self._plan(rows)
+            new = dict(self.owners)
+        else:
+            new = {}
+        owners = self.owners
+        loads = self.loads
+        out: list[list[tuple[Any, ...]]] = [[] for _ in loads]
+        for row in rows:
+            src = row[SRC_NS]
+            dst = row[DST_NS]
+            src_owner = dst_owner = None
+            if src:
+                src_owner = owners.get(src)
+                if src_owner is None:
+                    src_owner = owners[src] = new[src] = loads.index(min(loads))
+                loads[src_owner] += 1
+            if dst:
+                dst_owner = owners.get(dst)
+                if dst_owner is None:
+                    dst_owner = owners[dst] = new[dst] = loads.index(min(loads))
+                loads[dst_owner] += 1
+            owner = src_owner if src_owner is not None else dst_owner or 0
+            out[owner].append(row)
+            if dst_owner is not None and dst_owner != owner:
+                out[dst_owner].append(row)
+        return out, new
+
+
+def _worker_main(
+    conn: Connection, part: int, options: Options, spool: _Spool
+) -> None:  # pragma: no cover (runs in a forked worker; its results are checked by the tests)
+    """A partition worker: receive its tuples, then make, check and spool its policies."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the task runner's inherited handler
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    try:
+        owners: dict[str, int] = {}
+
+        def received() -> Iterator[tuple[Any, ...]]:
+            while (data := conn.recv_bytes()) != b"":
+                new, rows = pickle.loads(data)
+                owners.update(new)  # before the rows that need them
+                yield from rows
+
+        collected = collect(received(), options, part=part, owners=owners)
+        conn.send(("done", _make_and_check(collected, spool)))
+    except BaseException:
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+class _Partitions:
+    """A run split over ``count`` partitions: partition 0 in this process, the others in
+    forked worker processes that get their tuples through pipes (a sender thread writes
+    them, so this process keeps working while a worker reads)."""
+
+    def __init__(self, options: Options, count: int) -> None:
+        self.count = count
+        self.router = _Router(count) if count > 1 else None
+        self.spools = [_Spool() for _ in range(count)]
+        self._conns: list[Connection] = []
+        self._procs: list[Any] = []
+        self._queue: queue.Queue[tuple[Connection, bytes] | None] = queue.Queue(maxsize=8)
+        self._sender: threading.Thread | None = None
+        if count == 1:
+            return
+        context = multiprocessing.get_context("fork")
+        for part in range(1, count):
+            ours, theirs = context.Pipe()
+            proc = context.Process(
+                target=_worker_main,
+                args=(theirs, part, options, self.spools[part]),
+                name=f"theia-recommendation-part-{part}",
+            )
+            proc.start()
+            theirs.close()
+            self._conns.append(ours)
+            self._procs.append(proc)
+        self._sender = threading.Thread(target=self._send, name="theia-partition-sender")
+        self._sender.start()
+
+    @property
+    def owners(self) -> dict[str, int] | None:
+        return self.router.owners if self.router is not None else None
+
+    def _send(self) -> None:
+        while (item := self._queue.get()) is not None:
+            conn, data = item
+            with contextlib.suppress(OSError):  # the worker is gone; results() says why
+                conn.send_bytes(data)
+
+    def route(self, batches: Iterable[list[tuple[Any, ...]]]) -> Iterator[tuple[Any, ...]]:
+        """Partition 0's tuples; the others' are sent to their workers on the way."""
+        if self.router is None:
+            for batch in batches:
+                yield from batch
+            return
+        for batch in batches:
+            for start in range(0, len(batch), ROUTE_BATCH):
+                parts, new = self.router.split(batch[start : start + ROUTE_BATCH])
+                for conn, rows in zip(self._conns, parts[1:], strict=True):
+                    if rows or new:
+                        message = pickle.dumps((new, rows), protocol=pickle.HIGHEST_PROTOCOL)
+                        self._queue.put((conn, message))
+                yield from parts[0]
+
+    def finish_sending(self) -> None:
+        for conn in self._conns:
+            self._queue.put((conn, b""))
+        self._stop_sender()
+
+    def _stop_sender(self) -> None:
+        if self._sender is not None:
+            self._queue.put(None)
+            self._sender.join()
+            self._sender = None
+
+    def results(self) -> list[_PartResult]:
+        """The workers' results, in partition order (waits for each one to finish)."""
+        out = []
+        for part, (conn, proc) in enumerate(zip(self._conns, self._procs, strict=True), 1):
+            try:
+                status, value = conn.recv()
+            except EOFError:
+                proc.join()
+                raise RuntimeError(
+                    f"recommendation partition {part} stopped without a result "
+                    f"(exit code {proc.exitcode})"
+                ) from None
+            if status != "done":
+                raise RuntimeError(f"recommendation partition {part} failed:\n{value}")
+            self.spools[part].count = value.policies
+            proc.join()
+            out.append(value)
+        return out
+
+    def close(self) -> None:
+        """Stop the workers (if still running) and drop the spools."""
+        for proc in self._procs:  # first: a sender blocked on a worker's pipe then fails
+            if proc.is_alive():
+                proc.terminate()
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        while self._sender is not None:
+            with contextlib.suppress(queue.Empty):  # room for the stop: drop unsent rows
+                while True:
+                    self._queue.get_nowait()
+            self._stop_sender()
+        for conn in self._conns:
+            conn.close()
+        for spool in self.spools:
+            spool.close()
+
+    def merged_rows(self) -> Iterator[tuple]:
+        """Every partition's spooled rows in the run's order, with positions; the static
+        policies, which every partition made, once."""
+        previous = None
+        position = 0
+        for order, row in heapq.merge(*(s.rows() for s in self.spools), key=lambda r: r[0]):
+            if order == previous:
+                if order[0] == 0:
+                    continue
+                raise RuntimeError(f"two partitions made the policies of {order}")
+            previous = order
+            yield (position, *row)
+            position += 1
+
+
+def _insert_policies(session: Session, sql: SqlLibrary, run_id: str, rows: Iterable[tuple]) -> int:
+    """Store the rows; returns how many."""
     name = "recommendation/insert_recommended_policies.sql"
     statements: dict[int, Query] = {}
     remaining = iter(rows)
+    count = 0
     while batch := list(itertools.islice(remaining, INSERT_BATCH)):
         binds: dict[str, Any] = {"run_id": run_id}
         for i, row in enumerate(batch):
@@ -219,6 +520,8 @@ def _insert_policies(session: Session, sql: SqlLibrary, run_id: str, rows: Itera
         if template is None:
             template = statements[len(batch)] = sql.render(name, binds=binds, rows=len(batch))
         session.execute(Query(template.name, template.text, binds, template.native_duckdb))
+        count += len(batch)
+    return count
 
 
 def _previous_digests(
@@ -260,6 +563,40 @@ def _finish(session: Session, sql: SqlLibrary, run_id: str, status: str, **value
     session.execute(sql.render("recommendation/finish_recommendation_run.sql", binds=binds))
 
 
+@dataclass(slots=True)
+class _Outcome:
+    """The partitions' results put together."""
+
+    tuple_count: int
+    flow_count: int
+    skipped: dict[str, dict[str, int]]
+    warnings: list[str]
+    digests: dict[str, str]
+
+    @property
+    def skipped_tuples(self) -> int:
+        return sum(v["tuples"] for v in self.skipped.values())
+
+
+def _combine(results: list[_PartResult]) -> _Outcome:
+    skipped: dict[str, dict[str, int]] = {}
+    for r in results:
+        for reason, counts in r.skipped.items():
+            total = skipped.setdefault(reason, {"tuples": 0, "flows": 0})
+            total["tuples"] += counts["tuples"]
+            total["flows"] += counts["flows"]
+    digests: dict[str, str] = {}
+    for r in results:
+        digests.update(r.digests)
+    return _Outcome(
+        sum(r.tuple_count for r in results),
+        sum(r.flow_count for r in results),
+        dict(sorted(skipped.items())),
+        [text for _, text in heapq.merge(*(r.warnings for r in results), key=lambda w: w[0])],
+        digests,
+    )
+
+
 def run_policy_recommendation(
     warehouse: Warehouse,
     sql: SqlLibrary,
@@ -269,8 +606,12 @@ def run_policy_recommendation(
     cluster_uuid: str | None = None,
     limit: int = 0,
     run_id: str | None = None,
+    workers: int | None = None,
 ) -> RunSummary:
     """Recommend policies for the unprotected flows in ``window``; persist and return the run.
+
+    ``workers``: partitions of the run, each in its own process (default: one per usable
+    core, at most :data:`WORKERS`). The output does not depend on it.
 
     Raises :class:`SelfCheckError` (after recording the run as failed) when the policies would
     block an observed flow.
@@ -278,18 +619,24 @@ def run_policy_recommendation(
     began = time.monotonic()
     cluster_uuid = validate_cluster_uuid(cluster_uuid)
     limit = validate_limit(limit)
+    if workers is None:
+        workers = default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigurationError(f"workers={workers!r} must be an integer >= 1")
     run_id = run_id or str(uuid.uuid4())
     params = parameters_record(options, cluster_uuid, limit)
     params_hash = parameters_hash(params)
     inserted = False
-    spool: _Spool | None = None
+    partitions: _Partitions | None = None
     # The run allocates millions of long-lived objects (rules, flows, compiled policies) and
     # frees few of them before the end: the cyclic collector would rescan them over and over,
     # so it pauses for the whole run.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        # First session: record the run, then stream the reduction into the builder (the
+        # The workers are forked first, before this process opens the engine.
+        partitions = _Partitions(options, workers)
+        # First session: record the run, then stream the reduction into the builders (the
         # fetched rows are never all in memory). The engine is released before the policies
         # are made and checked.
         with warehouse.session() as session:
@@ -311,18 +658,39 @@ def run_policy_recommendation(
                 )
             )
             inserted = True
-            collected = collect(iter_tuples(session, sql, window, cluster_uuid, limit), options)
+            batches = iter_batches(session, sql, window, cluster_uuid, limit)
+            collected = collect(
+                partitions.route(batches), options, owners=partitions.owners
+            )
+            partitions.finish_sending()
         log.info(
-            "run %s: %d distinct flow tuples in [%s, %s)%s reduced to rules (%.1f s)",
-            run_id, collected.tuple_count, window.start.isoformat(), window.end.isoformat(),
-            f" for cluster {cluster_uuid}" if cluster_uuid else "", time.monotonic() - began,
+            "run %s: distinct flow tuples in [%s, %s)%s reduced to rules in %d partitions "
+            "(%.1f s)", run_id, window.start.isoformat(), window.end.isoformat(),
+            f" for cluster {cluster_uuid}" if cluster_uuid else "", workers,
+            time.monotonic() - began,
         )  # fmt: skip
-        _log_collected(run_id, collected)
-        spool = _Spool()
-        digests = _emit_and_check(run_id, collected, spool, began)
+        own = _make_and_check(collected, partitions.spools[0])
+        del collected
+        log.info(
+            "run %s: %d policies made, rendered and compiled here, flows replayed (%.1f s)",
+            run_id, own.policies, time.monotonic() - began,
+        )  # fmt: skip
+        results = [own, *partitions.results()]
+        for part, result in enumerate(results):
+            log.info(
+                "run %s: partition %d: %d policies, %d flow directions replayed, seconds %s",
+                run_id, part, result.policies, result.replayed, result.seconds,
+            )  # fmt: skip
+        outcome = _combine(results)
+        _log_outcome(run_id, options, outcome)
+        _check(results)
+        log.info(
+            "run %s: self-check replayed %d flow directions, all allowed (%.1f s)",
+            run_id, sum(r.replayed for r in results), time.monotonic() - began,
+        )  # fmt: skip
         # Second session: store the policies and the run's outcome in one transaction.
         with warehouse.session(bulk_text=True) as session:
-            return _persist(session, sql, run_id, params_hash, collected, spool, digests, began)
+            return _persist(session, sql, run_id, params_hash, outcome, partitions, began)
     except BaseException as error:
         if inserted:
             try:
@@ -335,79 +703,47 @@ def run_policy_recommendation(
                 log.exception("could not record run %s as failed", run_id)
         raise
     finally:
-        if spool is not None:
-            spool.close()
+        if partitions is not None:
+            partitions.close()
         if collecting:
             gc.enable()
 
 
-def _log_collected(run_id: str, collected: Collected) -> None:
-    if collected.tuple_count == 0:
+def _log_outcome(run_id: str, options: Options, outcome: _Outcome) -> None:
+    log.info("run %s: %d distinct flow tuples", run_id, outcome.tuple_count)
+    if outcome.tuple_count == 0:
         log.info(
             "run %s: no unprotected flows in the window; only the static policies of %s",
-            run_id, collected.options.policy_type.value,
+            run_id, options.policy_type.value,
         )  # fmt: skip
-    for reason, counts in collected.skipped.items():
+    for reason, counts in outcome.skipped.items():
         log.info(
             "run %s: skipped %d tuples (%d flows): %s",
             run_id, counts["tuples"], counts["flows"], reason,
         )  # fmt: skip
-
-
-def _emit_and_check(
-    run_id: str, collected: Collected, spool: _Spool, began: float
-) -> dict[str, str]:
-    """Make, compile, render and spool every policy one at a time, then replay the flows.
-
-    Returns the digests by policy key. Raises :class:`SelfCheckError` when an observed flow
-    would be denied; nothing is stored or published then.
-    """
-    renderer = Renderer(collected.shared)
-    memo: dict[Any, Any] = {}
-    compiled = []
-    digests: dict[str, str] = {}
-    for position, policy in enumerate(collected.policies()):
-        # The self-check compiles the manifest exactly as it is rendered and stored.
-        compiled.append(compile_policy(policy.manifest, memo))
-        text = renderer.render(policy.manifest)
-        digest = hashlib.sha256(text.encode()).hexdigest()
-        digests[policy.key] = digest
-        spool.write(_policy_row(position, policy, text, digest))
-    del memo, renderer
-    for warning in collected.warnings[:20]:
+    for warning in outcome.warnings[:20]:
         log.warning("run %s: %s", run_id, warning)
-    if len(collected.warnings) > 20:
+    if len(outcome.warnings) > 20:
         log.warning(
-            "run %s: %d more warnings in the run report", run_id, len(collected.warnings) - 20
+            "run %s: %d more warnings in the run report", run_id, len(outcome.warnings) - 20
         )
-    log.info(
-        "run %s: %d policies made, rendered and compiled (%.1f s)",
-        run_id, spool.count, time.monotonic() - began,
-    )  # fmt: skip
-    policies = PolicySet.from_compiled(compiled)
-    del compiled
-    # The replayed flows carry pod labels minus the ignore list (tuples that differ only in
-    # ignored labels are replayed once). That gives every flow its true verdict only while no
-    # selector reads an ignored key, so this is checked first.
-    ignored = policies.pod_label_keys() & set(collected.options.label_ignore_list)
+
+
+def _check(results: list[_PartResult]) -> None:
+    """Raise :class:`SelfCheckError` when any partition's self-check failed."""
+    ignored = sorted({key for r in results for key in r.ignored_keys})
     if ignored:
         raise SelfCheckError(
             f"self-check failed: the recommended policies select pods by ignored label keys "
-            f"{sorted(ignored)}; nothing was published"
+            f"{ignored}; nothing was published"
         )
-    violations = policies.violations(collected.flows)
-    if violations:
-        shown = "; ".join(_describe(v) for v in violations[:10])
+    count = sum(r.violations for r in results)
+    if count:
+        shown = "; ".join([text for r in results for text in r.shown][:10])
         raise SelfCheckError(
-            f"self-check failed: {len(violations)} observed flows would be denied by the "
-            f"recommended policies (first: {shown}); nothing was published"
+            f"self-check failed: {count} observed flows would be denied by the recommended "
+            f"policies (first: {shown}); nothing was published"
         )
-    log.info(
-        "run %s: self-check replayed %d flows, all allowed (%.1f s)",
-        run_id, len(collected.flows), time.monotonic() - began,
-    )  # fmt: skip
-    collected.flows.clear()
-    return digests
 
 
 def _persist(
@@ -415,43 +751,42 @@ def _persist(
     sql: SqlLibrary,
     run_id: str,
     params_hash: str,
-    collected: Collected,
-    spool: _Spool,
-    digests: dict[str, str],
+    outcome: _Outcome,
+    partitions: _Partitions,
     began: float,
 ) -> RunSummary:
     previous_id, previous = _previous_digests(session, sql, run_id, params_hash)
-    diff: PolicyDiff = diff_policies(previous, digests, previous_id)
+    diff: PolicyDiff = diff_policies(previous, outcome.digests, previous_id)
     with session.transaction():
-        _insert_policies(session, sql, run_id, spool.rows())
+        count = _insert_policies(session, sql, run_id, partitions.merged_rows())
         _finish(
             session,
             sql,
             run_id,
             "succeeded",
-            tuple_count=collected.tuple_count,
-            flow_count=collected.flow_count,
-            policy_count=spool.count,
-            skipped_tuples=collected.skipped_tuples,
-            skipped_flows=json.dumps(collected.skipped, sort_keys=True),
-            warnings=json.dumps(collected.warnings),
+            tuple_count=outcome.tuple_count,
+            flow_count=outcome.flow_count,
+            policy_count=count,
+            skipped_tuples=outcome.skipped_tuples,
+            skipped_flows=json.dumps(outcome.skipped, sort_keys=True),
+            warnings=json.dumps(outcome.warnings),
             previous_run_id=previous_id,
             diff=json.dumps(diff.to_record()),
         )
     seconds = time.monotonic() - began
     log.info(
         "run %s succeeded: %d policies (%d added, %d removed, %d changed since %s) in %.1f s",
-        run_id, spool.count, len(diff.added), len(diff.removed),
+        run_id, count, len(diff.added), len(diff.removed),
         len(diff.changed), previous_id or "no previous run", seconds,
     )  # fmt: skip
     return RunSummary(
         run_id,
         "succeeded",
-        collected.tuple_count,
-        collected.flow_count,
-        spool.count,
-        collected.skipped,
-        tuple(collected.warnings),
+        outcome.tuple_count,
+        outcome.flow_count,
+        count,
+        outcome.skipped,
+        tuple(outcome.warnings),
         diff.to_record(),
         seconds,
     )
