@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -120,12 +120,19 @@ class SqlLibrary:
         return sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*.sql"))
 
     def render(
-        self, name: str, /, *, binds: Mapping[str, Any] | None = None, **structure: Any
+        self,
+        name: str,
+        /,
+        *,
+        binds: Mapping[str, Any] | None = None,
+        row_binds: Iterable[str] = (),
+        **structure: Any,
     ) -> Query:
-        """Render ``name`` with Jinja ``structure`` and check every placeholder is bound."""
+        """Render ``name`` with Jinja ``structure`` and check every placeholder is bound,
+        by ``binds`` or, for ``Session.insert_rows``, by each row (``row_binds``)."""
         text = self._env.get_template(name).render(**structure)
         query = Query(name, text, dict(binds or {}), native_duckdb=name.endswith(".duckdb.sql"))
-        missing = query.placeholders() - set(query.binds)
+        missing = query.placeholders() - set(query.binds) - set(row_binds)
         if missing:
             raise KeyError(f"{name}: unbound placeholders {sorted(missing)}")
         return query

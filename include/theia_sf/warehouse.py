@@ -7,7 +7,7 @@ Result column names are lower-cased, since Snowflake upper-cases unquoted identi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -30,6 +30,12 @@ class Session(Protocol):
     ) -> tuple[list[str], Iterator[list[tuple[Any, ...]]]]:
         """Column names, and the rows in lists of at most ``size``: a large result is read
         as it is consumed instead of all at once. Consume it before the next statement."""
+        ...
+
+    def insert_rows(self, query: Query, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Run ``query``, one ``INSERT ... VALUES (...)`` row whose binds all sit in that row,
+        for every mapping in ``rows`` (each row's binds, over ``query.binds``), in as few
+        statements as the engine takes; returns the number of rows."""
         ...
 
     def transaction(self) -> AbstractContextManager[None]: ...
@@ -56,3 +62,19 @@ def iter_statements(query: Query) -> Iterator[str]:
     """Split a multi-statement file into statements with the SQL parser (never ``split(';')``)."""
     for tree in query.statements():
         yield tree.sql("snowflake")
+
+
+INSERT_ROWS_BATCH = 50  # rows per statement of Session.insert_rows
+
+
+def row_binds(query: Query, row: Mapping[str, Any], names: Iterable[str]) -> list[Any]:
+    """The values of ``names`` for one row of :meth:`Session.insert_rows`, in order."""
+    out = []
+    for name in names:
+        if name in row:
+            out.append(row[name])
+        elif name in query.binds:
+            out.append(query.binds[name])
+        else:
+            raise KeyError(f"{query.name}: no value for :{name}")
+    return out

@@ -170,3 +170,66 @@ def test_memory_limits_parse():
     assert memory_bytes("1.5GiB") == 1.5 * 2**30
     with pytest.raises(ValueError, match="memory limit"):
         memory_bytes("lots")
+
+
+@pytest.mark.parametrize("count", [0, 1, 50, 51, 103])
+def test_insert_rows_stores_every_row_once_on_both_engines(both, sql, count):
+    # Session.insert_rows runs the one-row INSERT file for many rows: shared binds come from
+    # the query, the others from each row; batches of 50 rows on both adapters.
+    query = sql.render(
+        "recommendation/insert_recommended_policies.sql",
+        binds={"run_id": "run-x", "kind": "NetworkPolicy"},
+        row_binds=("position", "api_version", "namespace", "name", "yaml", "yaml_sha256",
+                   "rule_count", "flow_count", "bytes", "first_seen", "last_seen", "evidence"),
+    )  # fmt: skip
+    rows = [
+        {"position": n, "api_version": "v1", "namespace": None if n % 7 else f"ns-{n}",
+         "name": f"p-{n}", "yaml": f"spec: {n}\n" * (n % 5), "yaml_sha256": str(n),
+         "rule_count": n, "flow_count": 10 * n, "bytes": 2**40 + n,
+         "first_seen": T0 + dt.timedelta(seconds=n), "last_seen": None, "evidence": "[]"}
+        for n in range(count)
+    ]  # fmt: skip
+    read = Query(
+        "r",
+        "SELECT position, kind, namespace, name, yaml, bytes, firstSeen FROM RECOMMENDED_POLICIES "
+        "WHERE runId = :run_id ORDER BY position",
+        {"run_id": "run-x"},
+    )
+    stored = []
+    for warehouse in both:
+        with warehouse.session() as session:
+            assert session.insert_rows(query, iter(rows)) == count
+            stored.append(normal(session.fetch_rows(read)[1]))
+    expected = [
+        (r["position"], "NetworkPolicy", r["namespace"], r["name"], r["yaml"], r["bytes"],
+         r["first_seen"]) for r in rows
+    ]  # fmt: skip
+    for found in stored:  # (normal() sorts rows by their text)
+        assert found == normal(expected)
+
+
+def test_insert_rows_refuses_what_it_cannot_repeat(both, sql):
+    from theia_sf.adapters.duckdb import values_template
+
+    with pytest.raises(ValueError, match="one row"):
+        values_template("INSERT INTO T (a) VALUES (:a), (:b)")
+    with pytest.raises(ValueError, match="all of them in the VALUES row"):
+        values_template("INSERT INTO T (a) VALUES (:a) RETURNING :b")
+    with pytest.raises(ValueError, match="named binds"):
+        values_template("INSERT INTO T (a, b) VALUES (?, :b)")
+    with pytest.raises(ValueError, match="one row"):
+        values_template("INSERT INTO T (a) SELECT :a")
+    with pytest.raises(ValueError, match="one row"):
+        values_template("UPDATE T SET a = :a")
+    head, row, names = values_template("INSERT INTO T (a, b) VALUES (:a, UPPER(:b))")
+    assert (head, row, names) == ("INSERT INTO T (a, b) VALUES ", "(?, UPPER(?))", ("a", "b"))
+    with pytest.raises(KeyError, match="unbound placeholders"):
+        sql.render("recommendation/insert_recommended_policies.sql", binds={"run_id": "r"})
+    query = sql.render(
+        "recommendation/insert_recommended_policies.sql", binds={"run_id": "r"},
+        row_binds=("position", "kind", "api_version", "namespace", "name", "yaml", "yaml_sha256",
+                   "rule_count", "flow_count", "bytes", "first_seen", "last_seen", "evidence"),
+    )  # fmt: skip
+    for warehouse in both:
+        with warehouse.session() as session, pytest.raises(KeyError, match="no value for :"):
+            session.insert_rows(query, [{"position": 1}])

@@ -7,11 +7,12 @@ failing (the Airflow pool ``theia_warehouse`` keeps the queue short).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +24,7 @@ from sqlglot import exp
 
 from theia_sf.errors import WarehouseBusyError
 from theia_sf.sql import Query
-from theia_sf.warehouse import rows_as_dicts
+from theia_sf.warehouse import INSERT_ROWS_BATCH, row_binds, rows_as_dicts
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,34 @@ def _native(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=64)
+def values_template(text: str) -> tuple[str, str, tuple[str, ...]]:
+    """A one-row ``INSERT ... VALUES`` in DuckDB's dialect, split for many rows: the text
+    before the row, the row with ``?`` for each bind, and the bind names in that order."""
+    trees = [t for t in sqlglot.parse(text, read="snowflake") if t is not None]
+    tree = trees[0] if len(trees) == 1 else None
+    values = tree.expression if isinstance(tree, exp.Insert) else None
+    if not isinstance(values, exp.Values) or len(values.expressions) != 1:
+        raise ValueError("insert_rows takes one INSERT ... VALUES statement with one row")
+    row = values.expressions[0]
+    names = tuple(p.name for p in row.find_all(exp.Placeholder, bfs=False))
+    if "?" in names or len(names) != len(list(tree.find_all(exp.Placeholder))):
+        raise ValueError("insert_rows needs named binds, all of them in the VALUES row")
+    # Every bind becomes a positional "?" (exp.Placeholder() is named "?": fix_placeholders,
+    # which turns names into $name, must not see it).
+    tree = tree.transform(
+        lambda node: exp.Placeholder() if isinstance(node, exp.Placeholder) else node
+    )
+    for fix in FIXUPS:
+        if fix is not fix_placeholders:
+            tree = tree.transform(fix)
+    full = tree.sql("duckdb")
+    row_text = tree.expression.expressions[0].sql("duckdb")
+    if not full.endswith(row_text) or row_text.count("?") != len(names):
+        raise ValueError(f"cannot repeat the VALUES row of {full!r}")
+    return full[: -len(row_text)], row_text, names
+
+
 def duckdb_statements(query: Query) -> tuple[tuple[str, frozenset[str]], ...]:
     return _native(query.text) if query.native_duckdb else transpile(query.text)
 
@@ -160,6 +189,20 @@ class DuckDBSession:
 
     def fetch(self, query: Query) -> list[dict[str, Any]]:
         return rows_as_dicts(*self.fetch_rows(query))
+
+    def insert_rows(self, query: Query, rows: Iterable[Mapping[str, Any]]) -> int:
+        # Positional binds: the statement for n rows is the row's text n times, with no
+        # parsing or transpiling per size (a 50-row statement with named binds took 0.25 s).
+        if query.native_duckdb:
+            raise ValueError(f"{query.name}: insert_rows takes Snowflake-dialect statements")
+        head, row_text, names = values_template(query.text)
+        remaining = iter(rows)
+        count = 0
+        while batch := list(itertools.islice(remaining, INSERT_ROWS_BATCH)):
+            params = [value for row in batch for value in row_binds(query, row, names)]
+            self.con.execute(head + ", ".join([row_text] * len(batch)), params)
+            count += len(batch)
+        return count
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -8,9 +8,10 @@ every authentication method the provider supports works); tests hand in a connec
 
 from __future__ import annotations
 
+import itertools
 import logging
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -19,7 +20,7 @@ import sqlglot
 from sqlglot import exp
 
 from theia_sf.sql import Query, ident
-from theia_sf.warehouse import rows_as_dicts
+from theia_sf.warehouse import INSERT_ROWS_BATCH, row_binds, rows_as_dicts
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,29 @@ class SnowflakeSession:
 
     def fetch(self, query: Query) -> list[dict[str, Any]]:
         return rows_as_dicts(*self.fetch_rows(query))
+
+    def insert_rows(self, query: Query, rows: Iterable[Mapping[str, Any]]) -> int:
+        # The connector turns executemany of an INSERT into one multi-row INSERT per call.
+        if query.native_duckdb:
+            raise ValueError(f"{query.name} is a DuckDB-only statement")
+        statements = to_pyformat(query.text)
+        if len(statements) != 1:
+            raise ValueError(f"{query.name}: insert_rows takes one statement")
+        text, names = statements[0]
+        ordered = sorted(names)
+        remaining = iter(rows)
+        count = 0
+        cursor = self.con.cursor()
+        try:
+            while batch := list(itertools.islice(remaining, INSERT_ROWS_BATCH)):
+                cursor.executemany(
+                    text,
+                    [dict(zip(ordered, row_binds(query, row, ordered), strict=True)) for row in batch],
+                )
+                count += len(batch)
+        finally:
+            cursor.close()
+        return count
 
     def _plain(self, text: str) -> None:
         cursor = self.con.cursor()

@@ -13,7 +13,6 @@ import datetime as dt
 import gc
 import hashlib
 import heapq
-import itertools
 import json
 import logging
 import multiprocessing
@@ -40,7 +39,7 @@ from theia_sf.recommendation.building import DST_NS, SRC_NS, Collected, collect
 from theia_sf.recommendation.diff import PolicyDiff, diff_policies
 from theia_sf.recommendation.model import TUPLE_COLUMNS, Options, RecommendedPolicy, to_datetime
 from theia_sf.recommendation.render import Renderer, render_documents
-from theia_sf.sql import Query, SqlLibrary
+from theia_sf.sql import SqlLibrary
 from theia_sf.timewindow import Window
 from theia_sf.warehouse import Session, Warehouse
 
@@ -50,7 +49,6 @@ JOB_TYPE = "initial"
 AREA = "recommendation"
 YAML_NAME = "policies.yaml"
 REPORT_NAME = "report.json"
-INSERT_BATCH = 50  # policies per INSERT statement (parsing a long VALUES list costs more)
 
 
 class SelfCheckError(TheiaError):
@@ -505,23 +503,13 @@ class _Partitions:
 
 
 def _insert_policies(session: Session, sql: SqlLibrary, run_id: str, rows: Iterable[tuple]) -> int:
-    """Store the rows; returns how many."""
-    name = "recommendation/insert_recommended_policies.sql"
-    statements: dict[int, Query] = {}
-    remaining = iter(rows)
-    count = 0
-    while batch := list(itertools.islice(remaining, INSERT_BATCH)):
-        binds: dict[str, Any] = {"run_id": run_id}
-        for i, row in enumerate(batch):
-            for key, value in zip(_ROW_KEYS, row, strict=True):
-                binds[f"{key}_{i}"] = value
-        # Render (and check) each batch size once; parsing a large VALUES list is not free.
-        template = statements.get(len(batch))
-        if template is None:
-            template = statements[len(batch)] = sql.render(name, binds=binds, rows=len(batch))
-        session.execute(Query(template.name, template.text, binds, template.native_duckdb))
-        count += len(batch)
-    return count
+    """Store the rows (in :data:`_ROW_KEYS` order); returns how many."""
+    query = sql.render(
+        "recommendation/insert_recommended_policies.sql",
+        binds={"run_id": run_id},
+        row_binds=_ROW_KEYS,
+    )
+    return session.insert_rows(query, (dict(zip(_ROW_KEYS, row, strict=True)) for row in rows))
 
 
 def _previous_digests(
