@@ -266,6 +266,9 @@ class DuckDBWarehouse:
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 2.0)
         con.execute("SET TimeZone = 'UTC'")
+        # Every statement that needs an order says ORDER BY; without this promise to keep,
+        # large aggregates run about 7% faster (the recommendation's GROUP BY over 10M flows).
+        con.execute("SET preserve_insertion_order = false")
         # SET takes no bind parameters; both values are validated in __init__.
         con.execute("SET memory_limit = '" + self.memory_limit + "'")
         if self.threads:
