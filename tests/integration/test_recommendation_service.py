@@ -237,3 +237,47 @@ def test_selector_on_an_ignored_label_fails_the_self_check(
     with duckdb_warehouse.session() as session:
         run = load_run(session, sql, run_id)
     assert run["status"] == "failed"
+
+
+def _stored(warehouse, run_id):
+    from theia_sf.sql import Query
+
+    with warehouse.session() as session:
+        return session.fetch_rows(
+            Query(
+                "p",
+                "SELECT position, name, yamlSha256 FROM RECOMMENDED_POLICIES "
+                "WHERE runId = :run_id ORDER BY position",
+                {"run_id": run_id},
+            )
+        )[1]
+
+
+def test_policies_stored_over_several_commits(duckdb_warehouse, sql, insert_flows, monkeypatch):
+    import theia_sf.services.recommendation as service
+
+    insert_flows(duckdb_warehouse, WORKED_EXAMPLE)
+    whole = run_policy_recommendation(duckdb_warehouse, sql, window=WINDOW, options=Options.create())
+    monkeypatch.setattr(service, "COMMIT_BYTES", 1)  # one commit per policy
+    split = run_policy_recommendation(duckdb_warehouse, sql, window=WINDOW, options=Options.create())
+    assert split.policy_count == whole.policy_count == 7
+    assert _stored(duckdb_warehouse, split.run_id) == _stored(duckdb_warehouse, whole.run_id)
+
+    # A failure after some commits: the run is failed and keeps none of its policies.
+    real = service._finish
+
+    def fails_at_the_end(session, sql, run_id, status, **values):
+        if status == "succeeded":
+            raise OSError("disk full")
+        real(session, sql, run_id, status, **values)
+
+    monkeypatch.setattr(service, "_finish", fails_at_the_end)
+    run_id = "55555555-5555-5555-5555-555555555555"
+    with pytest.raises(OSError, match="disk full"):
+        run_policy_recommendation(
+            duckdb_warehouse, sql, window=WINDOW, options=Options.create(), run_id=run_id
+        )
+    with duckdb_warehouse.session() as session:
+        run = load_run(session, sql, run_id)
+    assert run["status"] == "failed"
+    assert _stored(duckdb_warehouse, run_id) == []

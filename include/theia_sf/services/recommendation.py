@@ -26,7 +26,7 @@ import time
 import traceback
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -118,6 +118,7 @@ def parameters_hash(record: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+COMMIT_BYTES = 32 * 2**20  # policy text per commit when storing a run
 FETCH_BATCH = 50_000  # rows per fetch: the rows of a large run are never all in memory
 ROUTE_BATCH = 10_000  # rows per message to a partition worker (small: the workers overlap)
 WORKERS = 2  # partitions of a run, each in its own process (at most one per usable core)
@@ -502,14 +503,47 @@ class _Partitions:
             position += 1
 
 
-def _insert_policies(session: Session, sql: SqlLibrary, run_id: str, rows: Iterable[tuple]) -> int:
-    """Store the rows (in :data:`_ROW_KEYS` order); returns how many."""
+def _store_policies(
+    session: Session,
+    sql: SqlLibrary,
+    run_id: str,
+    rows: Iterable[tuple],
+    finish: Callable[[int], None],
+) -> int:
+    """Store the rows (in :data:`_ROW_KEYS` order) in commits of about :data:`COMMIT_BYTES`
+    of text, the last one with ``finish(count)``; returns how many rows.
+
+    A run's policies can be hundreds of megabytes: one commit would make the engine hold (and
+    compress) all of them at once. Until the last commit the run reads ``running``; a run that
+    fails removes what it stored (see :func:`_record_failure`)."""
     query = sql.render(
         "recommendation/insert_recommended_policies.sql",
         binds={"run_id": run_id},
         row_binds=_ROW_KEYS,
     )
-    return session.insert_rows(query, (dict(zip(_ROW_KEYS, row, strict=True)) for row in rows))
+    count = 0
+    chunk: list[dict[str, Any]] = []
+    size = 0
+    for row in rows:
+        chunk.append(dict(zip(_ROW_KEYS, row, strict=True)))
+        size += len(row[5]) + len(row[12])  # the YAML and the evidence
+        if size >= COMMIT_BYTES:
+            with session.transaction():
+                count += session.insert_rows(query, chunk)
+            chunk.clear()
+            size = 0
+    with session.transaction():
+        count += session.insert_rows(query, chunk)
+        finish(count)
+    return count
+
+
+def _record_failure(warehouse: Warehouse, sql: SqlLibrary, run_id: str, error: BaseException) -> None:
+    with warehouse.session() as session, session.transaction():
+        session.execute(
+            sql.render("recommendation/delete_run_policies.sql", binds={"run_id": run_id})
+        )
+        _finish(session, sql, run_id, "failed", error=f"{type(error).__name__}: {error}"[:10000])
 
 
 def _previous_digests(
@@ -676,17 +710,13 @@ def run_policy_recommendation(
             "run %s: self-check replayed %d flow directions, all allowed (%.1f s)",
             run_id, sum(r.replayed for r in results), time.monotonic() - began,
         )  # fmt: skip
-        # Second session: store the policies and the run's outcome in one transaction.
+        # Second session: store the policies, then the run's outcome with the last commit.
         with warehouse.session(bulk_text=True) as session:
             return _persist(session, sql, run_id, params_hash, outcome, partitions, began)
     except BaseException as error:
         if inserted:
             try:
-                with warehouse.session() as session:
-                    _finish(
-                        session, sql, run_id, "failed",
-                        error=f"{type(error).__name__}: {error}"[:10000],
-                    )  # fmt: skip
+                _record_failure(warehouse, sql, run_id, error)
             except Exception:  # the original error matters more than the bookkeeping
                 log.exception("could not record run %s as failed", run_id)
         raise
@@ -745,8 +775,8 @@ def _persist(
 ) -> RunSummary:
     previous_id, previous = _previous_digests(session, sql, run_id, params_hash)
     diff: PolicyDiff = diff_policies(previous, outcome.digests, previous_id)
-    with session.transaction():
-        count = _insert_policies(session, sql, run_id, partitions.merged_rows())
+
+    def finish(count: int) -> None:
         _finish(
             session,
             sql,
@@ -761,6 +791,8 @@ def _persist(
             previous_run_id=previous_id,
             diff=json.dumps(diff.to_record()),
         )
+
+    count = _store_policies(session, sql, run_id, partitions.merged_rows(), finish)
     seconds = time.monotonic() - began
     log.info(
         "run %s succeeded: %d policies (%d added, %d removed, %d changed since %s) in %.1f s",
