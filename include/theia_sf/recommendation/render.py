@@ -71,8 +71,9 @@ class _Emitter:
     def __init__(self, shared: Mapping[int, Any] | None = None) -> None:
         self.scalars: dict[Any, str] = {}
         self.only = shared
-        # Rendered lines of a sub-tree, by (id, indent).
-        self.shared: dict[tuple[int, int], list[str]] = {}
+        # Rendered text of a sub-tree (its lines joined), by (id, indent): a manifest's line
+        # list then holds one item per shared sub-tree, which the final join copies once.
+        self.shared: dict[tuple[int, int], str] = {}
 
     def scalar(self, value: Any) -> str:
         text = self.scalars.get(value)
@@ -134,19 +135,19 @@ class _Emitter:
             self.mapping(value, indent, out)
             return
         key = (id(value), indent)
-        lines = self.shared.get(key)
-        if lines is None:
-            lines = []
+        text = self.shared.get(key)
+        if text is None:
+            lines: list[str] = []
             self.mapping(value, indent, lines)
-            self.shared[key] = lines
-        out.extend(lines)
+            text = self.shared[key] = "\n".join(lines)
+        out.append(text)
 
     def sequence(self, items: Sequence[Any], indent: int, out: list[str]) -> None:
         cache = self.only is None or id(items) in self.only
         key = (id(items), indent)
         cached = self.shared.get(key) if cache else None
         if cached is not None:
-            out.extend(cached)
+            out.append(cached)
             return
         lines: list[str] = []
         pad = " " * indent
@@ -157,11 +158,12 @@ class _Emitter:
                     lines.append(pad + "- {}")
                 elif only is not None and id(item) in only:  # a shared item: rendered once
                     item_key = (id(item), -indent - 1)
-                    item_lines = self.shared.get(item_key)
-                    if item_lines is None:
-                        item_lines = self.shared[item_key] = []
+                    item_text = self.shared.get(item_key)
+                    if item_text is None:
+                        item_lines: list[str] = []
                         self.mapping(item, indent + 2, item_lines, first=pad + "- ")
-                    lines.extend(item_lines)
+                        item_text = self.shared[item_key] = "\n".join(item_lines)
+                    lines.append(item_text)
                 else:
                     self.mapping(item, indent + 2, lines, first=pad + "- ")
             elif isinstance(item, list | tuple):
@@ -169,8 +171,10 @@ class _Emitter:
             else:
                 lines.append(pad + "- " + self.scalar(item))
         if cache:
-            self.shared[key] = lines
-        out.extend(lines)
+            text = self.shared[key] = "\n".join(lines)
+            out.append(text)
+        else:
+            out.extend(lines)
 
 
 def _render(emitter: _Emitter, manifest: Mapping[str, Any]) -> str:

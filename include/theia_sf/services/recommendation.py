@@ -248,6 +248,7 @@ class _PartResult:
     shown: list[str]
     ignored_keys: list[str]
     seconds: dict[str, float]  # make (build, compile, render, spool) and check
+    finished: float  # time.monotonic() at the end (the same clock in every process)
 
 
 def _make_and_check(collected: Collected, spool: _Spool) -> _PartResult:
@@ -295,6 +296,7 @@ def _make_and_check(collected: Collected, spool: _Spool) -> _PartResult:
         [_describe(v) for v in violations[:10]],
         sorted(ignored),
         {"make": round(made - began, 3), "check": round(time.monotonic() - made, 3)},
+        time.monotonic(),
     )
 
 
@@ -700,8 +702,9 @@ def run_policy_recommendation(
         results = [own, *partitions.results()]
         for part, result in enumerate(results):
             log.info(
-                "run %s: partition %d: %d policies, %d flow directions replayed, seconds %s",
-                run_id, part, result.policies, result.replayed, result.seconds,
+                "run %s: partition %d: %d policies, %d flow directions replayed, seconds %s, "
+                "done at %.1f s", run_id, part, result.policies, result.replayed, result.seconds,
+                result.finished - began,
             )  # fmt: skip
         outcome = _combine(results)
         _log_outcome(run_id, options, outcome)
