@@ -440,7 +440,8 @@ class _Parts:
         # Evidence texts, shared like the manifest fragments (peers recur across groups).
         self.peer_texts: dict[int, str] = {}  # JSON strings, by peer id
         self.port_texts: dict[tuple[Port, ...], str] = {}  # JSON arrays
-        self.rule_dicts: dict[tuple[Any, ...], dict[str, Any]] = {}
+        # (antrea, "to"/"from") -> (peer id, ports) -> (shared rule, evidence text; see _rule)
+        self.rule_dicts: dict[tuple[bool, str], dict[Any, tuple[dict[str, Any], str]]] = {}
         # id -> fragment of everything above that manifests share (alive as long as this).
         self.shared: dict[int, Any] = {}
 
@@ -483,6 +484,29 @@ class _Parts:
             )
         return found
 
+    def _rule(
+        self, antrea: bool, key: str, peer_id: int, ports: tuple[Port, ...]
+    ) -> tuple[dict[str, Any], str]:
+        """The shared rule for a peer and its ports, and the evidence text between the rule's
+        position and its flow count. Rules with the same peer and ports are one object
+        (rendered and compiled once): a peer is often reached by many groups on one port."""
+        peer = self.peer_of[peer_id]
+        rule: dict[str, Any] = {"action": "Allow"} if antrea else {}
+        if peer[0] == 1:
+            rule["toServices"] = [{"name": peer[2], "namespace": peer[1]}]
+        else:
+            rule[key] = self.peer_list(peer_id, peer)
+            rule["ports"] = self.port_list(ports)
+        peer_json = self.peer_texts.get(peer_id)
+        if peer_json is None:
+            peer_json = self.peer_texts[peer_id] = json.dumps(_peer_text(peer))
+        ports_json = self.port_texts.get(ports)
+        if ports_json is None:
+            ports_json = self.port_texts[ports] = json.dumps(
+                [f"{p}/{proto}" for p, proto in ports], separators=(",", ":")
+            )
+        return self._share(rule), f',"peer":{peer_json},"ports":{ports_json},"flow_count":'
+
     def rules(
         self, group: _Group, antrea: bool
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
@@ -500,43 +524,31 @@ class _Parts:
             ("ingress", group.ingress, ingress),
         ):
             key = "to" if direction == "egress" else "from"
+            made = self.rule_dicts.setdefault((antrea, key), {})
+            head = '{"direction":"' + direction + '","rule":'
             for peer_id in sorted(rules, key=peer_of.__getitem__):
-                peer = peer_of[peer_id]
                 acc = rules[peer_id]
-                ports = tuple(sorted(acc.ports))
-                # Rules with the same peer and ports are one shared object (rendered and
-                # compiled once): a peer is often reached by many groups on the same ports.
-                rule_key = (antrea, key, peer_id, ports)
-                rule = self.rule_dicts.get(rule_key)
-                if rule is None:
-                    rule = {"action": "Allow"} if antrea else {}
-                    if peer[0] == 1:
-                        rule["toServices"] = [{"name": peer[2], "namespace": peer[1]}]
-                    else:
-                        rule[key] = self.peer_list(peer_id, peer)
-                        rule["ports"] = self.port_list(ports)
-                    self.rule_dicts[rule_key] = self._share(rule)
-                peer_json = self.peer_texts.get(peer_id)
-                if peer_json is None:
-                    peer_json = self.peer_texts[peer_id] = json.dumps(_peer_text(peer))
-                ports_json = self.port_texts.get(ports)
-                if ports_json is None:
-                    ports_json = self.port_texts[ports] = json.dumps(
-                        [f"{p}/{proto}" for p, proto in ports], separators=(",", ":")
-                    )
+                ports = acc.ports
+                ports = (ports[0],) if len(ports) == 1 else tuple(sorted(ports))
+                found = made.get((peer_id, ports))
+                if found is None:
+                    found = made[(peer_id, ports)] = self._rule(antrea, key, peer_id, ports)
+                rule, middle = found
+                a_first = acc.first
+                a_last = acc.last
                 # The text json.dumps(..., separators=(",", ":")) gives for this object;
                 # times stay Unix seconds.
                 evidence.append(
-                    f'{{"direction":"{direction}","rule":{len(out)},"peer":{peer_json},'
-                    f'"ports":{ports_json},"flow_count":{acc.flows},"bytes":{acc.octets},'
-                    f'"first_seen":{_json_int(acc.first)},"last_seen":{_json_int(acc.last)}}}'
+                    f'{head}{len(out)}{middle}{acc.flows},"bytes":{acc.octets},"first_seen":'
+                    f'{"null" if a_first is None else int(a_first)},"last_seen":'
+                    f'{"null" if a_last is None else int(a_last)}}}'
                 )
                 flows += acc.flows
                 octets += acc.octets
-                if acc.first is not None and (first is None or acc.first < first):
-                    first = acc.first
-                if acc.last is not None and (last is None or acc.last > last):
-                    last = acc.last
+                if a_first is not None and (first is None or a_first < first):
+                    first = a_first
+                if a_last is not None and (last is None or a_last > last):
+                    last = a_last
                 out.append(rule)
         return (
             egress,
@@ -550,10 +562,6 @@ class _Parts:
                 "last_seen": last,
             },
         )
-
-
-def _json_int(value: Any) -> str:
-    return "null" if value is None else str(int(value))
 
 
 def _metadata(name: str, namespace: str | None = None) -> dict[str, Any]:
