@@ -159,3 +159,47 @@ def test_workers_must_be_a_positive_integer(duckdb_warehouse, sql):
             run_policy_recommendation(
                 duckdb_warehouse, sql, window=WINDOW, options=Options.create(), workers=bad
             )
+
+
+def _sleeping_worker(report):
+    service._end_with_parent()
+    report.send(os.getpid())
+    import time
+
+    time.sleep(60)
+
+
+def _forking_parent(report):
+    context = multiprocessing.get_context("fork")
+    context.Process(target=_sleeping_worker, args=(report,)).start()
+    import time
+
+    time.sleep(60)
+
+
+def _gone(pid):
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return any(line.startswith("State:") and "Z" in line for line in status)
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux /proc")
+def test_a_worker_stops_when_the_process_that_forked_it_is_killed():
+    import signal
+    import time
+
+    context = multiprocessing.get_context("fork")
+    ours, theirs = context.Pipe()
+    parent = context.Process(target=_forking_parent, args=(theirs,))
+    parent.start()
+    assert ours.poll(30)
+    worker = ours.recv()
+    assert not _gone(worker)
+    os.kill(parent.pid, signal.SIGKILL)  # as a task runner's hard kill would
+    parent.join()
+    deadline = time.monotonic() + 10
+    while not _gone(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(worker)

@@ -9,6 +9,7 @@ results location (``recommendation/runs/<run_id>/`` and ``recommendation/latest/
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
 import gc
 import hashlib
@@ -125,6 +126,7 @@ WORKERS = 2  # partitions of a run, each in its own process (at most one per usa
 # Work partition 0 is assumed to have done before the first namespace is placed, as a share of
 # an even split: it also reads, routes and sends every tuple.
 ROUTER_SHARE = 0.15
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
 
 
 def default_workers() -> int:
@@ -363,12 +365,27 @@ class _Router:
         return out, new
 
 
+def _end_with_parent() -> None:  # pragma: no cover (runs in a forked worker)
+    """Ask Linux to stop this worker with SIGTERM when the process that forked it dies (a
+    killed task must not leave a worker computing for nothing); elsewhere, a worker notices
+    when it next reads from or writes to its pipe."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # it died before prctl
+        os._exit(1)
+
+
 def _worker_main(
     conn: Connection, part: int, options: Options, spool: _Spool
 ) -> None:  # pragma: no cover (runs in a forked worker; its results are checked by the tests)
     """A partition worker: receive its tuples, then make, check and spool its policies."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the task runner's inherited handler
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    _end_with_parent()
     try:
         owners: dict[str, int] = {}
 
