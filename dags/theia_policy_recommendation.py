@@ -164,6 +164,7 @@ def theia_policy_recommendation() -> None:
                 ),
                 cluster_uuid=params["cluster_uuid"],
                 limit=params["limit"],
+                workers=runtime.settings().recommendation_workers,
             )
         except (ConfigurationError, SelfCheckError) as error:
             # Deterministic: a retry would fail the same way (the run is recorded as failed).
