@@ -74,4 +74,3 @@ def test_split_fields_honours_single_quotes():
 def test_split_fields_rejects_broken_quotes(bad):
     with pytest.raises(ValueError):
         split_fields(bad)
-
