@@ -106,6 +106,7 @@ def measure(path: Path) -> dict[str, object]:
     from theia_sf.adapters.duckdb import DuckDBWarehouse
     from theia_sf.recommendation.model import Options
     from theia_sf.services.recommendation import default_workers, run_policy_recommendation
+    from theia_sf.settings import Settings
     from theia_sf.sql import SqlLibrary
     from theia_sf.timewindow import Window
 
@@ -131,8 +132,12 @@ def measure(path: Path) -> dict[str, object]:
     logger = logging.getLogger("theia_sf.services.recommendation")
     logger.setLevel(logging.INFO)
     logger.addHandler(Steps())
+    # THEIA_RECOMMENDATION_WORKERS chooses the processes, as for the DAG.
+    workers = Settings.from_env().recommendation_workers or default_workers()
     began = time.monotonic()
-    summary = run_policy_recommendation(warehouse, sql, window=window, options=Options.create())
+    summary = run_policy_recommendation(
+        warehouse, sql, window=window, options=Options.create(), workers=workers
+    )
     wall = time.monotonic() - began
     # After the last log line: closing the storage session (DuckDB's checkpoint writes the
     # policies out; its time varies with the disk).
@@ -142,7 +147,6 @@ def measure(path: Path) -> dict[str, object]:
     # above. It counts twice the pages a worker still shares with this process after fork.
     own_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     worker_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    workers = default_workers()
     peak_kib = own_kib + (workers - 1) * worker_kib
     return {
         "flows": flows,
