@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from theia_sf.sql import Query
@@ -19,3 +20,22 @@ def flow_insert(row: Mapping[str, Any]) -> Query:
         + ")"
     )
     return Query("test/insert_flow.sql", text, {f"v{i}": row[c] for i, c in enumerate(columns)})
+
+
+def insert_flows_in_one_transaction(warehouse: Any, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Insert flow rows (dicts of FLOWS column -> value) with one statement each, one commit."""
+    with warehouse.session() as session, session.transaction():
+        for row in rows:
+            session.execute(flow_insert(row))
+
+
+def migrated_duckdb_file(path: Path, sql: Any) -> Any:
+    """A DuckDBWarehouse on a new file at ``path`` with every migration applied (module-scoped
+    fixtures build one and let tests copy it)."""
+    from theia_sf.adapters.duckdb import DuckDBWarehouse
+    from theia_sf.migrations import migrate
+
+    warehouse = DuckDBWarehouse(path, lock_timeout=60)
+    with warehouse.session() as session:
+        migrate(session, sql)
+    return warehouse

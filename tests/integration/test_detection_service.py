@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from flowrows import flow_insert
+from flowrows import insert_flows_in_one_transaction, migrated_duckdb_file
 from theia_sf.detection import DetectionConfig
 from theia_sf.objectstore import LocalObjectStore
 from theia_sf.services.detection import load_results, publish_results, run_drop_detection
@@ -41,23 +41,11 @@ def dropped(day, i, **cols):
     return row
 
 
-def insert_rows(warehouse, rows):
-    """Insert flow rows in one transaction (one statement per distinct column set)."""
-    with warehouse.session() as session, session.transaction():
-        for row in rows:
-            session.execute(flow_insert(row))
-
-
 @pytest.fixture(scope="module")
 def worked_template(tmp_path_factory, sql):
     """The reference example's flows in a migrated DuckDB file, built once per module."""
-    from theia_sf.adapters.duckdb import DuckDBWarehouse
-    from theia_sf.migrations import migrate
-
     path = tmp_path_factory.mktemp("worked") / "theia.duckdb"
-    warehouse = DuckDBWarehouse(path, lock_timeout=60)
-    with warehouse.session() as session:
-        migrate(session, sql)
+    warehouse = migrated_duckdb_file(path, sql)
     rows = [dropped(day, i) for day, n in enumerate(WORKED) for i in range(n)]
     # The reference's egress Reject from 10.0.3.4 on two days (7 and 300).
     ext = {"sourcePodName": None, "sourcePodNamespace": None, "sourceIP": "10.0.3.4",
@@ -67,7 +55,7 @@ def worked_template(tmp_path_factory, sql):
     rows += [dropped(0, i, **ext) for i in range(7)] + [
         dropped(1, i % 150, **ext) for i in range(300)
     ]
-    insert_rows(warehouse, rows)
+    insert_flows_in_one_transaction(warehouse, rows)
     return path
 
 
@@ -176,7 +164,7 @@ def test_service_through_the_snowflake_adapter_on_fakesnow(fakesnow_warehouse, s
     from theia_sf.services.detection import send_alerts
 
     rows = [dropped(day, i) for day, n in enumerate(WORKED) for i in range(n)]
-    insert_rows(fakesnow_warehouse, rows)
+    insert_flows_in_one_transaction(fakesnow_warehouse, rows)
     theia = run_drop_detection(
         fakesnow_warehouse, sql, DetectionConfig(method="theia", granularity="pod"), WINDOW
     )

@@ -12,9 +12,8 @@ import shutil
 
 import pytest
 
-from flowrows import flow_insert
+from flowrows import insert_flows_in_one_transaction, migrated_duckdb_file
 from theia_sf.adapters.duckdb import DuckDBWarehouse
-from theia_sf.migrations import migrate
 from theia_sf.recommendation.model import Options
 from theia_sf.services import recommendation as service
 from theia_sf.services.recommendation import load_run, run_policy_recommendation
@@ -72,12 +71,7 @@ FLOWS = _flows(700)
 def loaded(tmp_path_factory, sql):
     """A DuckDB file holding FLOWS (copied for each run: every run writes its results)."""
     path = tmp_path_factory.mktemp("partitions") / "flows.duckdb"
-    warehouse = DuckDBWarehouse(path, lock_timeout=60)
-    with warehouse.session() as session:
-        migrate(session, sql)
-    with warehouse.session() as session, session.transaction():
-        for row in FLOWS:
-            session.execute(flow_insert(row))
+    insert_flows_in_one_transaction(migrated_duckdb_file(path, sql), FLOWS)
     return path
 
 

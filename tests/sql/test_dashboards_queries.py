@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from flowrows import migrated_duckdb_file
 from theia_sf.dashboards import DASHBOARDS, panel_sql, substitute_macros
 from theia_sf.sql import Query, ident
 
@@ -301,13 +302,8 @@ def insert_results(warehouse) -> None:
 @pytest.fixture(scope="module")
 def populated(tmp_path_factory, sql):
     """One migrated, populated DuckDB file per module; tests copy it when they write."""
-    from theia_sf.adapters.duckdb import DuckDBWarehouse
-    from theia_sf.migrations import migrate
-
     path = tmp_path_factory.mktemp("dashboards") / "theia.duckdb"
-    warehouse = DuckDBWarehouse(path, lock_timeout=60)
-    with warehouse.session() as session:
-        migrate(session, sql)
+    warehouse = migrated_duckdb_file(path, sql)
     insert_flows(warehouse, dataset())
     insert_results(warehouse)
     return path
