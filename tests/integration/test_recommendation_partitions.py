@@ -197,3 +197,26 @@ def test_a_worker_stops_when_the_process_that_forked_it_is_killed():
     while not _gone(worker) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _gone(worker)
+
+
+def test_a_worker_that_cannot_start_stops_the_others(tmp_path, sql, loaded, monkeypatch):
+    from multiprocessing.context import ForkProcess
+
+    real_start = ForkProcess.start
+    started = []
+
+    def start_twice(self):
+        if started:
+            raise OSError("Cannot allocate memory")
+        started.append(self)
+        real_start(self)
+
+    monkeypatch.setattr(ForkProcess, "start", start_twice)
+    shutil.copyfile(loaded, tmp_path / "no-fork.duckdb")
+    warehouse = DuckDBWarehouse(tmp_path / "no-fork.duckdb", lock_timeout=60)
+    with pytest.raises(OSError, match="Cannot allocate memory"):
+        run_policy_recommendation(
+            warehouse, sql, window=WINDOW, options=Options.create(), workers=3
+        )
+    assert len(started) == 1 and not started[0].is_alive()
+    assert multiprocessing.active_children() == []

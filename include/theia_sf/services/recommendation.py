@@ -317,8 +317,13 @@ class _Router:
         # Work per partition, in tuple ends; partition 0 starts with a handicap.
         self.loads = [0.0] * parts
         self._planned = False
+        self._unsent: dict[str, int] = {}  # placed, not yet told to the workers
 
-    def _plan(self, rows: list[tuple[Any, ...]]) -> None:
+    def plan(self, rows: list[tuple[Any, ...]]) -> None:
+        """Place the namespaces of ``rows`` (the first batch); once, before any split."""
+        if self._planned:
+            return
+        self._planned = True
         ends: Counter[str] = Counter()
         for row in rows:
             if row[SRC_NS]:
@@ -329,18 +334,17 @@ class _Router:
         loads[0] = ROUTER_SHARE * sum(ends.values()) / len(loads)
         for ns, count in sorted(ends.items(), key=lambda item: (-item[1], item[0])):
             part = loads.index(min(loads))
-            self.owners[ns] = part
+            self.owners[ns] = self._unsent[ns] = part
             loads[part] += count
 
     def split(
         self, rows: list[tuple[Any, ...]]
     ) -> tuple[list[list[tuple[Any, ...]]], dict[str, int]]:
+        """Each partition's rows, and the namespaces placed since the last split."""
         if not self._planned:
-            self._planned = True
-            self._plan(rows)
-            new = dict(self.owners)
-        else:
-            new = {}
+            self.plan(rows)
+        new = self._unsent
+        self._unsent = {}
         owners = self.owners
         loads = self.loads
         out: list[list[tuple[Any, ...]]] = [[] for _ in loads]
@@ -419,17 +423,21 @@ class _Partitions:
         if count == 1:
             return
         context = multiprocessing.get_context("fork")
-        for part in range(1, count):
-            ours, theirs = context.Pipe()
-            proc = context.Process(
-                target=_worker_main,
-                args=(theirs, part, options, self.spools[part]),
-                name=f"theia-recommendation-part-{part}",
-            )
-            proc.start()
-            theirs.close()
-            self._conns.append(ours)
-            self._procs.append(proc)
+        try:
+            for part in range(1, count):
+                ours, theirs = context.Pipe()
+                proc = context.Process(
+                    target=_worker_main,
+                    args=(theirs, part, options, self.spools[part]),
+                    name=f"theia-recommendation-part-{part}",
+                )
+                self._conns.append(ours)
+                proc.start()
+                theirs.close()
+                self._procs.append(proc)
+        except BaseException:  # e.g. no memory for another process: stop the ones started
+            self.close()
+            raise
         self._sender = threading.Thread(target=self._send, name="theia-partition-sender")
         self._sender.start()
 
@@ -450,6 +458,7 @@ class _Partitions:
                 yield from batch
             return
         for batch in batches:
+            self.router.plan(batch)  # the whole first batch: a better sample than a slice
             for start in range(0, len(batch), ROUTE_BATCH):
                 parts, new = self.router.split(batch[start : start + ROUTE_BATCH])
                 for conn, rows in zip(self._conns, parts[1:], strict=True):
