@@ -52,3 +52,17 @@ def test_loader_statement_parses_for_every_layout(sql, layout):
                    fields=LAYOUTS[layout].columns)
     assert q.placeholders() == {"paths"}
     assert q.text.count("'c") == len(LAYOUTS[layout].fields)
+
+
+def test_percent_signs_in_comments_and_strings_reach_snowflake_intact(fakesnow_warehouse):
+    # The connector %-formats statements that have binds: a literal % in a comment or a
+    # string must not be read as a format directive.
+    from theia_sf.sql import Query
+
+    query = Query(
+        "p",
+        "SELECT /* about 20% faster */ :x AS x, '100%' AS pct -- 5% of flows\n",
+        {"x": 7},
+    )
+    with fakesnow_warehouse.session() as session:
+        assert session.fetch(query) == [{"x": 7, "pct": "100%"}]

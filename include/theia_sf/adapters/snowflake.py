@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 
 def _rewrite_for_connector(node: exp.Expression) -> exp.Expression:
+    if node.comments and any("%" in c for c in node.comments):  # kept in the text sent
+        node.comments = [c.replace("%", "%%") for c in node.comments]
     if isinstance(node, exp.Placeholder) and node.name:
         return exp.var(f"%({node.name})s")
     if isinstance(node, exp.Literal) and node.is_string and "%" in node.this:
