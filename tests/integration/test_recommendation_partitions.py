@@ -220,3 +220,27 @@ def test_a_worker_that_cannot_start_stops_the_others(tmp_path, sql, loaded, monk
         )
     assert len(started) == 1 and not started[0].is_alive()
     assert multiprocessing.active_children() == []
+
+
+def test_router_sends_each_tuple_to_the_owners_of_its_namespaces():
+    router = service._Router(2)
+    rows = [(f"ns-{i % 10}", None, None, None, f"ns-{(i * 3) % 10}", *[None] * 9)
+            for i in range(1000)]  # fmt: skip
+    rows += [(None, None, None, None, None, *[None] * 9), ("", None, None, None, "x", *[None] * 9)]
+    parts, placed = router.split(rows)
+    assert set(placed) == {f"ns-{i}" for i in range(10)} | {"x"}
+    owners = router.owners
+    for part, routed in enumerate(parts):
+        expected = [r for r in rows
+                    if part in {owners.get(r[0] or ""), owners.get(r[4] or "")}
+                    or (part == 0 and not r[0] and not r[4])]  # fmt: skip
+        assert routed == expected
+    # Equal namespaces (by tuple ends in the first batch) are split evenly.
+    counts = [list(owners.values()).count(p) for p in (0, 1)]
+    assert abs(counts[0] - counts[1]) <= 1
+    # A namespace first seen later goes to the partition with less work, and is sent once.
+    loads = list(router.loads)
+    later, placed = router.split([("new-ns", *[None] * 13)])
+    assert placed == {"new-ns": loads.index(min(loads))} == {"new-ns": owners["new-ns"]}
+    assert later[owners["new-ns"]] == [("new-ns", *[None] * 13)]
+    assert router.split([("new-ns", *[None] * 13)])[1] == {}
