@@ -19,13 +19,13 @@
     DATE_PART(EPOCH_SECOND, MIN(flowStartSeconds)) AS first_seen,
     DATE_PART(EPOCH_SECOND, MAX(flowEndSeconds)) AS last_seen
 {%- endset %}
-WITH tuples AS (
-    -- Inside the cluster (and flows of an unknown type, which the builder counts as skipped).
+{#- One branch: the flows of one kind, grouped on every column but the IP it does not keep. #}
+{%- macro branch(src_ip, dst_ip, kind, group_by) %}
     SELECT
         sourcePodNamespace AS src_ns,
         sourcePodLabels AS src_labels,
-        CAST(NULL AS STRING) AS src_ip,
-        CAST(NULL AS STRING) AS dst_ip,
+        {{ src_ip }} AS src_ip,
+        {{ dst_ip }} AS dst_ip,
         destinationPodNamespace AS dst_ns,
         destinationPodLabels AS dst_labels,
         destinationServicePortName AS svc_port_name,
@@ -35,30 +35,19 @@ WITH tuples AS (
         {{ evidence }}
     FROM FLOWS
     WHERE {{ unprotected }}
-        AND (flowType IS NULL OR flowType NOT IN (3, 4))
-    GROUP BY 1, 2, 5, 6, 7, 8, 9, 10
+        AND {{ kind }}
+    GROUP BY {{ group_by }}
+{%- endmacro %}
+WITH tuples AS (
+    -- Inside the cluster (and flows of an unknown type, which the builder counts as skipped).
+    {{- branch("CAST(NULL AS STRING)", "CAST(NULL AS STRING)",
+               "(flowType IS NULL OR flowType NOT IN (3, 4))", "1, 2, 5, 6, 7, 8, 9, 10") }}
     UNION ALL
     -- To an address outside the cluster (flowType 3): the destination IP is the rule's peer.
-    SELECT
-        sourcePodNamespace, sourcePodLabels, NULL, destinationIP, destinationPodNamespace,
-        destinationPodLabels, destinationServicePortName, destinationTransportPort,
-        protocolIdentifier, flowType,
-        {{ evidence }}
-    FROM FLOWS
-    WHERE {{ unprotected }}
-        AND flowType = 3
-    GROUP BY 1, 2, 4, 5, 6, 7, 8, 9, 10
+    {{- branch("NULL", "destinationIP", "flowType = 3", "1, 2, 4, 5, 6, 7, 8, 9, 10") }}
     UNION ALL
     -- From an address outside the cluster (flowType 4): the source IP is the rule's peer.
-    SELECT
-        sourcePodNamespace, sourcePodLabels, sourceIP, NULL, destinationPodNamespace,
-        destinationPodLabels, destinationServicePortName, destinationTransportPort,
-        protocolIdentifier, flowType,
-        {{ evidence }}
-    FROM FLOWS
-    WHERE {{ unprotected }}
-        AND flowType = 4
-    GROUP BY 1, 2, 3, 5, 6, 7, 8, 9, 10
+    {{- branch("sourceIP", "NULL", "flowType = 4", "1, 2, 3, 5, 6, 7, 8, 9, 10") }}
 )
 SELECT * FROM tuples
 {%- if limit %}
