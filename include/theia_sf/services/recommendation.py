@@ -410,7 +410,6 @@ class _Partitions:
     them, so this process keeps working while a worker reads)."""
 
     def __init__(self, options: Options, count: int) -> None:
-        self.count = count
         self.router = _Router(count) if count > 1 else None
         self.spools = [_Spool() for _ in range(count)]
         self._conns: list[Connection] = []
