@@ -64,9 +64,6 @@ def iter_statements(query: Query) -> Iterator[str]:
         yield tree.sql("snowflake")
 
 
-INSERT_ROWS_BATCH = 50  # rows per statement of Session.insert_rows
-
-
 def row_binds(query: Query, row: Mapping[str, Any], names: Iterable[str]) -> list[Any]:
     """The values of ``names`` for one row of :meth:`Session.insert_rows`, in order."""
     out = []

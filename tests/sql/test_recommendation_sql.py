@@ -173,9 +173,12 @@ def test_memory_limits_parse():
 
 
 @pytest.mark.parametrize("count", [0, 1, 50, 51, 103])
-def test_insert_rows_stores_every_row_once_on_both_engines(both, sql, count):
+def test_insert_rows_stores_every_row_once_on_both_engines(both, sql, count, monkeypatch):
     # Session.insert_rows runs the one-row INSERT file for many rows: shared binds come from
-    # the query, the others from each row; batches of 50 rows on both adapters.
+    # the query, the others from each row; batches of 50 rows on both adapters here.
+    from theia_sf.adapters import duckdb as duckdb_adapter
+
+    monkeypatch.setattr(duckdb_adapter, "COLUMNS_BATCH", 50)
     query = sql.render(
         "recommendation/insert_recommended_policies.sql",
         binds={"run_id": "run-x", "kind": "NetworkPolicy"},
@@ -209,20 +212,27 @@ def test_insert_rows_stores_every_row_once_on_both_engines(both, sql, count):
 
 
 def test_insert_rows_refuses_what_it_cannot_repeat(both, sql):
-    from theia_sf.adapters.duckdb import values_template
+    from theia_sf.adapters.duckdb import columns_template
 
     with pytest.raises(ValueError, match="one row"):
-        values_template("INSERT INTO T (a) VALUES (:a), (:b)")
+        columns_template("INSERT INTO T (a) VALUES (:a), (:b)")
     with pytest.raises(ValueError, match="all of them in the VALUES row"):
-        values_template("INSERT INTO T (a) VALUES (:a) RETURNING :b")
+        columns_template("INSERT INTO T (a) VALUES (:a) RETURNING :b")
     with pytest.raises(ValueError, match="named binds"):
-        values_template("INSERT INTO T (a, b) VALUES (?, :b)")
+        columns_template("INSERT INTO T (a, b) VALUES (?, :b)")
+    with pytest.raises(ValueError, match="named binds"):
+        columns_template("INSERT INTO T (a) VALUES ('constant')")
     with pytest.raises(ValueError, match="one row"):
-        values_template("INSERT INTO T (a) SELECT :a")
+        columns_template("INSERT INTO T (a) SELECT :a")
     with pytest.raises(ValueError, match="one row"):
-        values_template("UPDATE T SET a = :a")
-    head, row, names = values_template("INSERT INTO T (a, b) VALUES (:a, UPPER(:b))")
-    assert (head, row, names) == ("INSERT INTO T (a, b) VALUES ", "(?, UPPER(?))", ("a", "b"))
+        columns_template("UPDATE T SET a = :a")
+    # Each bind is a column of values; expressions around binds stay in the row.
+    text, names = columns_template("INSERT INTO T (a, b) VALUES (:a, UPPER(:b))")
+    assert text == (
+        "INSERT INTO T (a, b) SELECT _b0, UPPER(_b1) "
+        "FROM (SELECT UNNEST(?) AS _b0, UNNEST(?) AS _b1)"
+    )
+    assert names == ("a", "b")
     with pytest.raises(KeyError, match="unbound placeholders"):
         sql.render("recommendation/insert_recommended_policies.sql", binds={"run_id": "r"})
     query = sql.render(

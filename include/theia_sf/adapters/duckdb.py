@@ -24,7 +24,7 @@ from sqlglot import exp
 
 from theia_sf.errors import WarehouseBusyError
 from theia_sf.sql import Query
-from theia_sf.warehouse import INSERT_ROWS_BATCH, row_binds, rows_as_dicts
+from theia_sf.warehouse import row_binds, rows_as_dicts
 
 log = logging.getLogger(__name__)
 
@@ -99,31 +99,44 @@ def _native(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
 
 
 @lru_cache(maxsize=64)
-def values_template(text: str) -> tuple[str, str, tuple[str, ...]]:
-    """A one-row ``INSERT ... VALUES`` in DuckDB's dialect, split for many rows: the text
-    before the row, the row with ``?`` for each bind, and the bind names in that order."""
+def columns_template(text: str) -> tuple[str, tuple[str, ...]]:
+    """A one-row ``INSERT ... VALUES`` in DuckDB's dialect, rewritten to insert many rows at
+    once: ``INSERT ... SELECT <the row> FROM (SELECT UNNEST(?) AS _b0, ...)``, with one list
+    parameter per bind (a column of values); returns the text and the bind names in order.
+
+    DuckDB binds a few lists much faster than many scalars: 6,000 policies (100 MB of text)
+    took 0.8 s this way against 1.9 s as 50-row VALUES statements."""
     trees = [t for t in sqlglot.parse(text, read="snowflake") if t is not None]
     tree = trees[0] if len(trees) == 1 else None
     values = tree.expression if isinstance(tree, exp.Insert) else None
     if not isinstance(values, exp.Values) or len(values.expressions) != 1:
         raise ValueError("insert_rows takes one INSERT ... VALUES statement with one row")
     row = values.expressions[0]
-    names = tuple(p.name for p in row.find_all(exp.Placeholder, bfs=False))
-    if "?" in names or len(names) != len(list(tree.find_all(exp.Placeholder))):
+    placeholders = list(row.find_all(exp.Placeholder, bfs=False))
+    names = tuple(p.name for p in placeholders)
+    if (
+        not names
+        or "?" in names
+        or len(names) != len(list(tree.find_all(exp.Placeholder)))
+    ):
         raise ValueError("insert_rows needs named binds, all of them in the VALUES row")
-    # Every bind becomes a positional "?" (exp.Placeholder() is named "?": fix_placeholders,
-    # which turns names into $name, must not see it).
-    tree = tree.transform(
-        lambda node: exp.Placeholder() if isinstance(node, exp.Placeholder) else node
+    # Each bind becomes a column of the derived table (one per occurrence, in order).
+    occurrence = {id(p): f"_b{i}" for i, p in enumerate(placeholders)}
+    row = row.transform(
+        lambda node: exp.column(occurrence[id(node)])
+        if isinstance(node, exp.Placeholder)
+        else node,
+        copy=False,
     )
+    columns = ", ".join(f"UNNEST(?) AS _b{i}" for i in range(len(names)))
+    select = exp.select(*row.expressions).from_(
+        sqlglot.parse_one(f"SELECT {columns}", read="duckdb").subquery()
+    )
+    tree.set("expression", select)
     for fix in FIXUPS:
         if fix is not fix_placeholders:
             tree = tree.transform(fix)
-    full = tree.sql("duckdb")
-    row_text = tree.expression.expressions[0].sql("duckdb")
-    if not full.endswith(row_text) or row_text.count("?") != len(names):
-        raise ValueError(f"cannot repeat the VALUES row of {full!r}")
-    return full[: -len(row_text)], row_text, names
+    return tree.sql("duckdb"), names
 
 
 def duckdb_statements(query: Query) -> tuple[tuple[str, frozenset[str]], ...]:
@@ -138,6 +151,7 @@ _UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
 # checkpoint; with this budget it writes out earlier, at no measurable cost in time (measured
 # for 100 MB: 256MB held 110 MB more at the same speed; 64MB made the checkpoint 2 s slower).
 BULK_TEXT_MEMORY = "128MB"
+COLUMNS_BATCH = 10_000  # rows per statement of DuckDBSession.insert_rows
 
 
 def memory_bytes(limit: str) -> float:
@@ -191,16 +205,15 @@ class DuckDBSession:
         return rows_as_dicts(*self.fetch_rows(query))
 
     def insert_rows(self, query: Query, rows: Iterable[Mapping[str, Any]]) -> int:
-        # Positional binds: the statement for n rows is the row's text n times, with no
-        # parsing or transpiling per size (a 50-row statement with named binds took 0.25 s).
+        # One statement per batch, each bind a list of the batch's values (see columns_template).
         if query.native_duckdb:
             raise ValueError(f"{query.name}: insert_rows takes Snowflake-dialect statements")
-        head, row_text, names = values_template(query.text)
+        text, names = columns_template(query.text)
         remaining = iter(rows)
         count = 0
-        while batch := list(itertools.islice(remaining, INSERT_ROWS_BATCH)):
-            params = [value for row in batch for value in row_binds(query, row, names)]
-            self.con.execute(head + ", ".join([row_text] * len(batch)), params)
+        while batch := list(itertools.islice(remaining, COLUMNS_BATCH)):
+            values = [row_binds(query, row, names) for row in batch]
+            self.con.execute(text, [list(column) for column in zip(*values, strict=True)])
             count += len(batch)
         return count
 

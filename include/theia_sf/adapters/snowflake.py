@@ -20,7 +20,9 @@ import sqlglot
 from sqlglot import exp
 
 from theia_sf.sql import Query, ident
-from theia_sf.warehouse import INSERT_ROWS_BATCH, row_binds, rows_as_dicts
+from theia_sf.warehouse import row_binds, rows_as_dicts
+
+INSERT_ROWS_BATCH = 50  # rows per executemany of SnowflakeSession.insert_rows
 
 log = logging.getLogger(__name__)
 
