@@ -1,4 +1,5 @@
-"""Test helper: one bound INSERT INTO FLOWS per row (a dict of FLOWS column -> value)."""
+"""Test helpers for flows: bound INSERT INTO FLOWS statements (a dict of FLOWS column -> value
+per row), migrated DuckDB files, and label texts that probe the reduction."""
 
 from __future__ import annotations
 
@@ -7,6 +8,42 @@ from pathlib import Path
 from typing import Any
 
 from theia_sf.sql import Query
+
+_H = "pod-template-hash"
+# Pod label texts around every edge of the reduction's label rewrite (see
+# theia_sf.recommendation.building.label_strip_patterns): ignored pairs first, last, alone,
+# repeated and next to each other; values and keys the builder rejects; keys that merely
+# contain an ignored key; forms the Flow Aggregator does not write but the builder reads
+# (spaces, single quotes, escapes).
+TRICKY_LABEL_TEXTS = [
+    None, "", "{}", "null", "[1]", '"app"', "{not json", '{"app":"a",}',
+    '{"app":"web"}',
+    f'{{"{_H}":"h1"}}',
+    f'{{"{_H}":"h1","app":"web"}}',
+    f'{{"app":"web","{_H}":"h2"}}',
+    f'{{"app":"web","{_H}":"h3","tier":"db"}}',
+    f'{{"{_H}":"h1","controller-revision-hash":"r1"}}',
+    f'{{"app":"web","{_H}":"h1","controller-revision-hash":"r1"}}',
+    f'{{"{_H}":"h1","app":"web","{_H}":"h2"}}',
+    f'{{"{_H}":"-bad","app":"web","{_H}":"h2"}}',
+    f'{{"{_H}":"h1","app":"web","{_H}":"-bad"}}',
+    f'{{"app":"web","{_H}":"-bad"}}',
+    f'{{"app":"web","{_H}":""}}',
+    f'{{"app":"web","{_H}":5}}',
+    f'{{"app":"web","{_H}":{{"x":"y"}}}}',
+    f'{{"app":"web","{_H}":"{"x" * 64}"}}',
+    f'{{"app":"web","x{_H}":"h1"}}',
+    f'{{"app":"web","{_H}x":"h1"}}',
+    f'{{"-app":"web","{_H}":"h1"}}',
+    f'{{"app":"web","app":"db","{_H}":"h1"}}',
+    f'{{"app.kubernetes.io/name":"web","{_H}":"h1"}}',
+    f'{{"app": "web", "{_H}": "h1"}}',
+    f"{{'app':'web','{_H}':'h1'}}",
+    f'\'{{"app":"web","{_H}":"h1"}}\'',
+    f'{{"app":"w\\u0065b","{_H}":"h1"}}',
+    f'{{"app":"web","{_H}":"h\\"1"}}',
+    f' {{"app":"web","{_H}":"h1"}}',
+]  # fmt: skip
 
 
 def flow_insert(row: Mapping[str, Any]) -> Query:

@@ -49,7 +49,53 @@ WITH tuples AS (
     -- From an address outside the cluster (flowType 4): the source IP is the rule's peer.
     {{- branch("sourceIP", "NULL", "flowType = 4", "1, 2, 3, 5, 6, 7, 8, 9, 10") }}
 )
+{%- if strip_labels %},
+-- Ignored labels (:ignored_label_pattern, e.g. pod-template-hash) dropped in the warehouse, so
+-- tuples that differ only in them are one tuple (a rollout otherwise doubles a workload's
+-- tuples). Only label texts the Flow Aggregator's compact form can match
+-- (:label_text_pattern: {"key":"value",...} with valid values, no spaces or escapes) are
+-- rewritten; removing pairs from those gives the JSON of the same labels minus the ignored
+-- ones. Any other text passes unchanged, and the builder parses (or skips) it as before.
+label_texts AS (
+    SELECT src_labels AS raw FROM tuples
+    UNION
+    SELECT dst_labels FROM tuples
+),
+kept_labels AS (
+    SELECT
+        raw,
+        CASE
+            WHEN REGEXP_LIKE(raw, :label_text_pattern)
+            THEN REPLACE(REGEXP_REPLACE(raw, :ignored_label_pattern, ''), ',}', '}')
+            ELSE raw
+        END AS labels
+    FROM label_texts
+),
+merged AS (
+    SELECT
+        t.src_ns,
+        s.labels AS src_labels,
+        t.src_ip,
+        t.dst_ip,
+        t.dst_ns,
+        d.labels AS dst_labels,
+        t.svc_port_name,
+        t.dst_port,
+        t.protocol,
+        t.flow_type,
+        SUM(t.flow_count) AS flow_count,
+        SUM(t.bytes) AS bytes,
+        MIN(t.first_seen) AS first_seen,
+        MAX(t.last_seen) AS last_seen
+    FROM tuples AS t
+    LEFT JOIN kept_labels AS s ON t.src_labels = s.raw
+    LEFT JOIN kept_labels AS d ON t.dst_labels = d.raw
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+)
+SELECT * FROM merged
+{%- else %}
 SELECT * FROM tuples
+{%- endif %}
 {%- if limit %}
 -- With a limit, keep the busiest tuples (ties broken on every column, so runs repeat).
 ORDER BY flow_count DESC, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10

@@ -12,8 +12,9 @@ from decimal import Decimal
 
 import pytest
 
-from flowrows import flow_insert
-from theia_sf.recommendation.model import Options
+from flowrows import TRICKY_LABEL_TEXTS, flow_insert, insert_flows_in_one_transaction
+from theia_sf.recommendation.building import label_strip_patterns
+from theia_sf.recommendation.model import DEFAULT_LABEL_IGNORE_LIST, Options
 from theia_sf.services.recommendation import fetch_tuples, load_run, run_policy_recommendation
 from theia_sf.sql import Query
 from theia_sf.timewindow import Window
@@ -90,6 +91,30 @@ def test_reduction_gives_the_same_tuples_on_both_engines(both, sql, cluster, lim
         assert all(r[3] is None for r in answers[0] if r[9] in (1, 2))  # pod IPs dropped
 
 
+def test_ignored_labels_are_dropped_alike_on_both_engines(duckdb_warehouse, fakesnow_warehouse, sql):
+    # The rewrite's regular expressions run on RE2 (DuckDB) and Snowflake's engine: the same
+    # texts must come out of both, for every edge case of the rewrite.
+    rows = [
+        {"sourcePodNamespace": "shop", "sourcePodLabels": text, "destinationPodNamespace":
+         "shop", "destinationPodLabels": TRICKY_LABEL_TEXTS[-1 - n], "destinationTransportPort":
+         80, "protocolIdentifier": 6, "flowType": 1, "octetDeltaCount": n,
+         "flowStartSeconds": T0, "flowEndSeconds": T0 + dt.timedelta(seconds=n)}
+        for n, text in enumerate(TRICKY_LABEL_TEXTS)
+    ]  # fmt: skip
+    answers = []
+    for warehouse in (duckdb_warehouse, fakesnow_warehouse):
+        insert_flows_in_one_transaction(warehouse, rows)
+        with warehouse.session() as session:
+            answers.append(
+                normal(fetch_tuples(session, sql, WINDOW, None, 0, DEFAULT_LABEL_IGNORE_LIST))
+            )
+    assert answers[0] == answers[1]
+    texts = {r[1] for r in answers[0]} | {r[5] for r in answers[0]}
+    assert {'{"app":"web"}', '{"app":"web","tier":"db"}', "{}"} <= texts
+    assert '{"app":"web","pod-template-hash":"-bad"}' in texts  # not a valid value: untouched
+    assert len(answers[0]) < len(rows)
+
+
 def test_limit_keeps_the_busiest_tuples(both, sql):
     with both[0].session() as session:
         top = fetch_tuples(session, sql, WINDOW, None, 1)
@@ -125,14 +150,20 @@ def test_service_persists_the_same_policies_on_both_engines(both, sql):
 
 
 @pytest.mark.parametrize("size", [1, 2, 5, 1000])
-def test_reduction_read_in_batches_gives_the_same_rows_on_both_engines(both, sql, size):
+@pytest.mark.parametrize("ignore", [(), DEFAULT_LABEL_IGNORE_LIST])
+def test_reduction_read_in_batches_gives_the_same_rows_on_both_engines(both, sql, size, ignore):
     # The service streams the reduction through Session.fetch_batches: batches of at most
     # `size` rows that add up to what fetch_rows returns at once, on both adapters.
+    binds = {"start_ts": WINDOW.start, "end_ts": WINDOW.end}
+    patterns = label_strip_patterns(ignore)
+    if patterns:
+        binds["label_text_pattern"], binds["ignored_label_pattern"] = patterns
     query = sql.render(
         "recommendation/select_flow_tuples.sql",
-        binds={"start_ts": WINDOW.start, "end_ts": WINDOW.end},
+        binds=binds,
         cluster_uuid=False,
         limit=False,
+        strip_labels=bool(patterns),
     )
     for warehouse in both:
         with warehouse.session() as session:

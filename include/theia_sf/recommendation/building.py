@@ -28,6 +28,7 @@ from theia_sf.recommendation.model import (
     FLOW_INTER_NODE,
     FLOW_INTRA_NODE,
     FLOW_TO_EXTERNAL,
+    LABEL_NAME_PATTERN,
     PROTOCOL_NUMBERS,
     FlowTuple,
     Options,
@@ -86,6 +87,26 @@ def parse_labels(raw: str | None) -> Labels:
         if not is_label_key(k) or not is_label_value(v):
             raise _Invalid(SkipReason.INVALID_LABELS)
     return tuple(sorted(value.items()))
+
+
+def label_strip_patterns(ignore: Iterable[str]) -> tuple[str, str] | None:
+    """Regular expressions with which the reduction drops ignored labels in the warehouse
+    (``select_flow_tuples.sql``): the label texts it may rewrite, and one ignored pair with
+    the comma after it. None when there is no key to drop there.
+
+    The rewrite gives the builder what :func:`parse_labels` plus the ignore list give, because
+    a text it touches is a compact JSON object of plain ``"key":"value"`` pairs (no spaces,
+    escapes or nesting) whose every value is a valid label value, and only keys that are valid
+    label keys are dropped: parsing the rewritten text gives the same labels minus the ignored
+    ones, and a text is skipped as invalid after the rewrite exactly when it was before. No
+    other text is touched. Works in RE2 (DuckDB) and POSIX (Snowflake) alike."""
+    keys = sorted({key for key in ignore if is_label_key(key)})
+    if not keys:
+        return None
+    pair = f'"[-A-Za-z0-9_./]+":"({LABEL_NAME_PATTERN})?"'
+    text = rf"^\{{({pair}(,{pair})*)?\}}$"
+    names = "|".join(key.replace(".", "[.]") for key in keys)
+    return text, f'"({names})":"[^"]*",?'
 
 
 def _ip(raw: str | None) -> tuple[int, int, str]:

@@ -22,12 +22,12 @@ DEFAULT_LABEL_IGNORE_LIST = (
 # Kubernetes names: a namespace is a DNS-1123 label; a label key is an optional DNS-1123
 # subdomain prefix plus a 63-character name; a label value is empty or a 63-character name.
 NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
-_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+LABEL_NAME_PATTERN = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 _DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
-LABEL_KEY_PATTERN = rf"^({_DNS_SUBDOMAIN}/)?{_LABEL_NAME}$"
+LABEL_KEY_PATTERN = rf"^({_DNS_SUBDOMAIN}/)?{LABEL_NAME_PATTERN}$"
 _NAMESPACE = re.compile(NAMESPACE_PATTERN)
 _LABEL_KEY = re.compile(LABEL_KEY_PATTERN)
-_LABEL_VALUE = re.compile(rf"^({_LABEL_NAME})?$")
+_LABEL_VALUE = re.compile(rf"^({LABEL_NAME_PATTERN})?$")
 
 
 def is_namespace(name: object) -> bool:

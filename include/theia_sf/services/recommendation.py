@@ -36,7 +36,13 @@ from theia_sf.errors import ConfigurationError, TheiaError
 from theia_sf.objectstore import ObjectStore
 from theia_sf.policyeval import PolicySet, Verdict, compile_policy
 from theia_sf.publish import publish_artifacts
-from theia_sf.recommendation.building import DST_NS, SRC_NS, Collected, collect
+from theia_sf.recommendation.building import (
+    DST_NS,
+    SRC_NS,
+    Collected,
+    collect,
+    label_strip_patterns,
+)
 from theia_sf.recommendation.diff import PolicyDiff, diff_policies
 from theia_sf.recommendation.model import TUPLE_COLUMNS, Options, RecommendedPolicy, to_datetime
 from theia_sf.recommendation.render import Renderer, render_documents
@@ -139,20 +145,32 @@ def default_workers() -> int:
 
 
 def iter_batches(
-    session: Session, sql: SqlLibrary, window: Window, cluster_uuid: str | None, limit: int
+    session: Session,
+    sql: SqlLibrary,
+    window: Window,
+    cluster_uuid: str | None,
+    limit: int,
+    label_ignore_list: Iterable[str] = (),
 ) -> Iterator[list[tuple[Any, ...]]]:
     """The reduction (a GROUP BY in the warehouse): distinct tuples with evidence, as lists
-    of plain tuples in FlowTuple order, read batch by batch. Consume before the next statement."""
+    of plain tuples in FlowTuple order, read batch by batch. Consume before the next statement.
+
+    Labels in ``label_ignore_list`` are dropped from the label texts the warehouse can rewrite
+    exactly (see :func:`label_strip_patterns`), so tuples that differ only in them arrive as one."""
     binds: dict[str, Any] = {"start_ts": window.start, "end_ts": window.end}
     if cluster_uuid:
         binds["cluster_uuid"] = cluster_uuid
     if limit:
         binds["limit"] = limit
+    patterns = label_strip_patterns(label_ignore_list)
+    if patterns:
+        binds["label_text_pattern"], binds["ignored_label_pattern"] = patterns
     query = sql.render(
         "recommendation/select_flow_tuples.sql",
         binds=binds,
         cluster_uuid=bool(cluster_uuid),
         limit=bool(limit),
+        strip_labels=bool(patterns),
     )
     columns, batches = session.fetch_batches(query, FETCH_BATCH)
     if columns != list(TUPLE_COLUMNS):
@@ -161,10 +179,16 @@ def iter_batches(
 
 
 def fetch_tuples(
-    session: Session, sql: SqlLibrary, window: Window, cluster_uuid: str | None, limit: int
+    session: Session,
+    sql: SqlLibrary,
+    window: Window,
+    cluster_uuid: str | None,
+    limit: int,
+    label_ignore_list: Iterable[str] = (),
 ) -> list[tuple[Any, ...]]:
     """All of :func:`iter_batches` at once."""
-    return [row for batch in iter_batches(session, sql, window, cluster_uuid, limit) for row in batch]
+    batches = iter_batches(session, sql, window, cluster_uuid, limit, label_ignore_list)
+    return [row for batch in batches for row in batch]
 
 
 def _describe(verdict: Verdict) -> str:
@@ -704,7 +728,9 @@ def run_policy_recommendation(
                 )
             )
             inserted = True
-            batches = iter_batches(session, sql, window, cluster_uuid, limit)
+            batches = iter_batches(
+                session, sql, window, cluster_uuid, limit, options.label_ignore_list
+            )
             collected = collect(
                 partitions.route(batches), options, owners=partitions.owners
             )
