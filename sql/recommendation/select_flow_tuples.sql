@@ -23,43 +23,38 @@
 {%- macro branch(src_ip, dst_ip, kind, group_by) %}
     SELECT
         sourcePodNamespace AS src_ns,
-        sourcePodLabels AS src_labels,
+        {{ "src.labels" if strip_labels else "sourcePodLabels" }} AS src_labels,
         {{ src_ip }} AS src_ip,
         {{ dst_ip }} AS dst_ip,
         destinationPodNamespace AS dst_ns,
-        destinationPodLabels AS dst_labels,
+        {{ "dst.labels" if strip_labels else "destinationPodLabels" }} AS dst_labels,
         destinationServicePortName AS svc_port_name,
         destinationTransportPort AS dst_port,
         protocolIdentifier AS protocol,
         flowType AS flow_type,
         {{ evidence }}
     FROM FLOWS
+{%- if strip_labels %}
+    LEFT JOIN kept_labels AS src ON sourcePodLabels = src.raw
+    LEFT JOIN kept_labels AS dst ON destinationPodLabels = dst.raw
+{%- endif %}
     WHERE {{ unprotected }}
         AND {{ kind }}
     GROUP BY {{ group_by }}
 {%- endmacro %}
-WITH tuples AS (
-    -- Inside the cluster (and flows of an unknown type, which the builder counts as skipped).
-    {{- branch("CAST(NULL AS STRING)", "CAST(NULL AS STRING)",
-               "(flowType IS NULL OR flowType NOT IN (3, 4))", "1, 2, 5, 6, 7, 8, 9, 10") }}
-    UNION ALL
-    -- To an address outside the cluster (flowType 3): the destination IP is the rule's peer.
-    {{- branch("NULL", "destinationIP", "flowType = 3", "1, 2, 4, 5, 6, 7, 8, 9, 10") }}
-    UNION ALL
-    -- From an address outside the cluster (flowType 4): the source IP is the rule's peer.
-    {{- branch("sourceIP", "NULL", "flowType = 4", "1, 2, 3, 5, 6, 7, 8, 9, 10") }}
-)
-{%- if strip_labels %},
--- Ignored labels (:ignored_label_pattern, e.g. pod-template-hash) dropped in the warehouse, so
--- tuples that differ only in them are one tuple (a rollout otherwise doubles a workload's
--- tuples). Only label texts the Flow Aggregator's compact form can match
--- (:label_text_pattern: {"key":"value",...} with valid values, no spaces or escapes) are
--- rewritten; removing pairs from those gives the JSON of the same labels minus the ignored
--- ones. Any other text passes unchanged, and the builder parses (or skips) it as before.
+WITH
+{%- if strip_labels %}
+-- Ignored labels (:ignored_label_pattern, e.g. pod-template-hash) are dropped in the warehouse,
+-- so tuples that differ only in them are one tuple (a rollout otherwise doubles a workload's
+-- tuples). Only label texts in the Flow Aggregator's compact form (:label_text_pattern:
+-- {"key":"value",...} with valid values, no spaces or escapes) are rewritten: removing pairs
+-- from those gives the JSON of the same labels minus the ignored ones. Any other text passes
+-- unchanged, and the builder parses (or skips) it as before. A cluster has few distinct label
+-- texts, so they are rewritten once each and joined back before grouping.
 label_texts AS (
-    SELECT src_labels AS raw FROM tuples
+    SELECT sourcePodLabels AS raw FROM FLOWS WHERE {{ unprotected }}
     UNION
-    SELECT dst_labels FROM tuples
+    SELECT destinationPodLabels FROM FLOWS WHERE {{ unprotected }}
 ),
 kept_labels AS (
     SELECT
@@ -71,31 +66,19 @@ kept_labels AS (
         END AS labels
     FROM label_texts
 ),
-merged AS (
-    SELECT
-        t.src_ns,
-        s.labels AS src_labels,
-        t.src_ip,
-        t.dst_ip,
-        t.dst_ns,
-        d.labels AS dst_labels,
-        t.svc_port_name,
-        t.dst_port,
-        t.protocol,
-        t.flow_type,
-        SUM(t.flow_count) AS flow_count,
-        SUM(t.bytes) AS bytes,
-        MIN(t.first_seen) AS first_seen,
-        MAX(t.last_seen) AS last_seen
-    FROM tuples AS t
-    LEFT JOIN kept_labels AS s ON t.src_labels = s.raw
-    LEFT JOIN kept_labels AS d ON t.dst_labels = d.raw
-    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
-)
-SELECT * FROM merged
-{%- else %}
-SELECT * FROM tuples
 {%- endif %}
+tuples AS (
+    -- Inside the cluster (and flows of an unknown type, which the builder counts as skipped).
+    {{- branch("CAST(NULL AS STRING)", "CAST(NULL AS STRING)",
+               "(flowType IS NULL OR flowType NOT IN (3, 4))", "1, 2, 5, 6, 7, 8, 9, 10") }}
+    UNION ALL
+    -- To an address outside the cluster (flowType 3): the destination IP is the rule's peer.
+    {{- branch("NULL", "destinationIP", "flowType = 3", "1, 2, 4, 5, 6, 7, 8, 9, 10") }}
+    UNION ALL
+    -- From an address outside the cluster (flowType 4): the source IP is the rule's peer.
+    {{- branch("sourceIP", "NULL", "flowType = 4", "1, 2, 3, 5, 6, 7, 8, 9, 10") }}
+)
+SELECT * FROM tuples
 {%- if limit %}
 -- With a limit, keep the busiest tuples (ties broken on every column, so runs repeat).
 ORDER BY flow_count DESC, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
