@@ -102,6 +102,14 @@ def generate(path: Path, shape: str, rows: int) -> float:
     return time.monotonic() - began
 
 
+def _cpu_seconds() -> float:
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
 def measure(path: Path) -> dict[str, object]:
     from theia_sf.adapters.duckdb import DuckDBWarehouse
     from theia_sf.recommendation.model import Options
@@ -134,11 +142,13 @@ def measure(path: Path) -> dict[str, object]:
     logger.addHandler(Steps())
     # THEIA_RECOMMENDATION_WORKERS chooses the processes, as for the DAG.
     workers = Settings.from_env().recommendation_workers or default_workers()
+    cpu_before = _cpu_seconds()
     began = time.monotonic()
     summary = run_policy_recommendation(
         warehouse, sql, window=window, options=Options.create(), workers=workers
     )
     wall = time.monotonic() - began
+    cpu = _cpu_seconds() - cpu_before
     # After the last log line: closing the storage session (DuckDB's checkpoint writes the
     # policies out; its time varies with the disk).
     steps["close"] = round(wall - sum(steps.values()), 2)
@@ -157,6 +167,9 @@ def measure(path: Path) -> dict[str, object]:
         "peak_rss_mib": round(peak_kib / 1024),
         "workers": workers,
         "rss_mib_by_process": [round(own_kib / 1024)] + [round(worker_kib / 1024)] * (workers - 1),
+        # Processor time of this process and its workers (user + system): the work done,
+        # which waiting for the disk does not inflate; cpu_s / wall_s is the cores kept busy.
+        "cpu_s": round(cpu, 2),
         "flows_per_s": round(flows / wall),
         "tuples_per_s": round(summary.tuple_count / wall),
         "steps_s": steps,
