@@ -13,9 +13,13 @@ from decimal import Decimal
 import pytest
 
 from flowrows import TRICKY_LABEL_TEXTS, flow_insert, insert_flows_in_one_transaction
-from theia_sf.recommendation.building import label_strip_patterns
 from theia_sf.recommendation.model import DEFAULT_LABEL_IGNORE_LIST, Options
-from theia_sf.services.recommendation import fetch_tuples, load_run, run_policy_recommendation
+from theia_sf.services.recommendation import (
+    fetch_tuples,
+    load_run,
+    reduction_query,
+    run_policy_recommendation,
+)
 from theia_sf.sql import Query
 from theia_sf.timewindow import Window
 
@@ -154,17 +158,7 @@ def test_service_persists_the_same_policies_on_both_engines(both, sql):
 def test_reduction_read_in_batches_gives_the_same_rows_on_both_engines(both, sql, size, ignore):
     # The service streams the reduction through Session.fetch_batches: batches of at most
     # `size` rows that add up to what fetch_rows returns at once, on both adapters.
-    binds = {"start_ts": WINDOW.start, "end_ts": WINDOW.end}
-    patterns = label_strip_patterns(ignore)
-    if patterns:
-        binds["label_text_pattern"], binds["ignored_label_pattern"] = patterns
-    query = sql.render(
-        "recommendation/select_flow_tuples.sql",
-        binds=binds,
-        cluster_uuid=False,
-        limit=False,
-        strip_labels=bool(patterns),
-    )
+    query = reduction_query(sql, WINDOW, None, 0, ignore)
     for warehouse in both:
         with warehouse.session() as session:
             columns, rows = session.fetch_rows(query)

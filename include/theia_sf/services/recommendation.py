@@ -46,7 +46,7 @@ from theia_sf.recommendation.building import (
 from theia_sf.recommendation.diff import PolicyDiff, diff_policies
 from theia_sf.recommendation.model import TUPLE_COLUMNS, Options, RecommendedPolicy, to_datetime
 from theia_sf.recommendation.render import Renderer, render_documents
-from theia_sf.sql import SqlLibrary
+from theia_sf.sql import Query, SqlLibrary
 from theia_sf.timewindow import Window
 from theia_sf.warehouse import Session, Warehouse
 
@@ -144,19 +144,17 @@ def default_workers() -> int:
     return max(1, min(WORKERS, cores))
 
 
-def iter_batches(
-    session: Session,
+def reduction_query(
     sql: SqlLibrary,
     window: Window,
     cluster_uuid: str | None,
     limit: int,
     label_ignore_list: Iterable[str] = (),
-) -> Iterator[list[tuple[Any, ...]]]:
-    """The reduction (a GROUP BY in the warehouse): distinct tuples with evidence, as lists
-    of plain tuples in FlowTuple order, read batch by batch. Consume before the next statement.
-
-    Labels in ``label_ignore_list`` are dropped from the label texts the warehouse can rewrite
-    exactly (see :func:`label_strip_patterns`), so tuples that differ only in them arrive as one."""
+) -> Query:
+    """The reduction (a GROUP BY in the warehouse): distinct tuples with evidence in
+    FlowTuple order. Labels in ``label_ignore_list`` are dropped from the label texts the
+    warehouse can rewrite exactly (see :func:`label_strip_patterns`), so tuples that differ
+    only in them arrive as one."""
     binds: dict[str, Any] = {"start_ts": window.start, "end_ts": window.end}
     if cluster_uuid:
         binds["cluster_uuid"] = cluster_uuid
@@ -165,13 +163,18 @@ def iter_batches(
     patterns = label_strip_patterns(label_ignore_list)
     if patterns:
         binds["label_text_pattern"], binds["ignored_label_pattern"] = patterns
-    query = sql.render(
+    return sql.render(
         "recommendation/select_flow_tuples.sql",
         binds=binds,
         cluster_uuid=bool(cluster_uuid),
         limit=bool(limit),
         strip_labels=bool(patterns),
     )
+
+
+def iter_batches(session: Session, query: Query) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of :func:`reduction_query` as lists of plain tuples, read batch by batch (a
+    large result is never all in memory). Consume before the next statement."""
     columns, batches = session.fetch_batches(query, FETCH_BATCH)
     if columns != list(TUPLE_COLUMNS):
         raise RuntimeError(f"select_flow_tuples.sql returned columns {columns}")
@@ -186,9 +189,9 @@ def fetch_tuples(
     limit: int,
     label_ignore_list: Iterable[str] = (),
 ) -> list[tuple[Any, ...]]:
-    """All of :func:`iter_batches` at once."""
-    batches = iter_batches(session, sql, window, cluster_uuid, limit, label_ignore_list)
-    return [row for batch in batches for row in batch]
+    """All rows of :func:`reduction_query` at once."""
+    query = reduction_query(sql, window, cluster_uuid, limit, label_ignore_list)
+    return [row for batch in iter_batches(session, query) for row in batch]
 
 
 def _describe(verdict: Verdict) -> str:
@@ -728,9 +731,8 @@ def run_policy_recommendation(
                 )
             )
             inserted = True
-            batches = iter_batches(
-                session, sql, window, cluster_uuid, limit, options.label_ignore_list
-            )
+            query = reduction_query(sql, window, cluster_uuid, limit, options.label_ignore_list)
+            batches = iter_batches(session, query)
             collected = collect(
                 partitions.route(batches), options, owners=partitions.owners
             )
