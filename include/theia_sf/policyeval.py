@@ -873,14 +873,14 @@ class PolicySet:
         for flow in flows:
             src = flow.source
             dst = flow.destination
-            egress = direction(src, dst, flow, True)
-            if egress.allowed:
-                ingress = direction(dst, src, flow, False)
-                if ingress.allowed:
+            outgoing = direction(src, dst, flow, True)
+            if outgoing.allowed:
+                incoming = direction(dst, src, flow, False)
+                if incoming.allowed:
                     continue
             else:
-                ingress = direction(dst, src, flow, False)
-            out.append(Verdict(flow, egress, ingress))
+                incoming = direction(dst, src, flow, False)
+            out.append(Verdict(flow, outgoing, incoming))
         return out
 
     def _one_way_violations(self, flows: Iterable[Flow], egress: bool) -> list[Verdict]:
