@@ -77,7 +77,10 @@ def _comma_list(item_pattern: str) -> str:
             ",".join(DEFAULT_LABEL_IGNORE_LIST),
             type="string",
             pattern=_comma_list(LABEL_KEY_PATTERN),
-            description="Comma-separated pod label keys left out of selectors. Empty: keep all.",
+            description=(
+                "Comma-separated pod label keys dropped before flows are grouped, so they are "
+                "left out of selectors. Empty: keep all."
+            ),
         ),
         "to_services": Param(
             True,
