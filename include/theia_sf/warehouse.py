@@ -47,10 +47,12 @@ class Warehouse(Protocol):
     engine: str
 
     def session(
-        self, *, read_only: bool = False, bulk_text: bool = False
+        self, *, read_only: bool = False, bulk_text: bool = False, streaming: bool = False
     ) -> AbstractContextManager[Session]:
         """``bulk_text``: the session stores large text values (policy documents); an engine
-        may pick a storage setting that suits them."""
+        may pick a storage setting that suits them. ``streaming``: the caller reads a large
+        result batch by batch while it builds its own structures in this process; an
+        embedded engine may keep its working memory small (spilling to disk) so both fit."""
         ...
 
 

@@ -187,6 +187,22 @@ def test_storing_session_on_duckdb_bounds_memory_and_compresses_with_zstd(duckdb
     assert memory_bytes(bounded.replace(" ", "")) <= memory_bytes(BULK_TEXT_MEMORY) * 1.01
 
 
+def test_streaming_session_on_duckdb_keeps_a_small_working_memory(tmp_path):
+    from theia_sf.adapters.duckdb import STREAMING_MEMORY, DuckDBWarehouse, memory_bytes
+
+    setting = Query("s", "SELECT current_setting('memory_limit') AS m")
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb", memory_limit="2GB")
+    with warehouse.session(streaming=True) as session:
+        bounded = session.fetch(setting)[0]["m"]
+    assert memory_bytes(bounded.replace(" ", "")) <= memory_bytes(STREAMING_MEMORY) * 1.01
+    assert memory_bytes(bounded.replace(" ", "")) >= memory_bytes(STREAMING_MEMORY) * 0.9
+    # A warehouse configured below that budget keeps its own limit.
+    small = DuckDBWarehouse(tmp_path / "s.duckdb", memory_limit="100MB")
+    with small.session(streaming=True) as session:
+        kept = session.fetch(setting)[0]["m"]
+    assert memory_bytes(kept.replace(" ", "")) <= memory_bytes("100MB") * 1.01
+
+
 def test_memory_limits_parse():
     from theia_sf.adapters.duckdb import memory_bytes
 

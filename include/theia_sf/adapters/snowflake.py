@@ -181,7 +181,7 @@ class SnowflakeWarehouse:
 
     @contextmanager
     def session(
-        self, *, read_only: bool = False, bulk_text: bool = False
+        self, *, read_only: bool = False, bulk_text: bool = False, streaming: bool = False
     ) -> Iterator[SnowflakeSession]:
         con = self._connect()
         session = SnowflakeSession(con)

@@ -712,7 +712,7 @@ def run_policy_recommendation(
         # First session: record the run, then stream the reduction into the builders (the
         # fetched rows are never all in memory). The engine is released before the policies
         # are made and checked.
-        with warehouse.session() as session:
+        with warehouse.session(streaming=True) as session:
             session.execute(
                 sql.render(
                     "recommendation/insert_recommendation_run.sql",
