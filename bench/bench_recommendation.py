@@ -26,6 +26,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -111,6 +112,52 @@ def _cpu_seconds() -> float:
     return total
 
 
+def _rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:  # the process ended
+        pass
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [int(p) for p in children.read().split()]
+    except OSError:
+        return []
+
+
+class _TogetherPeak:
+    """The largest resident size of this process and its children at the same moment,
+    sampled every 20 ms (Linux /proc): a lower bound of the true simultaneous peak, where
+    the sum of each process's own peak is an upper bound (the peaks need not coincide)."""
+
+    def __init__(self) -> None:
+        self.kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        me = os.getpid()
+        while not self._stop.wait(0.02):
+            total = _rss_kib(me) + sum(_rss_kib(c) for c in _children(me))
+            self.kib = max(self.kib, total)
+
+    def __enter__(self) -> _TogetherPeak:
+        if Path(f"/proc/{os.getpid()}/status").exists():
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
 def measure(path: Path) -> dict[str, object]:
     from theia_sf.adapters.duckdb import DuckDBWarehouse
     from theia_sf.recommendation.model import Options
@@ -145,9 +192,10 @@ def measure(path: Path) -> dict[str, object]:
     workers = Settings.from_env().recommendation_workers or default_workers()
     cpu_before = _cpu_seconds()
     began = time.monotonic()
-    summary = run_policy_recommendation(
-        warehouse, sql, window=window, options=Options.create(), workers=workers
-    )
+    with _TogetherPeak() as together:
+        summary = run_policy_recommendation(
+            warehouse, sql, window=window, options=Options.create(), workers=workers
+        )
     wall = time.monotonic() - began
     cpu = _cpu_seconds() - cpu_before
     # After the last log line: closing the storage session (DuckDB's checkpoint writes the
@@ -168,6 +216,8 @@ def measure(path: Path) -> dict[str, object]:
         "peak_rss_mib": round(peak_kib / 1024),
         "workers": workers,
         "rss_mib_by_process": [round(own_kib / 1024)] + [round(worker_kib / 1024)] * (workers - 1),
+        # Sampled at the same moments: what the processes held together (0 without /proc).
+        "rss_mib_together_sampled": round(together.kib / 1024),
         # Processor time of this process and its workers (user + system): the work done,
         # which waiting for the disk does not inflate; cpu_s / wall_s is the cores kept busy.
         "cpu_s": round(cpu, 2),
