@@ -548,6 +548,21 @@ class CompiledPolicy:
     def sort_key(self) -> tuple[Any, ...]:
         return (self.tier, self.priority, 0 if self.cluster_scoped else 1, self.ident)
 
+    def applied_namespace(self) -> str | None:
+        """The one namespace whose pods this policy can apply to; None when its appliedTo may
+        select pods of several namespaces (or addresses)."""
+        if not self.cluster_scoped:
+            return self.namespace  # a namespaced policy applies in its own namespace only
+        found = None
+        for a in self.applied_to:
+            if a.cidr is not None or a.self_namespace or a.namespace is None:
+                return None  # a bare podSelector in a cluster policy: every namespace
+            ns = a.namespace.exact_namespace()
+            if ns is None or (found is not None and ns != found):
+                return None
+            found = ns
+        return found
+
 
 def _peers(raw: Any, where: str, ns: str | None, memo: dict[Any, Any]) -> tuple[Peer, ...]:
     # Policies built by the recommender share peer lists; compile each list object once.

@@ -213,6 +213,44 @@ def test_self_check_failure_fails_the_run(duckdb_warehouse, sql, insert_flows, m
     assert "self-check failed" in run["error"]
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_policy_reaching_outside_its_namespace_fails_the_self_check(
+    duckdb_warehouse, sql, insert_flows, monkeypatch, workers
+):
+    """Each partition replays only the flows of its own namespaces, which is exact only while
+    no recommended policy applies to pods elsewhere: a builder whose reject ACNPs selected
+    pods in every namespace must fail the run, whatever the number of partitions."""
+    import theia_sf.services.recommendation as service
+
+    insert_flows(duckdb_warehouse, WORKED_EXAMPLE)
+    real = service.collect
+
+    def any_namespace(tuples, options, **partition):
+        collected = real(tuples, options, **partition)
+        policies = collected.keyed_policies
+
+        def widened():
+            for order, policy in policies():
+                if order[0] == 1 and policy.kind == "ClusterNetworkPolicy":
+                    policy.manifest["spec"]["appliedTo"][0]["namespaceSelector"] = {}
+                yield order, policy
+
+        collected.keyed_policies = widened
+        return collected
+
+    monkeypatch.setattr(service, "collect", any_namespace)
+    run_id = "33333333-3333-3333-3333-33333333333" + str(workers)
+    with pytest.raises(SelfCheckError, match=r"outside the namespace .*recommend-reject-"):
+        run_policy_recommendation(
+            duckdb_warehouse, sql, window=WINDOW, options=Options.create(), run_id=run_id,
+            workers=workers,
+        )  # fmt: skip
+    with duckdb_warehouse.session() as session:
+        run = load_run(session, sql, run_id)
+    assert run["status"] == "failed"
+    assert "outside the namespace" in run["error"]
+
+
 def test_selector_on_an_ignored_label_fails_the_self_check(
     duckdb_warehouse, sql, insert_flows, monkeypatch
 ):

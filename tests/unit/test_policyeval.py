@@ -257,3 +257,30 @@ def test_pod_label_keys_lists_every_key_a_pod_selector_reads():
     # Namespace selectors read namespace labels ("team"), not pod labels.
     assert PolicySet(policies).pod_label_keys() == {"app", "tier", "role", "k8s-app", "zone"}
     assert PolicySet([]).pod_label_keys() == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("manifest", "namespace"),
+    [
+        (k8s("shop", {"matchLabels": {"app": "web"}}), "shop"),
+        (anp("shop", [{"podSelector": {"matchLabels": {"app": "web"}}}]), "shop"),
+        # A namespaced policy applies in its own namespace, whatever its selectors say.
+        (anp("shop", [{"namespaceSelector": ns_sel("other"), "podSelector": {}}]), "shop"),
+        (acnp([{"namespaceSelector": ns_sel("shop"), "podSelector": {}}]), "shop"),
+        (
+            acnp([
+                {"namespaceSelector": ns_sel("shop")},
+                {"namespaceSelector": ns_sel("shop"), "podSelector": {"matchLabels": {"a": "b"}}},
+            ]),
+            "shop",
+        ),
+        (acnp([{"namespaceSelector": ns_sel("shop")}, {"namespaceSelector": ns_sel("db")}]), None),
+        (acnp([{"namespaceSelector": {}, "podSelector": {}}]), None),
+        (acnp([{"namespaceSelector": {"matchLabels": {"team": "a"}}}]), None),
+        (acnp([{"podSelector": {"matchLabels": {"app": "web"}}}]), None),
+    ],
+)
+def test_applied_namespace_names_the_only_namespace_a_policy_can_select(manifest, namespace):
+    from theia_sf.policyeval import compile_policy
+
+    assert compile_policy(manifest).applied_namespace() == namespace

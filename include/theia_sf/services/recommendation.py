@@ -273,6 +273,8 @@ class _PartResult:
     violations: int
     shown: list[str]
     ignored_keys: list[str]
+    unconfined: list[str]  # group policies that may apply outside their namespace (first 10)
+    unconfined_count: int
     seconds: dict[str, float]  # make (build, compile, render, spool) and check
     finished: float  # time.monotonic() at the end (the same clock in every process)
 
@@ -285,9 +287,16 @@ def _make_and_check(collected: Collected, spool: _Spool) -> _PartResult:
     memo: dict[Any, Any] = {}
     compiled = []
     digests: dict[str, str] = {}
+    unconfined: list[str] = []
     for order, policy in collected.keyed_policies():
         # The self-check compiles the manifest exactly as it is rendered and stored.
-        compiled.append(compile_policy(policy.manifest, memo))
+        made_policy = compile_policy(policy.manifest, memo)
+        compiled.append(made_policy)
+        # A group's policies must apply to pods of the group's namespace only: the replay of
+        # each partition (and the replay of flows that differ only in ignored labels) holds
+        # only then. The static policies are in every partition's set.
+        if order[0] != 0 and made_policy.applied_namespace() != order[1]:
+            unconfined.append(made_policy.ident)
         text = renderer.render(policy.manifest)
         digest = hashlib.sha256(text.encode()).hexdigest()
         digests[policy.key] = digest
@@ -302,7 +311,7 @@ def _make_and_check(collected: Collected, spool: _Spool) -> _PartResult:
     # selector reads an ignored key, so this is checked first.
     ignored = policies.pod_label_keys() & set(collected.options.label_ignore_list)
     violations: list[Verdict] = []
-    if not ignored:
+    if not ignored and not unconfined:
         violations = policies.violations(collected.flows)
         violations += policies.violations(collected.egress_flows, ingress=False)
         violations += policies.violations(collected.ingress_flows, egress=False)
@@ -321,6 +330,8 @@ def _make_and_check(collected: Collected, spool: _Spool) -> _PartResult:
         len(violations),
         [_describe(v) for v in violations[:10]],
         sorted(ignored),
+        unconfined[:10],
+        len(unconfined),
         {"make": round(made - began, 3), "check": round(time.monotonic() - made, 3)},
         time.monotonic(),
     )
@@ -807,6 +818,13 @@ def _check(results: list[_PartResult]) -> None:
         raise SelfCheckError(
             f"self-check failed: the recommended policies select pods by ignored label keys "
             f"{ignored}; nothing was published"
+        )
+    unconfined = sum(r.unconfined_count for r in results)
+    if unconfined:
+        shown = ", ".join([name for r in results for name in r.unconfined][:10])
+        raise SelfCheckError(
+            f"self-check failed: {unconfined} recommended policies may apply to pods outside "
+            f"the namespace they were made for ({shown}); nothing was published"
         )
     count = sum(r.violations for r in results)
     if count:
