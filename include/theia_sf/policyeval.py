@@ -177,6 +177,8 @@ class Selector:
 def _selector(raw: Any, where: str, memo: dict[Any, Any] | None) -> Selector:
     if memo is None or (type(raw) is not dict and not isinstance(raw, Mapping)):
         return Selector.parse(raw, where)
+    if not _memoized(memo, raw):
+        return Selector.parse(raw, where)
     key = ("selector", id(raw))
     found = memo.get(key)
     if found is None:
@@ -564,8 +566,29 @@ class CompiledPolicy:
         return found
 
 
+_ONLY = object()  # memo key of the objects worth memoizing (see compile_memo)
+
+
+def compile_memo(shared: Mapping[int, Any] | None = None) -> dict[Any, Any]:
+    """A memo for :func:`compile_policy` calls over the manifests of one set: sub-trees that
+    several manifests hold are compiled once. By default every sub-tree is memoized and kept
+    alive as long as the memo. With ``shared`` (id -> object, kept alive by the caller), only
+    those objects are; the others are compiled where they occur and go with their manifest."""
+    memo: dict[Any, Any] = {}
+    if shared is not None:
+        memo[_ONLY] = shared
+    return memo
+
+
+def _memoized(memo: dict[Any, Any], raw: Any) -> bool:
+    only = memo.get(_ONLY)
+    return only is None or id(raw) in only
+
+
 def _peers(raw: Any, where: str, ns: str | None, memo: dict[Any, Any]) -> tuple[Peer, ...]:
     # Policies built by the recommender share peer lists; compile each list object once.
+    if not _memoized(memo, raw):
+        return tuple(Peer.parse(p, where, ns, memo) for p in raw)
     key = ("peers", id(raw), ns)
     found = memo.get(key)
     if found is None:
@@ -574,6 +597,8 @@ def _peers(raw: Any, where: str, ns: str | None, memo: dict[Any, Any]) -> tuple[
 
 
 def _ports_memo(raw: Any, where: str, memo: dict[Any, Any]) -> tuple[PortSpec, ...] | None:
+    if not _memoized(memo, raw):
+        return _parse_ports(raw, where)
     key = ("ports", id(raw))
     found = memo.get(key)
     if found is None:
@@ -625,7 +650,12 @@ def _rules(
     # is parsed once per set (per namespace when its meaning depends on the namespace).
     rules = []
     peer_key = "to" if direction == "egress" else "from"
+    only = memo.get(_ONLY)
     for i, r in enumerate(raw or []):
+        if only is not None and id(r) not in only:
+            fields, _ = _parse_rule(r, f"{where} {direction}[{i}]", peer_key, antrea, ns, memo)
+            rules.append(Rule(i, *fields))
+            continue
         shared_key = ("rule", id(r), peer_key, antrea)
         found = memo.get(shared_key)
         if found is None:
@@ -643,7 +673,8 @@ def _rules(
 def compile_policy(
     manifest: Mapping[str, Any], memo: dict[Any, Any] | None = None
 ) -> CompiledPolicy:
-    """Compile one manifest; ``memo`` shares compiled peers between manifests of one set."""
+    """Compile one manifest; ``memo`` (see :func:`compile_memo`) shares compiled peers and
+    rules between manifests of one set."""
     memo = {} if memo is None else memo
     api = str(manifest.get("apiVersion") or "")
     kind = str(manifest.get("kind") or "")
@@ -715,7 +746,7 @@ class PolicySet:
         manifests: Iterable[Mapping[str, Any]],
         namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
-        memo: dict[Any, Any] = {}
+        memo = compile_memo()
         compiled = [compile_policy(m, memo) for m in manifests]
         del memo
         self._index(compiled, namespace_labels)

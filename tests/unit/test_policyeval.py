@@ -284,3 +284,34 @@ def test_applied_namespace_names_the_only_namespace_a_policy_can_select(manifest
     from theia_sf.policyeval import compile_policy
 
     assert compile_policy(manifest).applied_namespace() == namespace
+
+
+def test_a_restricted_compile_memo_keeps_only_the_shared_fragments():
+    """With ``shared``, fragments outside it are compiled where they occur and not kept (a
+    large set's rules are freed with their manifests); shared ones are compiled once."""
+    from theia_sf.policyeval import compile_memo, compile_policy
+
+    ports = [{"port": 443, "protocol": "TCP"}]
+    memo = compile_memo({id(ports): ports})
+    compiled = []
+    for i in range(50):
+        rule = {"action": "Allow", "to": [{"ipBlock": {"cidr": f"10.0.0.{i}/32"}}], "ports": ports}
+        manifest = anp("shop", [{"podSelector": {}}], egress=[rule], name=f"p{i}")
+        compiled.append(compile_policy(manifest, memo))
+        del rule, manifest  # its id may be reused by the next one
+    assert [c.egress.rules[0].peers[0].cidr for c in compiled] == [
+        f"10.0.0.{i}/32" for i in range(50)
+    ]
+    shared_ports = {id(c.egress.rules[0].ports) for c in compiled}
+    assert len(shared_ports) == 1  # the shared port list was compiled once
+    assert len(memo) == 2  # the restriction and the port list: no rule, peer or selector
+
+
+def test_an_unrestricted_compile_memo_shares_every_fragment():
+    from theia_sf.policyeval import compile_memo, compile_policy
+
+    rule = {"action": "Allow", "to": [{"ipBlock": {"cidr": "10.0.0.1/32"}}], "ports": TCP5432}
+    memo = compile_memo()
+    first = compile_policy(anp("a", [{"podSelector": {}}], egress=[rule], name="x"), memo)
+    second = compile_policy(anp("b", [{"podSelector": {}}], egress=[rule], name="y"), memo)
+    assert first.egress.rules[0].peers is second.egress.rules[0].peers

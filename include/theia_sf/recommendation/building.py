@@ -450,10 +450,16 @@ def _peer_text(peer: Peer) -> str:
 
 
 class _Parts:
-    """Manifest fragments shared between policies (the renderer emits each one once)."""
+    """Manifest fragments shared between policies (the renderer emits each one once, the
+    self-check compiles each one once).
 
-    def __init__(self, peers: Sequence[Peer]) -> None:
+    ``uses`` counts the rules of each peer (peer id -> rules in every group and direction). A
+    rule whose peer no other rule has (most of them on a cluster with many external addresses)
+    is made on its own: nothing of it is kept for sharing, so it is freed with its policy."""
+
+    def __init__(self, peers: Sequence[Peer], uses: Sequence[int] | None = None) -> None:
         self.peer_of = peers  # peer id -> peer
+        self.uses = uses
         self.peers: dict[int, list[dict[str, Any]]] = {}  # by peer id
         self.ports: dict[tuple[Port, ...], list[dict[str, Any]]] = {}
         self.selectors: dict[Labels, dict[str, Any]] = {}
@@ -482,8 +488,8 @@ class _Parts:
             found = self.namespaces[ns] = self._share(_ns_selector(ns))
         return found
 
-    def peer_list(self, peer_id: int, peer: Peer) -> list[dict[str, Any]]:
-        found = self.peers.get(peer_id)
+    def peer_list(self, peer_id: int, peer: Peer, share: bool = True) -> list[dict[str, Any]]:
+        found = self.peers.get(peer_id) if share else None
         if found is None:
             if peer[0] == 0:
                 found = [{"ipBlock": {"cidr": peer[3]}}]
@@ -494,7 +500,8 @@ class _Parts:
                         "podSelector": self.selector(peer[2]),
                     }
                 ]
-            self.peers[peer_id] = self._share(found)
+            if share:
+                self.peers[peer_id] = self._share(found)
         return found
 
     def port_list(self, ports: tuple[Port, ...]) -> list[dict[str, Any]]:
@@ -506,27 +513,31 @@ class _Parts:
         return found
 
     def _rule(
-        self, antrea: bool, key: str, peer_id: int, ports: tuple[Port, ...]
+        self, antrea: bool, key: str, peer_id: int, ports: tuple[Port, ...], share: bool = True
     ) -> tuple[dict[str, Any], str]:
-        """The shared rule for a peer and its ports, and the evidence text between the rule's
-        position and its flow count. Rules with the same peer and ports are one object
-        (rendered and compiled once): a peer is often reached by many groups on one port."""
+        """The rule for a peer and its ports, and the evidence text between the rule's
+        position and its flow count. Shared (unless ``share`` is False), rules with the same
+        peer and ports are one object, rendered and compiled once: a peer is often reached by
+        many groups on one port."""
         peer = self.peer_of[peer_id]
         rule: dict[str, Any] = {"action": "Allow"} if antrea else {}
         if peer[0] == 1:
             rule["toServices"] = [{"name": peer[2], "namespace": peer[1]}]
         else:
-            rule[key] = self.peer_list(peer_id, peer)
+            rule[key] = self.peer_list(peer_id, peer, share)
             rule["ports"] = self.port_list(ports)
-        peer_json = self.peer_texts.get(peer_id)
+        peer_json = self.peer_texts.get(peer_id) if share else None
         if peer_json is None:
-            peer_json = self.peer_texts[peer_id] = json.dumps(_peer_text(peer))
+            peer_json = json.dumps(_peer_text(peer))
+            if share:
+                self.peer_texts[peer_id] = peer_json
         ports_json = self.port_texts.get(ports)
         if ports_json is None:
             ports_json = self.port_texts[ports] = json.dumps(
                 [f"{p}/{proto}" for p, proto in ports], separators=(",", ":")
             )
-        return self._share(rule), f',"peer":{peer_json},"ports":{ports_json},"flow_count":'
+        middle = f',"peer":{peer_json},"ports":{ports_json},"flow_count":'
+        return (self._share(rule) if share else rule), middle
 
     def rules(
         self, group: _Group, antrea: bool
@@ -540,6 +551,7 @@ class _Parts:
         first: Any = None
         last: Any = None
         peer_of = self.peer_of
+        uses = self.uses
         for direction, rules, out in (
             ("egress", group.egress, egress),
             ("ingress", group.ingress, ingress),
@@ -551,10 +563,14 @@ class _Parts:
                 acc = rules[peer_id]
                 ports = acc.ports
                 ports = (ports[0],) if len(ports) == 1 else tuple(sorted(ports))
-                found = made.get((peer_id, ports))
-                if found is None:
-                    found = made[(peer_id, ports)] = self._rule(antrea, key, peer_id, ports)
-                rule, middle = found
+                if uses is not None and uses[peer_id] == 1:
+                    # The only rule with this peer: not kept for sharing (freed once made).
+                    rule, middle = self._rule(antrea, key, peer_id, ports, share=False)
+                else:
+                    found = made.get((peer_id, ports))
+                    if found is None:
+                        found = made[(peer_id, ports)] = self._rule(antrea, key, peer_id, ports)
+                    rule, middle = found
                 a_first = acc.first
                 a_last = acc.last
                 # The text json.dumps(..., separators=(",", ":")) gives for this object;
@@ -704,7 +720,13 @@ class Collected:
             for k, v in sorted(builder.skipped.items())
         }
         self.keyed_warnings: list[tuple[PolicyOrder, str]] = []
-        self._parts: _Parts | None = _Parts(builder.peers)
+        uses = [0] * len(builder.peers)
+        for group in builder.groups.values():
+            for peer_id in group.egress:
+                uses[peer_id] += 1
+            for peer_id in group.ingress:
+                uses[peer_id] += 1
+        self._parts: _Parts | None = _Parts(builder.peers, uses)
         self._groups: dict[_GroupKey, _Group] | None = builder.groups
         # What only adding needed (per-pod, per-address and per-label caches) goes now.
         for cache in (builder._pods, builder._ips, builder._labels, builder._endpoints,

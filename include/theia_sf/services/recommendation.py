@@ -34,7 +34,7 @@ from typing import Any
 
 from theia_sf.errors import ConfigurationError, TheiaError
 from theia_sf.objectstore import ObjectStore
-from theia_sf.policyeval import PolicySet, Verdict, compile_policy
+from theia_sf.policyeval import PolicySet, Verdict, compile_memo, compile_policy
 from theia_sf.publish import publish_artifacts
 from theia_sf.recommendation.building import (
     DST_NS,
@@ -284,7 +284,8 @@ def _make_and_check(collected: Collected, spool: _Spool) -> _PartResult:
     replay its flows through them (the self-check). Logs nothing: it may run in a worker."""
     began = time.monotonic()
     renderer = Renderer(collected.shared)
-    memo: dict[Any, Any] = {}
+    # Only fragments several policies hold are kept for sharing; the rest go with their policy.
+    memo = compile_memo(collected.shared)
     compiled = []
     digests: dict[str, str] = {}
     unconfined: list[str] = []
