@@ -170,3 +170,72 @@ def test_random_flows_give_sound_deterministic_policies(flows, policy_type, to_s
     assert text == render_documents(render_manifests([p.manifest for p in other.policies]))
     assert [p.evidence for p in other.policies] == [p.evidence for p in rec.policies]
     assert other.skipped == rec.skipped
+
+
+# Tuples the builder accepts (few skipped ones), over a few namespaces and workloads, so that
+# namespaces share peers and a dropped rule denies flows.
+valid_rows = st.builds(
+    FlowTuple,
+    st.sampled_from(["shop", "payments", "kube-system", "db"]),
+    st.sampled_from(['{"app":"web"}', '{"app":"api","tier":"x"}', "{}", None]),
+    st.sampled_from(["198.51.100.7", "198.51.100.8", "2001:db8::9"]),
+    st.sampled_from(["203.0.113.5", "203.0.113.6"]),
+    st.sampled_from(["shop", "payments", "kube-system", "db"]),
+    st.sampled_from(['{"app":"web"}', '{"app":"db"}', "{}"]),
+    st.sampled_from([None, None, "shop/api:http", "db/pg:sql"]),
+    st.sampled_from([53, 443, 5432]),
+    st.sampled_from([6, 6, 17, 132]),
+    st.sampled_from([1, 2, 3, 4]),
+    st.integers(1, 1000),
+    st.integers(0, 10**9),
+    st.integers(1_700_000_000, 1_700_100_000),
+    st.integers(1_700_100_000, 1_700_200_000),
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.one_of(valid_rows, valid_rows, valid_rows, rows), max_size=40),
+    policy_types,
+    st.booleans(),
+    st.randoms(use_true_random=False),
+)
+def test_replaying_namespace_by_namespace_denies_what_the_whole_set_denies(
+    flows, policy_type, to_services, rnd
+):
+    """The run replays each namespace's flows against the static policies and that
+    namespace's own as soon as they are made. With rules dropped at random (so that flows are
+    denied), it must deny exactly the directions the whole set denies."""
+    from theia_sf.recommendation.building import collect
+    from theia_sf.services.recommendation import _make_and_check, _Spool
+
+    options = Options.create(policy_type=policy_type, to_services=to_services)
+    collected = collect(flows, options)
+    replayed = collected.replay_flows()
+    made = collected.keyed_policies
+    manifests = []
+
+    def with_dropped_rules():
+        for order, policy in made():
+            spec = policy.manifest["spec"]
+            for direction in ("egress", "ingress"):
+                if spec.get(direction):
+                    spec[direction] = [r for r in spec[direction] if rnd.random() < 0.6]
+            manifests.append(policy.manifest)
+            yield order, policy
+
+    collected.keyed_policies = with_dropped_rules
+    spool = _Spool()
+    try:
+        result = _make_and_check(collected, spool)
+    finally:
+        spool.close()
+    verdicts = PolicySet(manifests).violations(replayed)
+    denied = sum(not v.egress.allowed for v in verdicts) + sum(
+        not v.ingress.allowed for v in verdicts
+    )
+    assert result.violations == denied
+    assert result.unconfined_count == 0 and not result.ignored_keys
+    pods = sum((f.source.namespace is not None) + (f.destination.namespace is not None)
+               for f in replayed)  # fmt: skip
+    assert result.replayed == pods

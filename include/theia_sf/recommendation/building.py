@@ -214,9 +214,11 @@ class _Builder:
         self._service_names: dict[int, tuple[str, str]] = {}
         self.skipped: dict[str, Counter[str]] = {}
         # Flows to replay in both directions, or only in the one this partition owns.
-        self.flows: list[Flow] = []
-        self.egress_flows: list[Flow] = []
-        self.ingress_flows: list[Flow] = []
+        # The self-check's flows by the namespace whose policies decide them: namespace ->
+        # flows whose source is a pod there (egress), and whose destination is (ingress). A
+        # flow between two pods of this partition is in both (one object).
+        self.egress_checks: dict[str, list[Flow]] = {}
+        self.ingress_checks: dict[str, list[Flow]] = {}
         # Keys (source peer id, destination peer id, port, protocol, Service peer id) of flows:
         # tuples that differ only in ignored labels are one flow for the self-check.
         self._flow_keys: set[tuple[int, int, int, str, int | None]] = set()
@@ -355,12 +357,20 @@ class _Builder:
 
     def _flow(self, key: tuple[Any, ...], flow: Flow, egress: bool, ingress: bool) -> None:
         self._flow_keys.add(key)
-        if egress and ingress:
-            self.flows.append(flow)
-        elif egress:
-            self.egress_flows.append(flow)
-        elif ingress:
-            self.ingress_flows.append(flow)
+        if egress:
+            ns = flow.source.namespace
+            if ns is not None:  # else an address outside the cluster: no policy of ours
+                found = self.egress_checks.get(ns)
+                if found is None:
+                    found = self.egress_checks[ns] = []
+                found.append(flow)
+        if ingress:
+            ns = flow.destination.namespace
+            if ns is not None:
+                found = self.ingress_checks.get(ns)
+                if found is None:
+                    found = self.ingress_checks[ns] = []
+                found.append(flow)
 
     def _add(self, row: Sequence[Any], flows: int, egress: bool, ingress: bool) -> None:
         protocol = _PROTOCOL_NAMES.get(row[PROTO])
@@ -699,20 +709,20 @@ class Collected:
 
     :meth:`policies` yields the policies in their final order (static ones first, then per
     group sorted by namespace and labels) one at a time, so a caller can render and store
-    each one and let it go. ``flows`` are the accepted tuples as flows for the self-check, one
-    per class of tuples that differ only in ignored labels (see :meth:`_Builder.pod`).
+    each one and let it go. The accepted tuples become flows for the self-check, one per class
+    of tuples that differ only in ignored labels (see :meth:`_Builder.pod`): ``egress_checks``
+    and ``ingress_checks`` map a namespace to the flows whose egress (from a pod there) or
+    ingress (to a pod there) its policies decide; :meth:`replay_flows` lists them once each.
 
     In a partition of a run (see :class:`_Builder`), the policies are the static ones and
     those of the namespaces the partition owns; :meth:`keyed_policies` gives each its place in
-    the whole run's order. ``egress_flows`` and ``ingress_flows`` are the flows to replay in
-    one direction only (the other end belongs to another partition).
+    the whole run's order, and the checks hold only the directions whose end it owns.
     """
 
     def __init__(self, builder: _Builder) -> None:
         self.options = builder.options
-        self.flows = builder.flows
-        self.egress_flows = builder.egress_flows
-        self.ingress_flows = builder.ingress_flows
+        self.egress_checks = builder.egress_checks
+        self.ingress_checks = builder.ingress_checks
         self.tuple_count = builder.tuple_count
         self.flow_count = builder.flow_count
         self.skipped: dict[str, dict[str, int]] = {
@@ -732,6 +742,18 @@ class Collected:
         for cache in (builder._pods, builder._ips, builder._labels, builder._endpoints,
                       builder._services, builder._peer_ids, builder._flow_keys):  # fmt: skip
             cache.clear()
+
+    def replay_flows(self) -> list[Flow]:
+        """Every flow of the checks once (a flow can be in an egress and an ingress check)."""
+        seen: set[int] = set()
+        out = []
+        for checks in (self.egress_checks, self.ingress_checks):
+            for ns in sorted(checks):
+                for flow in checks[ns]:
+                    if id(flow) not in seen:
+                        seen.add(id(flow))
+                        out.append(flow)
+        return out
 
     @property
     def skipped_tuples(self) -> int:
@@ -814,7 +836,7 @@ def build_recommendation(
     policies = tuple(collected.policies())
     return Recommendation(
         policies,
-        tuple(collected.flows),
+        tuple(collected.replay_flows()),
         collected.tuple_count,
         collected.flow_count,
         collected.skipped,

@@ -34,7 +34,13 @@ from typing import Any
 
 from theia_sf.errors import ConfigurationError, TheiaError
 from theia_sf.objectstore import ObjectStore
-from theia_sf.policyeval import PolicySet, Verdict, compile_memo, compile_policy
+from theia_sf.policyeval import (
+    CompiledPolicy,
+    PolicySet,
+    Verdict,
+    compile_memo,
+    compile_policy,
+)
 from theia_sf.publish import publish_artifacts
 from theia_sf.recommendation.building import (
     DST_NS,
@@ -280,46 +286,70 @@ class _PartResult:
 
 
 def _make_and_check(collected: Collected, spool: _Spool) -> _PartResult:
-    """Make, compile, render and spool every policy of a partition one at a time, then
-    replay its flows through them (the self-check). Logs nothing: it may run in a worker."""
+    """Make, compile, render and spool every policy of a partition one at a time, and replay
+    its flows through them (the self-check) one namespace at a time: a namespace's flows are
+    replayed against the static policies and the policies of that namespace as soon as those
+    are made, and both are then let go. Logs nothing: it may run in a worker.
+
+    That is the verdict the whole set gives only while no policy made for a namespace applies
+    to pods of another one, so every policy is checked for that (``unconfined``)."""
     began = time.monotonic()
     renderer = Renderer(collected.shared)
     # Only fragments several policies hold are kept for sharing; the rest go with their policy.
     memo = compile_memo(collected.shared)
-    compiled = []
     digests: dict[str, str] = {}
     unconfined: list[str] = []
+    static: list[CompiledPolicy] = []
+    ignore = frozenset(collected.options.label_ignore_list)
+    ignored: set[str] = set()
+    violations: list[Verdict] = []
+    replayed = 0
+    checking = 0.0  # seconds spent replaying
+
+    def check(ns: str, policies: list[CompiledPolicy]) -> None:
+        nonlocal replayed, checking
+        started = time.monotonic()
+        egress = collected.egress_checks.pop(ns, [])
+        ingress = collected.ingress_checks.pop(ns, [])
+        policy_set = PolicySet.from_compiled([*static, *policies])
+        # The replayed flows carry pod labels minus the ignore list (tuples that differ only
+        # in ignored labels are replayed once). That gives every flow its true verdict only
+        # while no selector reads an ignored key, so this is checked first.
+        keys = policy_set.pod_label_keys() & ignore
+        ignored.update(keys)
+        if not keys and not unconfined:
+            violations.extend(policy_set.violations(egress, ingress=False))
+            violations.extend(policy_set.violations(ingress, egress=False))
+            replayed += len(egress) + len(ingress)
+        checking += time.monotonic() - started
+
+    namespace: str | None = None
+    own: list[CompiledPolicy] = []  # the compiled policies of ``namespace``
     for order, policy in collected.keyed_policies():
         # The self-check compiles the manifest exactly as it is rendered and stored.
         made_policy = compile_policy(policy.manifest, memo)
-        compiled.append(made_policy)
-        # A group's policies must apply to pods of the group's namespace only: the replay of
-        # each partition (and the replay of flows that differ only in ignored labels) holds
-        # only then. The static policies are in every partition's set.
-        if order[0] != 0 and made_policy.applied_namespace() != order[1]:
-            unconfined.append(made_policy.ident)
         text = renderer.render(policy.manifest)
         digest = hashlib.sha256(text.encode()).hexdigest()
         digests[policy.key] = digest
         spool.write((order, _policy_row(policy, text, digest)))
+        if order[0] == 0:  # a static policy: in every namespace's set
+            static.append(made_policy)
+            continue
+        if made_policy.applied_namespace() != order[1]:
+            unconfined.append(made_policy.ident)
+        if order[1] != namespace:
+            if namespace is not None:
+                check(namespace, own)
+            namespace, own = order[1], []
+        own.append(made_policy)
+    if namespace is not None:
+        check(namespace, own)
+    del own
+    # Namespaces with flows but no policy of their own (allow-listed ones, say).
+    for ns in sorted({*collected.egress_checks, *collected.ingress_checks}):
+        check(ns, [])
     spool.flush()
-    del memo, renderer
-    made = time.monotonic()
-    policies = PolicySet.from_compiled(compiled)
-    del compiled
-    # The replayed flows carry pod labels minus the ignore list (tuples that differ only in
-    # ignored labels are replayed once). That gives every flow its true verdict only while no
-    # selector reads an ignored key, so this is checked first.
-    ignored = policies.pod_label_keys() & set(collected.options.label_ignore_list)
-    violations: list[Verdict] = []
-    if not ignored and not unconfined:
-        violations = policies.violations(collected.flows)
-        violations += policies.violations(collected.egress_flows, ingress=False)
-        violations += policies.violations(collected.ingress_flows, egress=False)
-    replayed = 2 * len(collected.flows) + len(collected.egress_flows)
-    replayed += len(collected.ingress_flows)
-    for flows in (collected.flows, collected.egress_flows, collected.ingress_flows):
-        flows.clear()
+    seconds = time.monotonic() - began
     return _PartResult(
         spool.count,
         digests,
@@ -333,7 +363,7 @@ def _make_and_check(collected: Collected, spool: _Spool) -> _PartResult:
         sorted(ignored),
         unconfined[:10],
         len(unconfined),
-        {"make": round(made - began, 3), "check": round(time.monotonic() - made, 3)},
+        {"make": round(seconds - checking, 3), "check": round(checking, 3)},
         time.monotonic(),
     )
 
