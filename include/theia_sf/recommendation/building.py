@@ -140,7 +140,9 @@ class _RuleAcc:
     __slots__ = ("first", "flows", "last", "octets", "ports")
 
     def __init__(self) -> None:
-        self.ports: list[Port] = []  # a set costs 216 bytes; most rules have 1-2 ports
+        # Sorted, and one object per distinct set of ports (see _Builder.rule): a rule holds
+        # a reference, not a list of its own (a large run has millions of rules).
+        self.ports: tuple[Port, ...] = ()
         self.flows = 0
         self.octets = 0
         self.first: int | None = None
@@ -211,6 +213,8 @@ class _Builder:
         # raw address -> (peer id of its ipBlock, endpoint outside the cluster).
         self._ips: dict[str, tuple[int, Endpoint] | None] = {}
         self._services: dict[str, int | None] = {}  # "<ns>/<name>:<port>" -> peer id
+        # (a rule's ports, one more port) -> the sorted ports with it, one object per set.
+        self._port_sets: dict[tuple[tuple[Port, ...], Port], tuple[Port, ...]] = {}
         self._service_names: dict[int, tuple[str, str]] = {}
         self.skipped: dict[str, Counter[str]] = {}
         # Flows to replay in both directions, or only in the one this partition owns.
@@ -311,8 +315,8 @@ class _Builder:
             self._services[svc_port_name] = found
         return found
 
-    @staticmethod
     def rule(
+        self,
         rules: dict[int, _RuleAcc],
         peer: int,
         port: Port | None,
@@ -325,7 +329,11 @@ class _Builder:
         if acc is None:
             acc = rules[peer] = _RuleAcc()
         if port is not None and port not in acc.ports:
-            acc.ports.append(port)
+            key = (acc.ports, port)
+            ports = self._port_sets.get(key)
+            if ports is None:
+                ports = self._port_sets[key] = tuple(sorted({*acc.ports, port}))
+            acc.ports = ports
         acc.flows += flows
         acc.octets += octets
         if first is not None and (acc.first is None or first < acc.first):
@@ -572,7 +580,6 @@ class _Parts:
             for peer_id in sorted(rules, key=peer_of.__getitem__):
                 acc = rules[peer_id]
                 ports = acc.ports
-                ports = (ports[0],) if len(ports) == 1 else tuple(sorted(ports))
                 if uses is not None and uses[peer_id] == 1:
                     # The only rule with this peer: not kept for sharing (freed once made).
                     rule, middle = self._rule(antrea, key, peer_id, ports, share=False)
@@ -740,7 +747,8 @@ class Collected:
         self._groups: dict[_GroupKey, _Group] | None = builder.groups
         # What only adding needed (per-pod, per-address and per-label caches) goes now.
         for cache in (builder._pods, builder._ips, builder._labels, builder._endpoints,
-                      builder._services, builder._peer_ids, builder._flow_keys):  # fmt: skip
+                      builder._services, builder._peer_ids, builder._flow_keys,
+                      builder._port_sets):  # fmt: skip
             cache.clear()
 
     def replay_flows(self) -> list[Flow]:
