@@ -182,7 +182,7 @@ def _selector(raw: Any, where: str, memo: dict[Any, Any] | None) -> Selector:
     key = ("selector", id(raw))
     found = memo.get(key)
     if found is None:
-        found = memo[key] = (raw, Selector.parse(raw, where))
+        return _remember(memo, raw, key, Selector.parse(raw, where))
     return found[1]
 
 
@@ -577,12 +577,33 @@ def compile_memo(shared: Mapping[int, Any] | None = None) -> dict[Any, Any]:
     memo: dict[Any, Any] = {}
     if shared is not None:
         memo[_ONLY] = shared
+        memo[_KEYS] = {}  # id -> the memo's keys for that object (see forget_compiled)
     return memo
+
+
+_KEYS = object()
+
+
+def forget_compiled(memo: dict[Any, Any], ids: Iterable[int]) -> None:
+    """Drop what a memo made with ``shared`` holds for these objects: call it before the
+    caller lets them out of ``shared`` (their ids may then be reused)."""
+    keys_of = memo[_KEYS]
+    for i in ids:
+        for key in keys_of.pop(i, ()):
+            memo.pop(key, None)
 
 
 def _memoized(memo: dict[Any, Any], raw: Any) -> bool:
     only = memo.get(_ONLY)
     return only is None or id(raw) in only
+
+
+def _remember(memo: dict[Any, Any], raw: Any, key: Any, value: Any) -> Any:
+    memo[key] = (raw, value)
+    keys_of = memo.get(_KEYS)
+    if keys_of is not None:
+        keys_of.setdefault(id(raw), []).append(key)
+    return value
 
 
 def _peers(raw: Any, where: str, ns: str | None, memo: dict[Any, Any]) -> tuple[Peer, ...]:
@@ -592,7 +613,7 @@ def _peers(raw: Any, where: str, ns: str | None, memo: dict[Any, Any]) -> tuple[
     key = ("peers", id(raw), ns)
     found = memo.get(key)
     if found is None:
-        found = memo[key] = (raw, tuple(Peer.parse(p, where, ns, memo) for p in raw))
+        return _remember(memo, raw, key, tuple(Peer.parse(p, where, ns, memo) for p in raw))
     return found[1]
 
 
@@ -602,7 +623,7 @@ def _ports_memo(raw: Any, where: str, memo: dict[Any, Any]) -> tuple[PortSpec, .
     key = ("ports", id(raw))
     found = memo.get(key)
     if found is None:
-        found = memo[key] = (raw, _parse_ports(raw, where))
+        return _remember(memo, raw, key, _parse_ports(raw, where))
     return found[1]
 
 
@@ -665,7 +686,8 @@ def _rules(
                 r, f"{where} {direction}[{i}]", peer_key, antrea, ns, memo
             )
             # The raw rule is kept with its fields: its id stays unique while memo lives.
-            found = memo[shared_key if independent else (*shared_key, ns)] = (r, fields)
+            _remember(memo, r, shared_key if independent else (*shared_key, ns), fields)
+            found = (r, fields)
         rules.append(Rule(i, *found[1]))
     return rules
 

@@ -288,8 +288,9 @@ def test_applied_namespace_names_the_only_namespace_a_policy_can_select(manifest
 
 def test_a_restricted_compile_memo_keeps_only_the_shared_fragments():
     """With ``shared``, fragments outside it are compiled where they occur and not kept (a
-    large set's rules are freed with their manifests); shared ones are compiled once."""
-    from theia_sf.policyeval import compile_memo, compile_policy
+    large set's rules are freed with their manifests); shared ones are compiled once, until
+    forgotten."""
+    from theia_sf.policyeval import compile_memo, compile_policy, forget_compiled
 
     ports = [{"port": 443, "protocol": "TCP"}]
     memo = compile_memo({id(ports): ports})
@@ -304,7 +305,10 @@ def test_a_restricted_compile_memo_keeps_only_the_shared_fragments():
     ]
     shared_ports = {id(c.egress.rules[0].ports) for c in compiled}
     assert len(shared_ports) == 1  # the shared port list was compiled once
-    assert len(memo) == 2  # the restriction and the port list: no rule, peer or selector
+    # Only the port list is memoized: no rule, peer or selector.
+    assert [k[0] for k in memo if isinstance(k, tuple)] == ["ports"]
+    forget_compiled(memo, [id(ports)])
+    assert not [k for k in memo if isinstance(k, tuple)]
 
 
 def test_an_unrestricted_compile_memo_shares_every_fragment():

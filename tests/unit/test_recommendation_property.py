@@ -239,3 +239,25 @@ def test_replaying_namespace_by_namespace_denies_what_the_whole_set_denies(
     pods = sum((f.source.namespace is not None) + (f.destination.namespace is not None)
                for f in replayed)  # fmt: skip
     assert result.replayed == pods
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(valid_rows, valid_rows, rows), max_size=40), policy_types, st.booleans())
+def test_the_run_stores_what_building_and_rendering_at_once_give(flows, policy_type, to_services):
+    """The run makes, renders and compiles policies one at a time and lets shared fragments
+    go after their last use (see Collected.retire); the documents and evidence it spools are
+    those of building every policy first and rendering them together."""
+    from theia_sf.recommendation.building import collect
+    from theia_sf.services.recommendation import _make_and_check, _Spool
+
+    options = Options.create(policy_type=policy_type, to_services=to_services)
+    expected = build_recommendation(flows, options)
+    spool = _Spool()
+    try:
+        result = _make_and_check(collect(flows, options), spool)
+        spooled = [row for _, row in spool.rows()]
+    finally:
+        spool.close()
+    assert result.violations == 0
+    assert [row[4] for row in spooled] == render_manifests([p.manifest for p in expected.policies])
+    assert [row[11] for row in spooled] == [p.evidence_json for p in expected.policies]

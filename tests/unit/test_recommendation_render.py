@@ -113,3 +113,28 @@ def test_plain_fast_path_agrees_with_pyyaml(value):
 def test_plain_fast_path_covers_names_and_cidrs():
     assert is_plain("recommend-allow-anp-abc") and is_plain("10.1.2.3/32")
     assert not is_plain("on") and not is_plain("null") and not is_plain("Yes")
+
+
+def test_renderer_holds_shared_fragments_until_it_forgets_them():
+    """A cached text is only valid for the object it was rendered from: the renderer holds
+    that object (so its id cannot be reused) until forget() lets it go."""
+    import gc
+    import weakref
+
+    from theia_sf.recommendation.render import Renderer, render_manifest
+
+    class Rule(dict):  # a dict that can be weakly referenced
+        pass
+
+    rule = Rule(action="Allow", ports=[{"port": 443, "protocol": "TCP"}])
+    shared = {id(rule): rule}
+    renderer = Renderer(shared)
+    manifest = {"kind": "X", "spec": {"egress": [rule], "ingress": [rule]}}
+    assert renderer.render(manifest) == render_manifest(manifest)
+    gone = weakref.ref(rule)
+    del shared[id(rule)], manifest, rule
+    gc.collect()
+    assert gone() is not None  # still held: its texts are cached
+    renderer.forget([id(gone())])
+    gc.collect()
+    assert gone() is None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import socket
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -473,11 +473,16 @@ class _Parts:
 
     ``uses`` counts the rules of each peer (peer id -> rules in every group and direction). A
     rule whose peer no other rule has (most of them on a cluster with many external addresses)
-    is made on its own: nothing of it is kept for sharing, so it is freed with its policy."""
+    is made on its own: nothing of it is kept for sharing, so it is freed with its policy. The
+    shared fragments of any other peer are let go after its last rule (see :meth:`retire`)."""
 
     def __init__(self, peers: Sequence[Peer], uses: Sequence[int] | None = None) -> None:
         self.peer_of = peers  # peer id -> peer
         self.uses = uses
+        self.left = list(uses) if uses is not None else None  # peer id -> rules not yet made
+        self.retiring: list[int] = []  # peers whose last rule was made
+        # peer id -> (cache, key) of each shared rule of that peer in rule_dicts
+        self.rule_keys: dict[int, list[tuple[dict[Any, Any], Any]]] = {}
         self.peers: dict[int, list[dict[str, Any]]] = {}  # by peer id
         self.ports: dict[tuple[Port, ...], list[dict[str, Any]]] = {}
         self.selectors: dict[Labels, dict[str, Any]] = {}
@@ -557,6 +562,25 @@ class _Parts:
         middle = f',"peer":{peer_json},"ports":{ports_json},"flow_count":'
         return (self._share(rule) if share else rule), middle
 
+    def retire(self, forget: Callable[[list[int]], None]) -> None:
+        """Let go of the shared fragments (rules, peer lists) of the peers whose last rule was
+        made. ``forget`` gets their ids first, to drop what the caller keeps for them by id
+        (rendered texts, compiled forms) while they are still alive."""
+        if not self.retiring:
+            return
+        entries = [entry for peer_id in self.retiring for entry in self.rule_keys.pop(peer_id, ())]
+        ids = [id(cache[key][0]) for cache, key in entries]
+        ids += [id(self.peers[p]) for p in self.retiring if p in self.peers]
+        forget(ids)
+        for cache, key in entries:
+            del cache[key]
+        for peer_id in self.retiring:
+            self.peers.pop(peer_id, None)
+            self.peer_texts.pop(peer_id, None)
+        for i in ids:
+            del self.shared[i]
+        self.retiring.clear()
+
     def rules(
         self, group: _Group, antrea: bool
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
@@ -570,6 +594,7 @@ class _Parts:
         last: Any = None
         peer_of = self.peer_of
         uses = self.uses
+        left = self.left
         for direction, rules, out in (
             ("egress", group.egress, egress),
             ("ingress", group.ingress, ingress),
@@ -587,7 +612,12 @@ class _Parts:
                     found = made.get((peer_id, ports))
                     if found is None:
                         found = made[(peer_id, ports)] = self._rule(antrea, key, peer_id, ports)
+                        self.rule_keys.setdefault(peer_id, []).append((made, (peer_id, ports)))
                     rule, middle = found
+                    if left is not None:
+                        left[peer_id] -= 1
+                        if not left[peer_id]:
+                            self.retiring.append(peer_id)
                 a_first = acc.first
                 a_last = acc.last
                 # The text json.dumps(..., separators=(",", ":")) gives for this object;
@@ -750,6 +780,13 @@ class Collected:
                       builder._services, builder._peer_ids, builder._flow_keys,
                       builder._port_sets):  # fmt: skip
             cache.clear()
+
+    def retire(self, forget: Callable[[list[int]], None]) -> None:
+        """Let go of the shared fragments no policy still to come holds (see
+        :meth:`_Parts.retire`). Call it between policies, once the last one yielded is rendered
+        and compiled; ``forget(ids)`` drops what the caller keeps for those fragments."""
+        if self._parts is not None:
+            self._parts.retire(forget)
 
     def replay_flows(self) -> list[Flow]:
         """Every flow of the checks once (a flow can be in an egress and an ingress check)."""

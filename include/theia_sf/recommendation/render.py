@@ -74,6 +74,24 @@ class _Emitter:
         # Rendered text of a sub-tree (its lines joined), by (id, indent): a manifest's line
         # list then holds one item per shared sub-tree, which the final join copies once.
         self.shared: dict[tuple[int, int], str] = {}
+        # id -> (the object, its keys in shared): a cached object is held, so its id cannot
+        # be reused while its texts are kept (forget() lets it go).
+        self.held: dict[int, tuple[Any, list[tuple[int, int]]]] = {}
+
+    def keep(self, key: tuple[int, int], value: Any, text: str) -> str:
+        self.shared[key] = text
+        if self.only is not None:
+            held = self.held.get(key[0])
+            if held is None:
+                held = self.held[key[0]] = (value, [])
+            held[1].append(key)
+        return text
+
+    def forget(self, ids: Iterable[int]) -> None:
+        for i in ids:
+            _, keys = self.held.pop(i, (None, ()))
+            for key in keys:
+                del self.shared[key]
 
     def scalar(self, value: Any) -> str:
         text = self.scalars.get(value)
@@ -139,7 +157,7 @@ class _Emitter:
         if text is None:
             lines: list[str] = []
             self.mapping(value, indent, lines)
-            text = self.shared[key] = "\n".join(lines)
+            text = self.keep(key, value, "\n".join(lines))
         out.append(text)
 
     def sequence(self, items: Sequence[Any], indent: int, out: list[str]) -> None:
@@ -162,7 +180,7 @@ class _Emitter:
                     if item_text is None:
                         item_lines: list[str] = []
                         self.mapping(item, indent + 2, item_lines, first=pad + "- ")
-                        item_text = self.shared[item_key] = "\n".join(item_lines)
+                        item_text = self.keep(item_key, item, "\n".join(item_lines))
                     lines.append(item_text)
                 else:
                     self.mapping(item, indent + 2, lines, first=pad + "- ")
@@ -171,7 +189,7 @@ class _Emitter:
             else:
                 lines.append(pad + "- " + self.scalar(item))
         if cache:
-            text = self.shared[key] = "\n".join(lines)
+            text = self.keep(key, items, "\n".join(lines))
             out.append(text)
         else:
             out.extend(lines)
@@ -207,6 +225,11 @@ class Renderer:
 
     def render(self, manifest: Mapping[str, Any]) -> str:
         return _render(self._emitter, manifest)
+
+    def forget(self, ids: Iterable[int]) -> None:
+        """Drop the texts of these shared objects: call it before the caller lets them out of
+        ``shared`` (their ids may then be reused)."""
+        self._emitter.forget(ids)
 
 
 def render_manifest(manifest: Mapping[str, Any]) -> str:

@@ -40,6 +40,7 @@ from theia_sf.policyeval import (
     Verdict,
     compile_memo,
     compile_policy,
+    forget_compiled,
 )
 from theia_sf.publish import publish_artifacts
 from theia_sf.recommendation.building import (
@@ -297,6 +298,11 @@ def _make_and_check(collected: Collected, spool: _Spool) -> _PartResult:
     renderer = Renderer(collected.shared)
     # Only fragments several policies hold are kept for sharing; the rest go with their policy.
     memo = compile_memo(collected.shared)
+
+    def forget(ids: list[int]) -> None:  # shared fragments no policy still to come holds
+        renderer.forget(ids)
+        forget_compiled(memo, ids)
+
     digests: dict[str, str] = {}
     unconfined: list[str] = []
     static: list[CompiledPolicy] = []
@@ -332,6 +338,7 @@ def _make_and_check(collected: Collected, spool: _Spool) -> _PartResult:
         digest = hashlib.sha256(text.encode()).hexdigest()
         digests[policy.key] = digest
         spool.write((order, _policy_row(policy, text, digest)))
+        collected.retire(forget)
         if order[0] == 0:  # a static policy: in every namespace's set
             static.append(made_policy)
             continue
