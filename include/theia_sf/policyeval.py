@@ -319,7 +319,8 @@ class Peer:
         self, ep: Endpoint, ns_labels: Mapping[str, str] | None, applied_ns: str | None
     ) -> bool:
         if self.host is not None:  # string comparison instead of ipaddress arithmetic
-            return ep.ip is not None and _canonical(ep.ip) == self.host
+            # An address spelled as the host is that host; another spelling may be too.
+            return ep.ip is not None and (ep.ip == self.host or _canonical(ep.ip) == self.host)
         if self.cidr is not None:
             address = _address(ep.ip) if ep.ip else None
             if address is None:
@@ -439,7 +440,9 @@ class RuleIndex:
         """Positions of the rules that can match a flow with this peer, in rule order."""
         sources = [self.generic] if self.generic else []
         if self.by_ip and peer.ip:
-            found = self.by_ip.get(_canonical(peer.ip) or "")
+            # Keys are canonical addresses: an address spelled as a key is that address (no
+            # need to canonicalize it, nor to keep it in _canonical's cache).
+            found = self.by_ip.get(peer.ip) or self.by_ip.get(_canonical(peer.ip) or "")
             if found:
                 sources.append(found)
         peer_ns = peer.namespace

@@ -106,6 +106,9 @@ def test_ip_block_with_except_and_ipv6():
     exact = k8s("shop", {"matchLabels": {"app": "db"}}, ingress=[{"from": [
         {"ipBlock": {"cidr": "2001:db8::1/128"}}]}])  # fmt: skip
     assert allowed([exact], Flow(Endpoint.external("2001:db8:0::1"), DB, 80))
+    assert allowed([exact], Flow(Endpoint.external("2001:DB8::1"), DB, 80))
+    assert allowed([exact], Flow(Endpoint.external("2001:db8::1"), DB, 80))
+    assert not allowed([exact], Flow(Endpoint.external("2001:db8::2"), DB, 80))
 
 
 def test_ports_ranges_and_default_protocol():
