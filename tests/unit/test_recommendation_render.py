@@ -138,3 +138,18 @@ def test_renderer_holds_shared_fragments_until_it_forgets_them():
     renderer.forget([id(gone())])
     gc.collect()
     assert gone() is None
+
+
+def test_rendering_is_unchanged_when_the_scalar_cache_starts_over(monkeypatch):
+    from theia_sf.recommendation import render
+
+    monkeypatch.setattr(render, "SCALAR_CACHE", 4)
+    manifests = [
+        {"kind": "X", "spec": {"to": [{"ipBlock": {"cidr": f"10.0.{i}.1/32"}}], "on": "yes"}}
+        for i in range(30)
+    ]
+    emitter = render.Renderer({})
+    assert [emitter.render(m) for m in manifests] == [
+        render.render_with_pyyaml(m) for m in manifests
+    ]
+    assert len(emitter._emitter.scalars) <= 4

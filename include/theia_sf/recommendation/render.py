@@ -22,6 +22,7 @@ except AttributeError:  # PyYAML built without libyaml
     _Dumper = yaml.SafeDumper
 
 DOCUMENT_SEPARATOR = "---\n"
+SCALAR_CACHE = 16384  # distinct scalars an emitter remembers (see _Emitter.scalar)
 # PyYAML writes longer mapping keys in the explicit "? key" form; leave those to it.
 _MAX_SIMPLE_KEY = 120
 
@@ -109,6 +110,10 @@ class _Emitter:
                 text = dumped[2:-1]
             else:
                 raise _Fallback
+            if len(self.scalars) >= SCALAR_CACHE:
+                # Most scalars of a large set occur once (an address in one rule): start over
+                # rather than hold them all; the frequent ones come back at once.
+                self.scalars.clear()
             self.scalars[value] = text
         return text
 
