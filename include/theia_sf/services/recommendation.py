@@ -857,20 +857,25 @@ def _check(results: list[_PartResult]) -> None:
             f"self-check failed: the recommended policies select pods by ignored label keys "
             f"{ignored}; nothing was published"
         )
-    unconfined = sum(r.unconfined_count for r in results)
-    if unconfined:
-        shown = ", ".join([name for r in results for name in r.unconfined][:10])
-        raise SelfCheckError(
-            f"self-check failed: {unconfined} recommended policies may apply to pods outside "
-            f"the namespace they were made for ({shown}); nothing was published"
-        )
-    count = sum(r.violations for r in results)
-    if count:
-        shown = "; ".join([text for r in results for text in r.shown][:10])
-        raise SelfCheckError(
-            f"self-check failed: {count} observed flows would be denied by the recommended "
-            f"policies (first: {shown}); nothing was published"
-        )
+    failures = (
+        (
+            sum(r.unconfined_count for r in results),
+            "{} recommended policies may apply to pods outside the namespace they were made "
+            "for ({})",
+            ", ".join([name for r in results for name in r.unconfined][:10]),
+        ),
+        (
+            sum(r.violations for r in results),
+            "{} directions of observed flows would be denied by the recommended policies "
+            "(first: {})",
+            "; ".join([text for r in results for text in r.shown][:10]),
+        ),
+    )
+    for count, text, shown in failures:
+        if count:
+            raise SelfCheckError(
+                "self-check failed: " + text.format(count, shown) + "; nothing was published"
+            )
 
 
 def _persist(
