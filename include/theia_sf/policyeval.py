@@ -592,7 +592,7 @@ def forget_compiled(memo: dict[Any, Any], ids: Iterable[int]) -> None:
     caller lets them out of ``shared`` (their ids may then be reused)."""
     keys_of = memo[_KEYS]
     for i in ids:
-        for key in keys_of.pop(i, ()):
+        for key in one_or_many(keys_of.pop(i, None)):
             memo.pop(key, None)
 
 
@@ -605,8 +605,27 @@ def _remember(memo: dict[Any, Any], raw: Any, key: Any, value: Any) -> Any:
     memo[key] = (raw, value)
     keys_of = memo.get(_KEYS)
     if keys_of is not None:
-        keys_of.setdefault(id(raw), []).append(key)
+        add_one_or_many(keys_of, id(raw), key)
     return value
+
+
+def add_one_or_many(index: dict[Any, Any], at: Any, item: tuple[Any, ...]) -> None:
+    """Add ``item`` (a tuple) under ``at``: the item itself while it is the only one, a list
+    from the second on (most entries of these indexes have one item; a list costs more)."""
+    found = index.get(at)
+    if found is None:
+        index[at] = item
+    elif type(found) is list:
+        found.append(item)
+    else:
+        index[at] = [found, item]
+
+
+def one_or_many(found: Any) -> Iterable[Any]:
+    """The items an :func:`add_one_or_many` entry holds (None: none)."""
+    if found is None:
+        return ()
+    return found if type(found) is list else (found,)
 
 
 def _peers(raw: Any, where: str, ns: str | None, memo: dict[Any, Any]) -> tuple[Peer, ...]:

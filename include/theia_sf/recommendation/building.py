@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from theia_sf.policyeval import NS_NAME_LABEL, Endpoint, Flow
+from theia_sf.policyeval import NS_NAME_LABEL, Endpoint, Flow, add_one_or_many, one_or_many
 from theia_sf.recommendation import naming
 from theia_sf.recommendation.model import (
     FLOW_FROM_EXTERNAL,
@@ -481,8 +481,9 @@ class _Parts:
         self.uses = uses
         self.left = list(uses) if uses is not None else None  # peer id -> rules not yet made
         self.retiring: list[int] = []  # peers whose last rule was made
-        # peer id -> (cache, key) of each shared rule of that peer in rule_dicts
-        self.rule_keys: dict[int, list[tuple[dict[Any, Any], Any]]] = {}
+        # peer id -> (cache, key) of each shared rule of that peer in rule_dicts (one, or a
+        # list of them: see add_one_or_many)
+        self.rule_keys: dict[int, Any] = {}
         self.peers: dict[int, list[dict[str, Any]]] = {}  # by peer id
         self.ports: dict[tuple[Port, ...], list[dict[str, Any]]] = {}
         self.selectors: dict[Labels, dict[str, Any]] = {}
@@ -568,7 +569,8 @@ class _Parts:
         (rendered texts, compiled forms) while they are still alive."""
         if not self.retiring:
             return
-        entries = [entry for peer_id in self.retiring for entry in self.rule_keys.pop(peer_id, ())]
+        rule_keys = self.rule_keys
+        entries = [e for p in self.retiring for e in one_or_many(rule_keys.pop(p, None))]
         ids = [id(cache[key][0]) for cache, key in entries]
         ids += [id(self.peers[p]) for p in self.retiring if p in self.peers]
         forget(ids)
@@ -612,7 +614,7 @@ class _Parts:
                     found = made.get((peer_id, ports))
                     if found is None:
                         found = made[(peer_id, ports)] = self._rule(antrea, key, peer_id, ports)
-                        self.rule_keys.setdefault(peer_id, []).append((made, (peer_id, ports)))
+                        add_one_or_many(self.rule_keys, peer_id, (made, (peer_id, ports)))
                     rule, middle = found
                     if left is not None:
                         left[peer_id] -= 1

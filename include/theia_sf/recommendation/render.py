@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from theia_sf.policyeval import add_one_or_many, one_or_many
+
 try:
     _Dumper: Any = yaml.CSafeDumper
 except AttributeError:  # PyYAML built without libyaml
@@ -75,24 +77,23 @@ class _Emitter:
         # Rendered text of a sub-tree (its lines joined), by (id, indent): a manifest's line
         # list then holds one item per shared sub-tree, which the final join copies once.
         self.shared: dict[tuple[int, int], str] = {}
-        # id -> (the object, its keys in shared): a cached object is held, so its id cannot
-        # be reused while its texts are kept (forget() lets it go).
-        self.held: dict[int, tuple[Any, list[tuple[int, int]]]] = {}
+        # id -> the object: a cached object is held, so its id cannot be reused while its
+        # texts are kept (forget() lets it go); keys_of: id -> its key (or keys) in shared.
+        self.held: dict[int, Any] = {}
+        self.keys_of: dict[int, Any] = {}
 
     def keep(self, key: tuple[int, int], value: Any, text: str) -> str:
         self.shared[key] = text
         if self.only is not None:
-            held = self.held.get(key[0])
-            if held is None:
-                held = self.held[key[0]] = (value, [])
-            held[1].append(key)
+            self.held[key[0]] = value
+            add_one_or_many(self.keys_of, key[0], key)
         return text
 
     def forget(self, ids: Iterable[int]) -> None:
         for i in ids:
-            _, keys = self.held.pop(i, (None, ()))
-            for key in keys:
+            for key in one_or_many(self.keys_of.pop(i, None)):
                 del self.shared[key]
+            self.held.pop(i, None)
 
     def scalar(self, value: Any) -> str:
         text = self.scalars.get(value)
