@@ -175,9 +175,11 @@ class Selector:
 
 
 def _selector(raw: Any, where: str, memo: dict[Any, Any] | None) -> Selector:
-    if memo is None or (type(raw) is not dict and not isinstance(raw, Mapping)):
-        return Selector.parse(raw, where)
-    if not _memoized(memo, raw):
+    if (
+        memo is None
+        or (type(raw) is not dict and not isinstance(raw, Mapping))
+        or not _memoized(memo, raw)
+    ):
         return Selector.parse(raw, where)
     key = ("selector", id(raw))
     found = memo.get(key)
@@ -569,7 +571,10 @@ class CompiledPolicy:
         return found
 
 
-_ONLY = object()  # memo key of the objects worth memoizing (see compile_memo)
+# Memo keys of its bookkeeping (see compile_memo): the objects worth memoizing, and id -> the
+# memo's keys for that object (see forget_compiled).
+_ONLY = object()
+_KEYS = object()
 
 
 def compile_memo(shared: Mapping[int, Any] | None = None) -> dict[Any, Any]:
@@ -580,11 +585,8 @@ def compile_memo(shared: Mapping[int, Any] | None = None) -> dict[Any, Any]:
     memo: dict[Any, Any] = {}
     if shared is not None:
         memo[_ONLY] = shared
-        memo[_KEYS] = {}  # id -> the memo's keys for that object (see forget_compiled)
+        memo[_KEYS] = {}
     return memo
-
-
-_KEYS = object()
 
 
 def forget_compiled(memo: dict[Any, Any], ids: Iterable[int]) -> None:

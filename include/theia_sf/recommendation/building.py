@@ -476,10 +476,16 @@ class _Parts:
     is made on its own: nothing of it is kept for sharing, so it is freed with its policy. The
     shared fragments of any other peer are let go after its last rule (see :meth:`retire`)."""
 
-    def __init__(self, peers: Sequence[Peer], uses: Sequence[int] | None = None) -> None:
+    def __init__(self, peers: Sequence[Peer], groups: Iterable[_Group]) -> None:
         self.peer_of = peers  # peer id -> peer
+        uses = [0] * len(peers)
+        for group in groups:
+            for peer_id in group.egress:
+                uses[peer_id] += 1
+            for peer_id in group.ingress:
+                uses[peer_id] += 1
         self.uses = uses
-        self.left = list(uses) if uses is not None else None  # peer id -> rules not yet made
+        self.left = list(uses)  # peer id -> rules not yet made
         self.retiring: list[int] = []  # peers whose last rule was made
         # peer id -> (cache, key) of each shared rule of that peer in rule_dicts (one, or a
         # list of them: see add_one_or_many)
@@ -607,7 +613,7 @@ class _Parts:
             for peer_id in sorted(rules, key=peer_of.__getitem__):
                 acc = rules[peer_id]
                 ports = acc.ports
-                if uses is not None and uses[peer_id] == 1:
+                if uses[peer_id] == 1:
                     # The only rule with this peer: not kept for sharing (freed once made).
                     rule, middle = self._rule(antrea, key, peer_id, ports, share=False)
                 else:
@@ -616,10 +622,9 @@ class _Parts:
                         found = made[(peer_id, ports)] = self._rule(antrea, key, peer_id, ports)
                         add_one_or_many(self.rule_keys, peer_id, (made, (peer_id, ports)))
                     rule, middle = found
-                    if left is not None:
-                        left[peer_id] -= 1
-                        if not left[peer_id]:
-                            self.retiring.append(peer_id)
+                    left[peer_id] -= 1
+                    if not left[peer_id]:
+                        self.retiring.append(peer_id)
                 a_first = acc.first
                 a_last = acc.last
                 # The text json.dumps(..., separators=(",", ":")) gives for this object;
@@ -769,13 +774,7 @@ class Collected:
             for k, v in sorted(builder.skipped.items())
         }
         self.keyed_warnings: list[tuple[PolicyOrder, str]] = []
-        uses = [0] * len(builder.peers)
-        for group in builder.groups.values():
-            for peer_id in group.egress:
-                uses[peer_id] += 1
-            for peer_id in group.ingress:
-                uses[peer_id] += 1
-        self._parts: _Parts | None = _Parts(builder.peers, uses)
+        self._parts: _Parts | None = _Parts(builder.peers, builder.groups.values())
         self._groups: dict[_GroupKey, _Group] | None = builder.groups
         # What only adding needed (per-pod, per-address and per-label caches) goes now.
         for cache in (builder._pods, builder._ips, builder._labels, builder._endpoints,
