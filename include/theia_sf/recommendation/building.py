@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import socket
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ from theia_sf.recommendation.model import (
 K8S_API_VERSION = "networking.k8s.io/v1"
 # Protocol names as plain strings: reading an enum member's .value per tuple is slow.
 _PROTOCOL_NAMES = {number: proto.value for number, proto in PROTOCOL_NUMBERS.items()}
+# A replayed flow keeps its protocol as the number the flow record has.
+_PROTOCOL_NUMBERS = {proto.value: number for number, proto in PROTOCOL_NUMBERS.items()}
 PRIORITY = 5
 
 Labels = tuple[tuple[str, str], ...]
@@ -206,26 +209,27 @@ class _Builder:
         self._peer_ids: dict[Peer, int] = {}
         self._labels: dict[str | None, tuple[Labels, Labels] | SkipReason] = {}
         self._namespaces: dict[str, bool] = {}
-        # (namespace, labels minus the ignore list) -> the endpoint replayed in the self-check.
-        self._endpoints: dict[tuple[str, Labels], Endpoint] = {}
-        # (namespace, raw labels text) -> (endpoint, group or None if allow-listed, peer id).
-        self._pods: dict[tuple[str, str | None], tuple[Endpoint, _Group | None, int]] = {}
-        # raw address -> (peer id of its ipBlock, endpoint outside the cluster).
-        self._ips: dict[str, tuple[int, Endpoint] | None] = {}
+        # Endpoints replayed in the self-check, by id (0: the unknown destination of a flow to
+        # a Service without a backend pod).
+        self.endpoints: list[Endpoint] = [Endpoint()]
+        # (namespace, labels minus the ignore list) or an address -> endpoint id.
+        self._endpoint_ids: dict[tuple[str, Labels] | str, int] = {}
+        # (namespace, raw labels text) -> (endpoint id, group or None if allow-listed, peer id).
+        self._pods: dict[tuple[str, str | None], tuple[int, _Group | None, int]] = {}
+        # raw address -> (peer id of its ipBlock, id of the endpoint outside the cluster).
+        self._ips: dict[str, tuple[int, int] | None] = {}
         self._services: dict[str, int | None] = {}  # "<ns>/<name>:<port>" -> peer id
         # (a rule's ports, one more port) -> the sorted ports with it, one object per set.
         self._port_sets: dict[tuple[tuple[Port, ...], Port], tuple[Port, ...]] = {}
         self._service_names: dict[int, tuple[str, str]] = {}
         self.skipped: dict[str, Counter[str]] = {}
-        # Flows to replay in both directions, or only in the one this partition owns.
         # The self-check's flows by the namespace whose policies decide them: namespace ->
-        # flows whose source is a pod there (egress), and whose destination is (ingress). A
-        # flow between two pods of this partition is in both (one object).
-        self.egress_checks: dict[str, list[Flow]] = {}
-        self.ingress_checks: dict[str, list[Flow]] = {}
-        # Keys (source peer id, destination peer id, port, protocol, Service peer id) of flows:
-        # tuples that differ only in ignored labels are one flow for the self-check.
-        self._flow_keys: set[tuple[int, int, int, str, int | None]] = set()
+        # flows whose source is a pod there (egress), and whose destination is (ingress), in
+        # the directions this partition owns. A flow is five ints (see _flow), not an object:
+        # a large run has millions of them. Tuples that differ only in ignored labels give
+        # the same five ints; the self-check replays them once (see Collected.take_checks).
+        self.egress_checks: dict[str, array[int]] = {}
+        self.ingress_checks: dict[str, array[int]] = {}
         self.tuple_count = 0
         self.flow_count = 0
         self.use_services = options.to_services and options.policy_type != PolicyType.K8S_NP
@@ -272,9 +276,7 @@ class _Builder:
         if not valid:
             raise _Invalid(SkipReason.INVALID_NAMESPACE)
         kept = self.labels(labels)[1]
-        endpoint = self._endpoints.get((ns, kept))
-        if endpoint is None:
-            endpoint = self._endpoints[(ns, kept)] = Endpoint(ns, kept)
+        endpoint = self.endpoint_id((ns, kept))
         group = None
         # Allow-listed namespaces get the namespace-wide ACNP only; another partition's
         # namespaces get their groups there.
@@ -285,8 +287,17 @@ class _Builder:
         found = self._pods[(ns, labels)] = (endpoint, group, self.peer_id((2, ns, kept)))
         return found
 
-    def ip(self, raw: str | None) -> tuple[int, Endpoint]:
-        """The id of the ipBlock rule peer and the outside endpoint of a peer IP."""
+    def endpoint_id(self, key: tuple[str, Labels] | str) -> int:
+        """The id of the endpoint of a pod (namespace, labels minus the ignore list) or of an
+        address outside the cluster (its canonical text)."""
+        found = self._endpoint_ids.get(key)
+        if found is None:
+            found = self._endpoint_ids[key] = len(self.endpoints)
+            self.endpoints.append(Endpoint(*key) if isinstance(key, tuple) else Endpoint(ip=key))
+        return found
+
+    def ip(self, raw: str | None) -> tuple[int, int]:
+        """The id of the ipBlock rule peer and of the outside endpoint of a peer IP."""
         if raw is None:
             raise _Invalid(SkipReason.INVALID_IP)
         found = self._ips.get(raw, False)
@@ -295,7 +306,7 @@ class _Builder:
                 version, number, cidr = _ip(raw)
                 found = (
                     self.peer_id((0, version, number, cidr)),
-                    Endpoint(None, (), cidr[: cidr.index("/")]),
+                    self.endpoint_id(cidr[: cidr.index("/")]),
                 )
             except _Invalid:
                 found = None
@@ -363,22 +374,27 @@ class _Builder:
                 c["tuples"] += 1
                 c["flows"] += flows
 
-    def _flow(self, key: tuple[Any, ...], flow: Flow, egress: bool, ingress: bool) -> None:
-        self._flow_keys.add(key)
-        if egress:
-            ns = flow.source.namespace
-            if ns is not None:  # else an address outside the cluster: no policy of ours
-                found = self.egress_checks.get(ns)
-                if found is None:
-                    found = self.egress_checks[ns] = []
-                found.append(flow)
-        if ingress:
-            ns = flow.destination.namespace
-            if ns is not None:
-                found = self.ingress_checks.get(ns)
-                if found is None:
-                    found = self.ingress_checks[ns] = []
-                found.append(flow)
+    def _flow(
+        self,
+        flow: tuple[int, int, int, int, int],
+        src_ns: str | None,
+        dst_ns: str | None,
+        egress: bool,
+        ingress: bool,
+    ) -> None:
+        """File a flow for the self-check under the namespaces whose policies decide it:
+        (source endpoint id, destination endpoint id, port, protocol number, Service peer id
+        or -1). A namespace is None for an address outside the cluster (no policy of ours)."""
+        if egress and src_ns is not None:
+            found = self.egress_checks.get(src_ns)
+            if found is None:
+                found = self.egress_checks[src_ns] = array("i")
+            found.extend(flow)
+        if ingress and dst_ns is not None:
+            found = self.ingress_checks.get(dst_ns)
+            if found is None:
+                found = self.ingress_checks[dst_ns] = array("i")
+            found.extend(flow)
 
     def _add(self, row: Sequence[Any], flows: int, egress: bool, ingress: bool) -> None:
         protocol = _PROTOCOL_NAMES.get(row[PROTO])
@@ -389,6 +405,7 @@ class _Builder:
             raise _Invalid(SkipReason.INVALID_PORT)
         dst_port = int(dst_port)
         port: Port = (dst_port, protocol)
+        number = _PROTOCOL_NUMBERS[protocol]
         octets = int(row[BYTES] or 0)
         first = row[FIRST]
         last = row[LAST]
@@ -396,58 +413,56 @@ class _Builder:
         ft = row[FLOW_TYPE]
         if ft == FLOW_FROM_EXTERNAL:
             peer, outside = self.ip(row[SRC_IP])
-            dst, dst_group, dst_peer = self.pod(
-                row[DST_NS], row[DST_LABELS], SkipReason.DESTINATION_WITHOUT_NAMESPACE
+            dst_ns = row[DST_NS]
+            dst, dst_group, _ = self.pod(
+                dst_ns, row[DST_LABELS], SkipReason.DESTINATION_WITHOUT_NAMESPACE
             )
             if dst_group is not None and ingress:
                 rule(dst_group.ingress, peer, port, flows, octets, first, last)
-            key = (peer, dst_peer, dst_port, protocol, None)
-            if key not in self._flow_keys:
-                self._flow(key, Flow(outside, dst, dst_port, protocol), egress, ingress)
+            self._flow((outside, dst, dst_port, number, -1), None, dst_ns, egress, ingress)
             return
         if ft not in (FLOW_INTRA_NODE, FLOW_INTER_NODE, FLOW_TO_EXTERNAL):
             raise _Invalid(SkipReason.UNKNOWN_FLOW_TYPE)
+        src_ns = row[SRC_NS]
         src, src_group, src_peer = self.pod(
-            row[SRC_NS], row[SRC_LABELS], SkipReason.SOURCE_WITHOUT_NAMESPACE
+            src_ns, row[SRC_LABELS], SkipReason.SOURCE_WITHOUT_NAMESPACE
         )
         if ft == FLOW_TO_EXTERNAL:
             peer, outside = self.ip(row[DST_IP])
             if src_group is not None and egress:
                 rule(src_group.egress, peer, port, flows, octets, first, last)
-            key = (src_peer, peer, dst_port, protocol, None)
-            if key not in self._flow_keys:
-                self._flow(key, Flow(src, outside, dst_port, protocol), egress, ingress)
+            self._flow((src, outside, dst_port, number, -1), src_ns, None, egress, ingress)
             return
         svc_name = row[SVC]
         service = self.service(svc_name) if svc_name else None
+        dst_ns = row[DST_NS]
         if service is not None and self.use_services:
             # toServices rules carry no ports (Antrea rejects ports next to toServices).
             backend = None
-            if row[DST_NS]:
+            if dst_ns:
                 backend = self.pod(
-                    row[DST_NS], row[DST_LABELS], SkipReason.DESTINATION_WITHOUT_NAMESPACE
+                    dst_ns, row[DST_LABELS], SkipReason.DESTINATION_WITHOUT_NAMESPACE
                 )
             if src_group is not None and egress:
                 rule(src_group.egress, service, None, flows, octets, first, last)
             if backend is not None and backend[1] is not None and ingress:
                 rule(backend[1].ingress, src_peer, port, flows, octets, first, last)
-            key = (src_peer, backend[2] if backend else -1, dst_port, protocol, service)
-            if key not in self._flow_keys:
-                dst = backend[0] if backend else Endpoint()
-                flow = Flow(src, dst, dst_port, protocol, self._service_names[service])
-                self._flow(key, flow, egress, ingress)
+            # Without a backend pod, the destination is unknown (endpoint 0).
+            dst = backend[0] if backend else 0
+            self._flow(
+                (src, dst, dst_port, number, service),
+                src_ns, dst_ns if backend else None, egress, ingress,
+            )  # fmt: skip
             return
         dst, dst_group, dst_peer = self.pod(
-            row[DST_NS], row[DST_LABELS], SkipReason.DESTINATION_WITHOUT_NAMESPACE
+            dst_ns, row[DST_LABELS], SkipReason.DESTINATION_WITHOUT_NAMESPACE
         )
         if src_group is not None and egress:
             rule(src_group.egress, dst_peer, port, flows, octets, first, last)
         if dst_group is not None and ingress:
             rule(dst_group.ingress, src_peer, port, flows, octets, first, last)
-        key = (src_peer, dst_peer, dst_port, protocol, service)
-        if key not in self._flow_keys:
-            flow = Flow(src, dst, dst_port, protocol, self._service_names.get(service))
-            self._flow(key, flow, egress, ingress)
+        flow = (src, dst, dst_port, number, -1 if service is None else service)
+        self._flow(flow, src_ns, dst_ns, egress, ingress)
 
 
 def _selector(labels: Labels) -> dict[str, Any]:
@@ -754,9 +769,9 @@ class Collected:
     :meth:`policies` yields the policies in their final order (static ones first, then per
     group sorted by namespace and labels) one at a time, so a caller can render and store
     each one and let it go. The accepted tuples become flows for the self-check, one per class
-    of tuples that differ only in ignored labels (see :meth:`_Builder.pod`): ``egress_checks``
-    and ``ingress_checks`` map a namespace to the flows whose egress (from a pod there) or
-    ingress (to a pod there) its policies decide; :meth:`replay_flows` lists them once each.
+    of tuples that differ only in ignored labels (see :meth:`_Builder.pod`):
+    :meth:`take_checks` gives the flows whose egress (from a pod there) or ingress (to a pod
+    there) the policies of a namespace decide; :meth:`replay_flows` lists all of them once.
 
     In a partition of a run (see :class:`_Builder`), the policies are the static ones and
     those of the namespaces the partition owns; :meth:`keyed_policies` gives each its place in
@@ -765,8 +780,10 @@ class Collected:
 
     def __init__(self, builder: _Builder) -> None:
         self.options = builder.options
-        self.egress_checks = builder.egress_checks
-        self.ingress_checks = builder.ingress_checks
+        self._egress_checks = builder.egress_checks
+        self._ingress_checks = builder.ingress_checks
+        self._endpoints = builder.endpoints
+        self._service_names = builder._service_names
         self.tuple_count = builder.tuple_count
         self.flow_count = builder.flow_count
         self.skipped: dict[str, dict[str, int]] = {
@@ -777,9 +794,8 @@ class Collected:
         self._parts: _Parts | None = _Parts(builder.peers, builder.groups.values())
         self._groups: dict[_GroupKey, _Group] | None = builder.groups
         # What only adding needed (per-pod, per-address and per-label caches) goes now.
-        for cache in (builder._pods, builder._ips, builder._labels, builder._endpoints,
-                      builder._services, builder._peer_ids, builder._flow_keys,
-                      builder._port_sets):  # fmt: skip
+        for cache in (builder._pods, builder._ips, builder._labels, builder._endpoint_ids,
+                      builder._services, builder._peer_ids, builder._port_sets):  # fmt: skip
             cache.clear()
 
     def retire(self, forget: Callable[[list[int]], None]) -> None:
@@ -789,17 +805,40 @@ class Collected:
         if self._parts is not None:
             self._parts.retire(forget)
 
+    def _flows(self, packed: Iterable[array[int]]) -> list[Flow]:
+        """The flows of packed checks (see :meth:`_Builder._flow`), each once."""
+        endpoints = self._endpoints
+        names = self._service_names
+        keys: dict[tuple[int, ...], None] = {}
+        for flows in packed:
+            it = iter(flows)
+            keys.update(dict.fromkeys(zip(it, it, it, it, it, strict=True)))
+        return [
+            Flow(endpoints[src], endpoints[dst], port, _PROTOCOL_NAMES[number], names.get(svc))
+            for src, dst, port, number, svc in keys
+        ]
+
+    def check_namespaces(self) -> list[str]:
+        """The namespaces whose checks were not taken yet, sorted."""
+        return sorted({*self._egress_checks, *self._ingress_checks})
+
+    def take_checks(self, ns: str) -> tuple[list[Flow], list[Flow]]:
+        """The flows whose egress and whose ingress the policies of ``ns`` decide, each once;
+        the check lets them go."""
+        egress = self._egress_checks.pop(ns, None)
+        ingress = self._ingress_checks.pop(ns, None)
+        return (
+            self._flows([egress] if egress else []),
+            self._flows([ingress] if ingress else []),
+        )
+
     def replay_flows(self) -> list[Flow]:
         """Every flow of the checks once (a flow can be in an egress and an ingress check)."""
-        seen: set[int] = set()
-        out = []
-        for checks in (self.egress_checks, self.ingress_checks):
-            for ns in sorted(checks):
-                for flow in checks[ns]:
-                    if id(flow) not in seen:
-                        seen.add(id(flow))
-                        out.append(flow)
-        return out
+        return self._flows(
+            checks[ns]
+            for checks in (self._egress_checks, self._ingress_checks)
+            for ns in sorted(checks)
+        )
 
     @property
     def skipped_tuples(self) -> int:

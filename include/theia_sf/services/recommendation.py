@@ -315,8 +315,7 @@ def _make_and_check(collected: Collected, spool: _Spool) -> _PartResult:
     def check(ns: str, policies: list[CompiledPolicy]) -> None:
         nonlocal replayed, checking
         started = time.monotonic()
-        egress = collected.egress_checks.pop(ns, [])
-        ingress = collected.ingress_checks.pop(ns, [])
+        egress, ingress = collected.take_checks(ns)
         policy_set = PolicySet.from_compiled([*static, *policies])
         # The replayed flows carry pod labels minus the ignore list (tuples that differ only
         # in ignored labels are replayed once). That gives every flow its true verdict only
@@ -353,7 +352,7 @@ def _make_and_check(collected: Collected, spool: _Spool) -> _PartResult:
         check(namespace, own)
     del own
     # Namespaces with flows but no policy of their own (allow-listed ones, say).
-    for ns in sorted({*collected.egress_checks, *collected.ingress_checks}):
+    for ns in collected.check_namespaces():
         check(ns, [])
     spool.flush()
     seconds = time.monotonic() - began
