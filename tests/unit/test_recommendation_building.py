@@ -4,6 +4,7 @@ policy types, and each deliberate difference from theia-sf."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import pytest
 
@@ -243,6 +244,42 @@ def test_rules_are_merged_per_peer_with_all_ports_sorted():
     ]
     assert src.evidence[0]["ports"] == ["53/TCP", "53/UDP", "80/TCP", "9090/TCP"]
     assert src.evidence[0]["flow_count"] == 5
+
+
+def test_rule_evidence_sums_counts_and_keeps_the_time_range_beyond_64_bits():
+    """Evidence is packed into 64-bit arrays; a corrupt counter or time past that range must
+    still sum exactly (that group's evidence stays in lists), in any row order."""
+    def row(dst, flows, octets, first, last):
+        return FlowTuple("a", '{"app":"x"}', None, None, "b", dst, None, 80, 6, 1,
+                         flows, octets, first, last)  # fmt: skip
+
+    big = 2**64 + 5
+    tuples = [
+        row('{"app":"y"}', 3, 100, 1_700_000_100, 1_700_000_200),
+        row('{"app":"z"}', 1, 7, None, None),
+        row('{"app":"y"}', 2, big, 1_700_000_000, 2**70),
+        row('{"app":"y"}', 2**63, 1, -(2**65), 1_700_000_300),
+    ]
+    for order in (tuples, tuples[::-1]):
+        src = next(p for p in build(order, policy_type="k8s-np").policies if p.namespace == "a")
+        y, z = sorted(src.evidence, key=lambda e: e["flow_count"], reverse=True)
+        assert (y["flow_count"], y["bytes"]) == (5 + 2**63, 101 + big)
+        assert (y["first_seen"], y["last_seen"]) == (-(2**65), 2**70)
+        assert (z["flow_count"], z["bytes"], z["first_seen"], z["last_seen"]) == (1, 7, None, None)
+        assert (src.flow_count, src.bytes) == (6 + 2**63, 108 + big)
+
+
+def test_rule_evidence_of_decimal_numbers_is_whole_seconds_and_counts():
+    """A warehouse may return NUMBER columns as Decimal: the evidence shows them as ints."""
+    numbers = (Decimal(80), Decimal(6), 1, Decimal(2), Decimal(10), Decimal("1700000000.0"),
+               Decimal(1700000100))  # fmt: skip
+    rows = [FlowTuple("a", '{"app":"x"}', None, None, "b", '{"app":"y"}', None, *numbers)]
+    src = next(p for p in build(rows, policy_type="k8s-np").policies if p.namespace == "a")
+    (evidence,) = src.evidence
+    assert [type(evidence[k]) for k in ("flow_count", "bytes", "first_seen", "last_seen")] == [
+        int
+    ] * 4
+    assert (evidence["first_seen"], evidence["last_seen"]) == (1_700_000_000, 1_700_000_100)
 
 
 def test_from_external_becomes_an_ingress_ip_block_rule():

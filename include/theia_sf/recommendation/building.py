@@ -18,7 +18,7 @@ import json
 import socket
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableSequence, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,28 +137,58 @@ def _service(svc_port_name: str | None) -> tuple[str, str] | None:
     return ns, name
 
 
-class _RuleAcc:
-    """Ports and evidence of one (group, direction, peer) rule."""
+# Evidence times of a rule no tuple gave a time (the warehouse may return NULL).
+NO_FIRST = 2**63 - 1
+NO_LAST = -(2**63)
 
-    __slots__ = ("first", "flows", "last", "octets", "ports")
+
+def _packed(values: list[Any], typecode: str) -> MutableSequence[int]:
+    """``values`` as an array of C numbers (8 bytes or less each instead of a pointer and an
+    object), or as a list when one does not fit (a corrupt counter, say). Numbers of another
+    type (a Decimal from a warehouse) become ints. Filling lists and packing them once is much
+    faster than appending to arrays one value at a time."""
+    try:
+        return array(typecode, values)
+    except TypeError:
+        return _packed([int(v) for v in values], typecode)
+    except OverflowError:
+        return values
+
+
+class _Rules:
+    """The rules of one group in one direction, one per peer: ``index`` maps a peer id to the
+    rule's row; the rows' ports and evidence (flows, bytes, first and last seen) are columns.
+    A large run has millions of rules, so once collected the evidence is packed into arrays
+    (see :meth:`pack`): an object and four ints each would hold about twice the memory.
+
+    A rule's ports are one shared sorted tuple per distinct set of ports (see _Builder.rule).
+    """
+
+    __slots__ = ("first", "flows", "index", "last", "octets", "ports")
 
     def __init__(self) -> None:
-        # Sorted, and one object per distinct set of ports (see _Builder.rule): a rule holds
-        # a reference, not a list of its own (a large run has millions of rules).
-        self.ports: tuple[Port, ...] = ()
-        self.flows = 0
-        self.octets = 0
-        self.first: int | None = None
-        self.last: int | None = None
+        self.index: dict[int, int] = {}
+        self.ports: list[tuple[Port, ...]] = []
+        self.flows: MutableSequence[int] = []
+        self.octets: MutableSequence[int] = []
+        self.first: MutableSequence[int] = []  # NO_FIRST when unknown
+        self.last: MutableSequence[int] = []  # NO_LAST when unknown
+
+    def __len__(self) -> int:
+        return len(self.ports)
+
+    def pack(self) -> None:
+        """Pack the evidence once no rule will be added or updated."""
+        for name in ("flows", "octets", "first", "last"):
+            setattr(self, name, _packed(getattr(self, name), "q"))
 
 
 class _Group:
     __slots__ = ("egress", "ingress")
 
     def __init__(self) -> None:
-        # peer id -> rule (see _Builder.peers)
-        self.egress: dict[int, _RuleAcc] = {}
-        self.ingress: dict[int, _RuleAcc] = {}
+        self.egress = _Rules()
+        self.ingress = _Rules()
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,11 +255,12 @@ class _Builder:
         self.skipped: dict[str, Counter[str]] = {}
         # The self-check's flows by the namespace whose policies decide them: namespace ->
         # flows whose source is a pod there (egress), and whose destination is (ingress), in
-        # the directions this partition owns. A flow is five ints (see _flow), not an object:
-        # a large run has millions of them. Tuples that differ only in ignored labels give
-        # the same five ints; the self-check replays them once (see Collected.take_checks).
-        self.egress_checks: dict[str, array[int]] = {}
-        self.ingress_checks: dict[str, array[int]] = {}
+        # the directions this partition owns. A flow is five ints (see _flow), not an object
+        # (a large run has millions of them), packed into an array once collected. Tuples that
+        # differ only in ignored labels give the same five ints; the self-check replays them
+        # once (see Collected.take_checks).
+        self.egress_checks: dict[str, list[int]] = {}
+        self.ingress_checks: dict[str, list[int]] = {}
         self.tuple_count = 0
         self.flow_count = 0
         self.use_services = options.to_services and options.policy_type != PolicyType.K8S_NP
@@ -328,29 +359,42 @@ class _Builder:
 
     def rule(
         self,
-        rules: dict[int, _RuleAcc],
+        rules: _Rules,
         peer: int,
         port: Port | None,
         flows: int,
         octets: int,
-        first: Any,
-        last: Any,
+        first: int,
+        last: int,
     ) -> None:
-        acc = rules.get(peer)
-        if acc is None:
-            acc = rules[peer] = _RuleAcc()
-        if port is not None and port not in acc.ports:
-            key = (acc.ports, port)
+        row = rules.index.get(peer)
+        if row is None:
+            rules.index[peer] = len(rules.ports)
+            if port is None:
+                rules.ports.append(())
+            else:
+                ports = self._port_sets.get(((), port))
+                if ports is None:
+                    ports = self._port_sets[((), port)] = (port,)
+                rules.ports.append(ports)
+            rules.flows.append(flows)
+            rules.octets.append(octets)
+            rules.first.append(first)
+            rules.last.append(last)
+            return
+        known = rules.ports[row]
+        if port is not None and port not in known:
+            key = (known, port)
             ports = self._port_sets.get(key)
             if ports is None:
-                ports = self._port_sets[key] = tuple(sorted({*acc.ports, port}))
-            acc.ports = ports
-        acc.flows += flows
-        acc.octets += octets
-        if first is not None and (acc.first is None or first < acc.first):
-            acc.first = first
-        if last is not None and (acc.last is None or last > acc.last):
-            acc.last = last
+                ports = self._port_sets[key] = tuple(sorted({*known, port}))
+            rules.ports[row] = ports
+        rules.flows[row] += flows
+        rules.octets[row] += octets
+        if first < rules.first[row]:
+            rules.first[row] = first
+        if last > rules.last[row]:
+            rules.last[row] = last
 
     def add(self, row: Sequence[Any]) -> None:
         flows = int(row[FLOWS] or 0)
@@ -388,12 +432,12 @@ class _Builder:
         if egress and src_ns is not None:
             found = self.egress_checks.get(src_ns)
             if found is None:
-                found = self.egress_checks[src_ns] = array("i")
+                found = self.egress_checks[src_ns] = []
             found.extend(flow)
         if ingress and dst_ns is not None:
             found = self.ingress_checks.get(dst_ns)
             if found is None:
-                found = self.ingress_checks[dst_ns] = array("i")
+                found = self.ingress_checks[dst_ns] = []
             found.extend(flow)
 
     def _add(self, row: Sequence[Any], flows: int, egress: bool, ingress: bool) -> None:
@@ -408,7 +452,11 @@ class _Builder:
         number = _PROTOCOL_NUMBERS[protocol]
         octets = int(row[BYTES] or 0)
         first = row[FIRST]
+        if first is None:
+            first = NO_FIRST
         last = row[LAST]
+        if last is None:
+            last = NO_LAST
         rule = self.rule
         ft = row[FLOW_TYPE]
         if ft == FLOW_FROM_EXTERNAL:
@@ -495,9 +543,9 @@ class _Parts:
         self.peer_of = peers  # peer id -> peer
         uses = [0] * len(peers)
         for group in groups:
-            for peer_id in group.egress:
+            for peer_id in group.egress.index:
                 uses[peer_id] += 1
-            for peer_id in group.ingress:
+            for peer_id in group.ingress.index:
                 uses[peer_id] += 1
         self.uses = uses
         self.left = list(uses)  # peer id -> rules not yet made
@@ -613,8 +661,8 @@ class _Parts:
         ingress: list[dict[str, Any]] = []
         evidence: list[str] = []
         flows = octets = 0
-        first: Any = None
-        last: Any = None
+        first = NO_FIRST
+        last = NO_LAST
         peer_of = self.peer_of
         uses = self.uses
         left = self.left
@@ -625,9 +673,10 @@ class _Parts:
             key = "to" if direction == "egress" else "from"
             made = self.rule_dicts.setdefault((antrea, key), {})
             head = '{"direction":"' + direction + '","rule":'
-            for peer_id in sorted(rules, key=peer_of.__getitem__):
-                acc = rules[peer_id]
-                ports = acc.ports
+            index = rules.index
+            for peer_id in sorted(index, key=peer_of.__getitem__):
+                row = index[peer_id]
+                ports = rules.ports[row]
                 if uses[peer_id] == 1:
                     # The only rule with this peer: not kept for sharing (freed once made).
                     rule, middle = self._rule(antrea, key, peer_id, ports, share=False)
@@ -640,21 +689,23 @@ class _Parts:
                     left[peer_id] -= 1
                     if not left[peer_id]:
                         self.retiring.append(peer_id)
-                a_first = acc.first
-                a_last = acc.last
+                r_flows = rules.flows[row]
+                r_octets = rules.octets[row]
+                r_first = rules.first[row]
+                r_last = rules.last[row]
                 # The text json.dumps(..., separators=(",", ":")) gives for this object;
                 # times stay Unix seconds.
                 evidence.append(
-                    f'{head}{len(out)}{middle}{acc.flows},"bytes":{acc.octets},"first_seen":'
-                    f'{"null" if a_first is None else int(a_first)},"last_seen":'
-                    f'{"null" if a_last is None else int(a_last)}}}'
+                    f'{head}{len(out)}{middle}{r_flows},"bytes":{r_octets},"first_seen":'
+                    f'{"null" if r_first == NO_FIRST else r_first},"last_seen":'
+                    f'{"null" if r_last == NO_LAST else r_last}}}'
                 )
-                flows += acc.flows
-                octets += acc.octets
-                if a_first is not None and (first is None or a_first < first):
-                    first = a_first
-                if a_last is not None and (last is None or a_last > last):
-                    last = a_last
+                flows += r_flows
+                octets += r_octets
+                if r_first < first:
+                    first = r_first
+                if r_last > last:
+                    last = r_last
                 out.append(rule)
         return (
             egress,
@@ -664,8 +715,8 @@ class _Parts:
                 "rule_count": len(evidence),
                 "flow_count": flows,
                 "bytes": octets,
-                "first_seen": first,
-                "last_seen": last,
+                "first_seen": None if first == NO_FIRST else first,
+                "last_seen": None if last == NO_LAST else last,
             },
         )
 
@@ -780,8 +831,13 @@ class Collected:
 
     def __init__(self, builder: _Builder) -> None:
         self.options = builder.options
-        self._egress_checks = builder.egress_checks
-        self._ingress_checks = builder.ingress_checks
+        self._egress_checks = {ns: _packed(v, "i") for ns, v in builder.egress_checks.items()}
+        self._ingress_checks = {ns: _packed(v, "i") for ns, v in builder.ingress_checks.items()}
+        builder.egress_checks.clear()
+        builder.ingress_checks.clear()
+        for group in builder.groups.values():
+            group.egress.pack()
+            group.ingress.pack()
         self._endpoints = builder.endpoints
         self._service_names = builder._service_names
         self.tuple_count = builder.tuple_count
@@ -805,7 +861,7 @@ class Collected:
         if self._parts is not None:
             self._parts.retire(forget)
 
-    def _flows(self, packed: Iterable[array[int]]) -> list[Flow]:
+    def _flows(self, packed: Iterable[Sequence[int]]) -> list[Flow]:
         """The flows of packed checks (see :meth:`_Builder._flow`), each once."""
         endpoints = self._endpoints
         names = self._service_names
@@ -883,7 +939,7 @@ class Collected:
             yield (0, "", (), n), checked(policy)
         for ns, labels in sorted(groups):
             group = groups.pop((ns, labels))
-            if not group.egress and not group.ingress:
+            if not len(group.egress) and not len(group.ingress):
                 continue  # its pods were seen only in tuples that were then skipped
             group_policies = _group_policies(options, parts, ns, labels, group)
             if not labels:

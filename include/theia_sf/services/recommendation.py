@@ -441,6 +441,18 @@ class _Router:
         return out, new
 
 
+def _trim_heap() -> None:
+    """Give the free pages of the C heap back to the system (glibc's ``malloc_trim``). The
+    heap keeps what the making of policies freed until something at its top is freed too, so
+    the storing would otherwise begin on top of it; elsewhere this does nothing."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim.argtypes = [ctypes.c_size_t]
+    trim(0)
+
+
 def _end_with_parent() -> None:  # pragma: no cover (runs in a forked worker)
     """Ask Linux to stop this worker with SIGTERM when the process that forked it dies (a
     killed task must not leave a worker computing for nothing); elsewhere, a worker notices
@@ -793,6 +805,7 @@ def run_policy_recommendation(
         )  # fmt: skip
         own = _make_and_check(collected, partitions.spools[0])
         del collected
+        _trim_heap()
         log.info(
             "run %s: %d policies made, rendered and compiled here, flows replayed (%.1f s)",
             run_id, own.policies, time.monotonic() - began,
