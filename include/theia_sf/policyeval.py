@@ -394,6 +394,17 @@ def _ns_name(peer_ns: str | None, ns_labels: Mapping[str, str] | None) -> str | 
     return ns_labels.get(NS_NAME_LABEL, peer_ns) if ns_labels else peer_ns
 
 
+def _add_pod_label_keys(keys: set[str], peers: tuple[Peer, ...] | None) -> None:
+    """Add the pod label keys the peers' pod selectors read."""
+    for peer in peers or ():
+        pod = peer.pod
+        if pod is not None:
+            for key, _ in pod.match_labels:
+                keys.add(key)
+            for expression in pod.expressions:
+                keys.add(expression[0])
+
+
 @dataclass(slots=True)
 class RuleIndex:
     """Rules of one policy and direction, indexed so a flow only checks plausible rules."""
@@ -405,9 +416,14 @@ class RuleIndex:
     generic: list[int] = field(default_factory=list)
     # Candidates for pods without an address, by (namespace, service): filled by first_match.
     _by_peer: dict[tuple[str | None, tuple[str, str] | None], Any] = field(default_factory=dict)
+    # Every pod label key a selector of these rules reads (peers and appliedTo).
+    label_keys: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        keys = self.label_keys
         for i, rule in enumerate(self.rules):
+            _add_pod_label_keys(keys, rule.peers)
+            _add_pod_label_keys(keys, rule.applied_to)
             if rule.services is not None:
                 for svc in rule.services:
                     self.by_service.setdefault(svc, []).append(i)
@@ -840,23 +856,11 @@ class PolicySet:
 
         A label whose key is not in here cannot change any verdict of this set."""
         keys: set[str] = set()
-        seen: set[int] = set()
-
-        def add(peers: tuple[Peer, ...] | None) -> None:
-            if peers is None or id(peers) in seen:  # rules share their peer tuples
-                return
-            seen.add(id(peers))
-            for peer in peers:
-                if peer.pod is not None:
-                    keys.update(k for k, _ in peer.pod.match_labels)
-                    keys.update(e[0] for e in peer.pod.expressions)
-
         for p in self.policies:
-            add(p.applied_to)
+            _add_pod_label_keys(keys, p.applied_to)
             for index in (p.egress, p.ingress):
-                for rule in index.rules if index is not None else ():
-                    add(rule.peers)
-                    add(rule.applied_to)
+                if index is not None:
+                    keys |= index.label_keys
         return frozenset(keys)
 
     def namespace_labels(self, namespace: str) -> dict[str, str]:
