@@ -155,6 +155,39 @@ def test_workers_must_be_a_positive_integer(duckdb_warehouse, sql):
             )
 
 
+class _Function:
+    """A C function as ctypes shows it: settable ``argtypes``, calls recorded."""
+
+    def __init__(self) -> None:
+        self.argtypes: list[object] = []
+        self.calls: list[tuple[object, ...]] = []
+
+    def __call__(self, *args: object) -> int:
+        self.calls.append(args)
+        return 1
+
+
+class _Libc:
+    """A C library with or without ``malloc_trim`` (musl has none)."""
+
+    def __init__(self, with_trim: bool) -> None:
+        self.trims = _Function()
+        if with_trim:
+            self.malloc_trim = self.trims
+
+
+@pytest.mark.parametrize("with_trim", [True, False])
+def test_the_parent_trims_the_heap_before_storing_where_the_libc_can(
+    tmp_path, sql, loaded, monkeypatch, with_trim
+):
+    libc = _Libc(with_trim)
+    monkeypatch.setattr(service.ctypes, "CDLL", lambda name, **kwargs: libc)
+    summary, stored, record = _run(tmp_path, sql, loaded, 2, "anp-deny-applied")
+    assert record["status"] == "succeeded" and len(stored) == summary.policy_count > 0
+    # Once, in this process (a worker's calls would not show here), between making and storing.
+    assert libc.trims.calls == ([(0,)] if with_trim else [])
+
+
 def _sleeping_worker(report):
     service._end_with_parent()
     report.send(os.getpid())
