@@ -248,9 +248,15 @@ def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 # --- peers and rules -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+_PEER_FIELDS = frozenset(("podSelector", "namespaceSelector", "ipBlock", "namespaces"))
+
+
+@dataclass(slots=True, unsafe_hash=True)
 class Peer:
-    """One entry of ``to``/``from``/``appliedTo``. ``policy_namespace`` scopes bare podSelectors."""
+    """One entry of ``to``/``from``/``appliedTo``. ``policy_namespace`` scopes bare podSelectors.
+
+    Treated as immutable (compiled policies share peers), but not a frozen dataclass: a large
+    set has hundreds of thousands of them, and a frozen one costs 1.9 µs to make against 0.5."""
 
     pod: Selector | None = None
     namespace: Selector | None = None
@@ -275,10 +281,10 @@ class Peer:
         if self.namespace is not None:
             ns = self.namespace.exact_namespace()
             if ns is not None:
-                object.__setattr__(self, "by_name", (ns, items))
-                object.__setattr__(self, "by_name_selector", True)
+                self.by_name = (ns, items)
+                self.by_name_selector = True
         elif self.policy_namespace is not None and pod is not None:
-            object.__setattr__(self, "by_name", (self.policy_namespace, items))
+            self.by_name = (self.policy_namespace, items)
 
     @classmethod
     def parse(
@@ -286,8 +292,8 @@ class Peer:
     ) -> Peer:
         if type(raw) is not dict and not isinstance(raw, Mapping):  # ABC check only if needed
             raise PolicyError(f"{where}: peer must be a mapping")
-        unknown = set(raw) - {"podSelector", "namespaceSelector", "ipBlock", "namespaces"}
-        if unknown:
+        if not _PEER_FIELDS.issuperset(raw):
+            unknown = set(raw) - _PEER_FIELDS
             raise PolicyError(f"{where}: unsupported peer fields {sorted(unknown)}")
         if "ipBlock" in raw:
             block = raw["ipBlock"] or {}

@@ -234,6 +234,7 @@ def test_violations_lists_denied_flows_only():
         {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}},
         k8s("shop", {}, ingress=[{"ports": [{"port": "http"}]}]),
         k8s("shop", {}, ingress=[{"from": [{"group": "cg"}]}]),
+        k8s("shop", {}, ingress=[{"from": [{"ipBlock": {"cidr": "10.0.0.1/32"}, "group": "cg"}]}]),
         anp("shop", [{"podSelector": {}}], tier="Nope"),
         anp("shop", [{"podSelector": {}}], ingress=[{"action": "Maybe"}]),
         acnp([{"podSelector": {}}], egress=[{"action": "Allow", "to": [{"fqdn": "example.com"}]}]),
