@@ -430,8 +430,12 @@ class RuleIndex:
     def __post_init__(self) -> None:
         keys = self.label_keys
         for i, rule in enumerate(self.rules):
-            _add_pod_label_keys(keys, rule.peers)
-            _add_pod_label_keys(keys, rule.applied_to)
+            for peers in (rule.peers, rule.applied_to):
+                if peers:
+                    for peer in peers:
+                        if peer.pod is not None:
+                            _add_pod_label_keys(keys, peers)
+                            break
             if rule.services is not None:
                 for svc in rule.services:
                     self.by_service.setdefault(svc, []).append(i)

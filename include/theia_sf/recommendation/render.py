@@ -129,15 +129,17 @@ class _Emitter:
         """Lines of a non-empty mapping; ``first`` prefixes the first line ("- ")."""
         pad = " " * indent
         lead = first or pad
+        scalars = self.scalars  # key() and scalar() for texts already known, inlined
         for k in sorted(value):
             v = value[k]
-            head = lead + self.key(k) + ":"
+            known = scalars.get(k) if type(k) is str and len(k) <= _MAX_SIMPLE_KEY else None
+            head = lead + (known or self.key(k)) + ":"
             lead = pad
             # Exact type checks first: isinstance against the Mapping ABC is slow, and this
             # runs for every key of every rule.
             kind = type(v)
             if kind is str or kind is int:
-                out.append(head + " " + self.scalar(v))
+                out.append(head + " " + (scalars.get(v) or self.scalar(v)))
             elif kind is dict or (kind is not list and isinstance(v, Mapping)):
                 if v:
                     out.append(head)
