@@ -431,7 +431,7 @@ class RuleIndex:
         keys = self.label_keys
         for i, rule in enumerate(self.rules):
             for peers in (rule.peers, rule.applied_to):
-                if peers:
+                if peers:  # most peer lists are ipBlocks: look for a pod selector first
                     for peer in peers:
                         if peer.pod is not None:
                             _add_pod_label_keys(keys, peers)

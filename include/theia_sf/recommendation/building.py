@@ -939,7 +939,7 @@ class Collected:
             yield (0, "", (), n), checked(policy)
         for ns, labels in sorted(groups):
             group = groups.pop((ns, labels))
-            if not len(group.egress) and not len(group.ingress):
+            if not group.egress and not group.ingress:
                 continue  # its pods were seen only in tuples that were then skipped
             group_policies = _group_policies(options, parts, ns, labels, group)
             if not labels:
