@@ -138,6 +138,11 @@ class LocalAirflow:
             args = ["airflow", name]
             if name == "api-server":
                 args += ["--host", "127.0.0.1", "--port", str(self.port)]
+            if name == "scheduler":
+                # The LocalExecutor writes task logs where the API server reads them; Airflow's
+                # log server would bind every interface on a fixed port (8793), so a second
+                # local Airflow could not start. Without it nothing but the API listens.
+                args += ["--skip-serve-logs"]
             out = open(log_dir / f"{name}.out", "ab")  # noqa: SIM115 - lives as long as the process
             self.processes.append(subprocess.Popen(
                 args, env=self.env(), stdout=out, stderr=subprocess.STDOUT,
