@@ -1,12 +1,14 @@
 """
 ### Theia NetworkPolicy recommendation
 
-Nightly (and on demand from the trigger form or the REST API): reduces the unprotected flows of
-a window to distinct tuples in the warehouse, builds Kubernetes or Antrea policies that allow
-exactly what was observed, replays the observed flows through them (a self-check; a violation
-fails the run and nothing is published), records the run in `RECOMMENDATION_RUNS` /
-`RECOMMENDED_POLICIES` with its diff against the previous run with the same parameters, and
-publishes `recommendation/runs/<run_id>/policies.yaml` + `report.json` (and the same files under
+Nightly (and on demand from the trigger form or the REST API): `plan_run` reduces the
+unprotected flows of a window to distinct tuples in the warehouse (once, kept under the run id)
+and splits the namespaces into shards; one `recommend_shard` task per shard builds Kubernetes or
+Antrea policies that allow exactly what was observed and replays the observed flows through them
+(a self-check; a violation fails the run and nothing is published); `finish_run` has the
+warehouse sum the per-peer evidence and records the run in `RECOMMENDATION_RUNS` /
+`RECOMMENDED_POLICIES` / `RECOMMENDATION_EVIDENCE` with its diff against the previous run with
+the same parameters; `publish_policies` publishes `recommendation/runs/<run_id>/policies.yaml` + `report.json` (and the same files under
 `recommendation/latest/`) to the results location (`THEIA_RESULTS_LOCATION`).
 
 Window: `start`/`end` (`now`, `now-<n>{s,m,h,d}` or RFC 3339), or the data interval end minus
@@ -96,6 +98,34 @@ def _comma_list(item_pattern: str) -> str:
             description="crd.antrea.io version of Antrea objects (v1alpha1 for old clusters).",
         ),
         "warehouse_name": warehouse_name_param(),
+        "external_ipv4_prefix": Param(
+            32,
+            type="integer",
+            minimum=8,
+            maximum=32,
+            title="External IPv4 prefix",
+            description="Addresses outside the cluster become ipBlocks of this prefix length "
+            "(e.g. 24 gathers 10.1.2.3 and 10.1.2.9 into 10.1.2.0/24); 32: one address each. "
+            "The run report says how many unseen addresses each widened block admits.",
+        ),
+        "external_ipv6_prefix": Param(
+            128,
+            type="integer",
+            minimum=8,
+            maximum=128,
+            title="External IPv6 prefix",
+            description="As external_ipv4_prefix, for IPv6 addresses; 128: one address each.",
+        ),
+        "shards": Param(
+            0,
+            type="integer",
+            minimum=0,
+            maximum=64,
+            title="Shards",
+            description="Namespace shards of the run, each an Airflow task (on a distributed "
+            "executor they run on different workers). 0: THEIA_RECOMMENDATION_SHARDS, else 1 "
+            "on DuckDB and one per 5,000 workload groups (at most 8) on Snowflake.",
+        ),
     },
     tags=["theia", "recommendation"],
     doc_md=__doc__,
@@ -107,19 +137,17 @@ def theia_policy_recommendation() -> None:
         from airflow.sdk.exceptions import AirflowFailException
 
         from theia_sf.errors import ConfigurationError
-        from theia_sf.recommendation.model import Options
-        from theia_sf.services.recommendation import validate_cluster_uuid, validate_limit
+        from theia_sf.services.recommendation import (
+            validate_cluster_uuid,
+            validate_limit,
+            validate_shards,
+        )
         from theia_sf.timewindow import TimeSpecError, Window
 
         # Cross-field checks the per-Param schemas cannot express; no warehouse work yet.
         try:
-            Options.create(
-                policy_type=params["policy_type"],
-                ns_allow_list=params["ns_allow_list"],
-                label_ignore_list=params["label_ignore_list"],
-                to_services=params["to_services"],
-                antrea_api_version=params["antrea_api_version"],
-            )
+            _options(params)
+            validate_shards(params["shards"])
             validate_cluster_uuid(params["cluster_uuid"])
             validate_limit(params["limit"])
             window = Window.resolve(
@@ -133,17 +161,13 @@ def theia_policy_recommendation() -> None:
         return window.to_record()
 
     @task(pool=WAREHOUSE_POOL)
-    def recommend_policies(params: dict, window: dict) -> dict:
-        import datetime as dt
-
+    def plan_run(params: dict, window: dict) -> list[dict]:
         from airflow.sdk.exceptions import AirflowFailException
 
         from theia_sf.airflow import runtime
         from theia_sf.errors import ConfigurationError
         from theia_sf.migrations import migrate
-        from theia_sf.recommendation.model import Options
-        from theia_sf.services.recommendation import SelfCheckError, run_policy_recommendation
-        from theia_sf.timewindow import Window
+        from theia_sf.services.recommendation import plan_recommendation
 
         warehouse = runtime.warehouse(warehouse_name=params["warehouse_name"])
         sql = runtime.sql_library()
@@ -151,27 +175,45 @@ def theia_policy_recommendation() -> None:
             with warehouse.session() as session:
                 migrate(session, sql)
         try:
-            summary = run_policy_recommendation(
+            plan = plan_recommendation(
                 warehouse,
                 sql,
-                window=Window(
-                    dt.datetime.fromisoformat(window["start"]),
-                    dt.datetime.fromisoformat(window["end"]),
-                ),
-                options=Options.create(
-                    policy_type=params["policy_type"],
-                    ns_allow_list=params["ns_allow_list"],
-                    label_ignore_list=params["label_ignore_list"],
-                    to_services=params["to_services"],
-                    antrea_api_version=params["antrea_api_version"],
-                ),
+                window=_window(window),
+                options=_options(params),
                 cluster_uuid=params["cluster_uuid"],
                 limit=params["limit"],
-                workers=runtime.settings().recommendation_workers,
+                shards=params["shards"] or runtime.settings().recommendation_shards,
             )
-        except (ConfigurationError, SelfCheckError) as error:
+        except ConfigurationError as error:
+            raise AirflowFailException(str(error)) from error
+        return plan.shard_kwargs()
+
+    # A shard that raises records the run as failed; a retry then only helps a shard whose
+    # worker was lost (it replaces what that attempt staged).
+    @task(pool=WAREHOUSE_POOL)
+    def recommend_shard(params: dict, recommendation_run: str, shard: int) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from theia_sf.airflow import runtime
+        from theia_sf.services.recommendation import SelfCheckError, run_shard
+
+        warehouse = runtime.warehouse(warehouse_name=params["warehouse_name"])
+        try:
+            return run_shard(warehouse, runtime.sql_library(), recommendation_run, shard)
+        except SelfCheckError as error:
             # Deterministic: a retry would fail the same way (the run is recorded as failed).
             raise AirflowFailException(str(error)) from error
+
+    @task(pool=WAREHOUSE_POOL)
+    def finish_run(params: dict, shards: list) -> dict:
+        from theia_sf.airflow import runtime
+        from theia_sf.services.recommendation import finish_recommendation
+
+        warehouse = runtime.warehouse(warehouse_name=params["warehouse_name"])
+        results = list(shards)
+        summary = finish_recommendation(
+            warehouse, runtime.sql_library(), results[0]["run_id"], results
+        )
         return summary.to_record()
 
     @task(pool=WAREHOUSE_POOL, outlets=[RECOMMENDED_POLICIES])
@@ -189,7 +231,32 @@ def theia_policy_recommendation() -> None:
             outlet_events[RECOMMENDED_POLICIES].extra = {"run_id": summary["run_id"], **uris}
         return {"run_id": summary["run_id"], **uris}
 
-    publish_policies(summary=recommend_policies(window=resolve_window()))
+    shards = recommend_shard.expand_kwargs(plan_run(window=resolve_window()))
+    publish_policies(summary=finish_run(shards=shards))
+
+
+def _window(record: dict):
+    import datetime as dt
+
+    from theia_sf.timewindow import Window
+
+    return Window(
+        dt.datetime.fromisoformat(record["start"]), dt.datetime.fromisoformat(record["end"])
+    )
+
+
+def _options(params: dict):
+    from theia_sf.recommendation.model import Options
+
+    return Options.create(
+        policy_type=params["policy_type"],
+        ns_allow_list=params["ns_allow_list"],
+        label_ignore_list=params["label_ignore_list"],
+        to_services=params["to_services"],
+        antrea_api_version=params["antrea_api_version"],
+        external_ipv4_prefix=params["external_ipv4_prefix"],
+        external_ipv6_prefix=params["external_ipv6_prefix"],
+    )
 
 
 theia_policy_recommendation()
