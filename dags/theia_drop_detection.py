@@ -9,7 +9,8 @@ rules and peers behind each one, records the run in `DROP_DETECTION_RUNS` / `DRO
 location, and alerts every connection in `alert_connections` once per new anomaly.
 
 Methods: `baseline` (default) compares each day with the preceding days of the window
-(`sigma`, `min_history_days`, `min_drops`); `theia` reproduces theia-sf (mean ± 3 sample
+(`sigma`, `min_history_days`, `min_drops`; a lasting level shift is alerted once and becomes
+the baseline after `shift_days`); `theia` reproduces theia-sf (mean ± 3 sample
 standard deviations over all days with drops, at least 3 days).
 
 Alert connections (by id): `http` webhook (JSON with Slack-compatible `text` and an
@@ -80,6 +81,13 @@ DROP_ANOMALIES = Asset(
             minimum=0,
             description="baseline: an abnormal day has at least this many drops above the mean.",
         ),
+        "shift_days": Param(
+            3,
+            type="integer",
+            minimum=1,
+            description="baseline: a level shift is alerted on its first day; after this many "
+            "days at the new level it becomes the baseline.",
+        ),
         "alert_connections": Param(
             [],
             type="array",
@@ -112,6 +120,7 @@ def theia_drop_detection() -> None:
                 sigma=params["sigma"],
                 min_history_days=params["min_history_days"],
                 min_drops=params["min_drops"],
+                shift_days=params["shift_days"],
                 cluster_uuid=params["cluster_uuid"],
             )
             window = Window.resolve(

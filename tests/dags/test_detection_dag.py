@@ -36,7 +36,7 @@ def test_dag_shape(dag):
     assert dag.get_task("check_params").downstream_task_ids == {"detect_drops", "send_alerts"}
     assert set(dag.params) == {
         "method", "start", "end", "lookback", "cluster_uuid", "granularity", "sigma",
-        "min_history_days", "min_drops", "alert_connections", "warehouse_name",
+        "min_history_days", "min_drops", "shift_days", "alert_connections", "warehouse_name",
     }  # fmt: skip
 
 
@@ -59,6 +59,7 @@ def test_defaults_validate(dag):
         ("sigma", "three"),
         ("min_history_days", 0),
         ("min_drops", -1),
+        ("shift_days", 0),
         ("start", "yesterday"),
         ("end", "2024-05-01"),
         ("lookback", 0),
@@ -108,6 +109,7 @@ def test_check_params_resolves_the_window_and_config(dag, monkeypatch):
     }
     assert plan["config"]["sigma"] == 4.0 and plan["config"]["granularity"] == "workload"
     assert plan["alert_connections"] == ["ops_webhook"]
+    assert plan["config"]["shift_days"] == 3
 
 
 def test_run_without_data_interval_ends_its_window_now(dag):

@@ -45,6 +45,7 @@ class DetectionConfig:
     sigma: float = 3.0
     min_history_days: int = 3
     min_drops: int = 10
+    shift_days: int = 3
     cluster_uuid: str | None = None
     top_n: int = 3
 
@@ -81,6 +82,14 @@ class DetectionConfig:
             or self.min_drops < 0
         ):
             raise ConfigurationError(f"min_drops={self.min_drops!r} must be an integer >= 0")
+        if (
+            isinstance(self.shift_days, bool)
+            or not isinstance(self.shift_days, int)
+            or self.shift_days < 1
+        ):
+            raise ConfigurationError(
+                f"shift_days={self.shift_days!r} must be an integer of at least 1"
+            )
         if not isinstance(self.top_n, int) or self.top_n < 1:
             raise ConfigurationError(f"top_n={self.top_n!r} must be an integer of at least 1")
         if self.cluster_uuid in ("", None):
@@ -95,6 +104,7 @@ class DetectionConfig:
             "sigma": float(self.sigma),
             "min_history_days": self.min_history_days,
             "min_drops": self.min_drops,
+            "shift_days": self.shift_days,
             "cluster_uuid": self.cluster_uuid,
             "top_n": self.top_n,
         }
