@@ -142,6 +142,9 @@ def test_results_are_published_as_json(worked, sql, tmp_path):
     assert doc["run"]["run_id"] == result.run_id
     assert doc["run"]["window_start"].startswith("2023-03-01T00:00:00")
     assert [a["endpoint"] for a in doc["anomalies"]] == ["shop/web-7d9f"]  # no generated suffix
+    # Antrea's policy type enum is published by name (2 is an Antrea NetworkPolicy).
+    (rule,) = doc["anomalies"][0]["attribution"]["rules"]
+    assert rule["policy_type"] == "AntreaNetworkPolicy"
 
 
 def test_failed_run_is_recorded_and_raises(worked, sql):

@@ -263,3 +263,23 @@ def test_shift_days_is_validated():
     with pytest.raises(ConfigurationError, match="shift_days"):
         DetectionConfig(shift_days=True)
     assert DetectionConfig().shift_days == 3
+
+
+def test_policy_types_are_named_as_antrea_names_them():
+    from theia_sf.detection.model import anomaly_record_from_row, policy_type_name
+
+    assert [policy_type_name(n) for n in (None, 0, 1, 2, 3, 9)] == [
+        None, None, "K8sNetworkPolicy", "AntreaNetworkPolicy", "AntreaClusterNetworkPolicy",
+        "Unknown(9)",
+    ]  # fmt: skip
+    assert policy_type_name("AntreaNetworkPolicy") == "AntreaNetworkPolicy"
+    # A run stored with Antrea's number reads back with the name.
+    row = {
+        "anomalykey": "k", "endpoint": "e", "direction": "ingress",
+        "anomalydate": dt.date(2024, 5, 1), "dropcount": 3, "baselinemean": None,
+        "baselinestdev": None, "score": None, "historydays": None,
+        "attribution": '{"rules": [{"policy_type": 3, "drops": 3}], "peers": []}',
+    }  # fmt: skip
+    assert anomaly_record_from_row(row)["attribution"]["rules"][0]["policy_type"] == (
+        "AntreaClusterNetworkPolicy"
+    )

@@ -149,12 +149,30 @@ class Series:
     days: tuple[DailyCount, ...]
 
 
+# Antrea's enum for ingress/egressNetworkPolicyType, by the names Antrea itself prints.
+POLICY_TYPE_NAMES = {
+    1: "K8sNetworkPolicy",
+    2: "AntreaNetworkPolicy",
+    3: "AntreaClusterNetworkPolicy",
+}
+
+
+def policy_type_name(value: int | str | None) -> str | None:
+    """The name of an Antrea policy type number (names pass through; 0 and None: no policy)."""
+    if value is None or (isinstance(value, str) and not value.isdigit()):
+        return value
+    number = int(value)
+    if number == 0:
+        return None
+    return POLICY_TYPE_NAMES.get(number, f"Unknown({number})")
+
+
 @dataclass(frozen=True, slots=True)
 class RuleShare:
     policy_namespace: str | None
     policy_name: str | None
     rule_name: str | None
-    policy_type: int | None
+    policy_type: int | str | None  # Antrea's number from the warehouse; its name in records
     drops: int
 
     @property
@@ -171,7 +189,7 @@ class RuleShare:
             "policy_namespace": self.policy_namespace,
             "policy_name": self.policy_name,
             "rule_name": self.rule_name,
-            "policy_type": self.policy_type,
+            "policy_type": policy_type_name(self.policy_type),
             "drops": self.drops,
         }
 
@@ -267,5 +285,14 @@ def anomaly_record_from_row(row: dict[str, Any]) -> dict[str, Any]:
         "top_policy": row.get("toppolicy"),
         "top_rule": row.get("toprule"),
         "top_peer": row.get("toppeer"),
-        "attribution": json.loads(attribution) if attribution else {"rules": [], "peers": []},
+        "attribution": _named_policy_types(
+            json.loads(attribution) if attribution else {"rules": [], "peers": []}
+        ),
     }
+
+
+def _named_policy_types(attribution: dict[str, Any]) -> dict[str, Any]:
+    """Runs stored before policy types were named carry Antrea's numbers: name them."""
+    for rule in attribution.get("rules", []):
+        rule["policy_type"] = policy_type_name(rule.get("policy_type"))
+    return attribution
