@@ -8,7 +8,8 @@ Antrea policies that allow exactly what was observed and replays the observed fl
 (a self-check; a violation fails the run and nothing is published); `finish_run` has the
 warehouse sum the per-peer evidence and records the run in `RECOMMENDATION_RUNS` /
 `RECOMMENDED_POLICIES` / `RECOMMENDATION_EVIDENCE` with its diff against the previous run with
-the same parameters; `publish_policies` publishes `recommendation/runs/<run_id>/policies.yaml` + `report.json` (and the same files under
+the same parameters; `publish_policies` publishes `recommendation/runs/<run_id>/policies.yaml`
++ `report.json` (and the same files under
 `recommendation/latest/`) to the results location (`THEIA_RESULTS_LOCATION`).
 
 Window: `start`/`end` (`now`, `now-<n>{s,m,h,d}` or RFC 3339), or the data interval end minus
@@ -23,7 +24,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, Param, dag, task
 
-from theia_sf.airflow.defaults import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL
+from theia_sf.airflow.defaults import WAREHOUSE_POOL, Timeouts, analysis_schedule, service_dag
 from theia_sf.airflow.params import cluster_uuid_param, warehouse_name_param, window_params
 from theia_sf.recommendation.model import (
     DEFAULT_LABEL_IGNORE_LIST,
@@ -46,12 +47,12 @@ def _comma_list(item_pattern: str) -> str:
     return rf"^\s*(({item})(\s*,\s*({item}))*)?\s*$"
 
 
+TIMEOUTS = Timeouts("theia_policy_recommendation", run_minutes=300)
+
+
 @dag(
-    schedule="30 1 * * *",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    schedule=analysis_schedule("30 1 * * *"),
+    **service_dag(TIMEOUTS),
     params={
         "policy_type": Param(
             PolicyType.ANP_DENY_APPLIED.value,
@@ -123,19 +124,21 @@ def _comma_list(item_pattern: str) -> str:
             maximum=64,
             title="Shards",
             description="Namespace shards of the run, each an Airflow task (on a distributed "
-            "executor they run on different workers). 0: THEIA_RECOMMENDATION_SHARDS, else 1 "
-            "on DuckDB and one per 5,000 workload groups (at most 8) on Snowflake.",
+            "executor they run on different workers). 0: automatic, 1 on DuckDB and one per "
+            "5,000 workload groups (at most 8) on Snowflake.",
         ),
     },
     tags=["theia", "recommendation"],
     doc_md=__doc__,
 )
 def theia_policy_recommendation() -> None:
-    @task(retries=0)
-    def resolve_window(params: dict, data_interval_end: pendulum.DateTime | None = None) -> dict:
-
+    @task(retries=0, execution_timeout=TIMEOUTS.task("resolve_window", 5))
+    def resolve_window(
+        params: dict, dag=None, dag_run=None, data_interval_end: pendulum.DateTime | None = None
+    ) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
+        from theia_sf.airflow.settings import resolve_run
         from theia_sf.errors import ConfigurationError
         from theia_sf.services.recommendation import (
             validate_cluster_uuid,
@@ -144,7 +147,10 @@ def theia_policy_recommendation() -> None:
         )
         from theia_sf.timewindow import TimeSpecError, Window
 
-        # Cross-field checks the per-Param schemas cannot express; no warehouse work yet.
+        # The deployment settings fill what the run was not given; then the cross-field
+        # checks the per-Param schemas cannot express. No warehouse work yet.
+        effective = resolve_run(dag, params, dag_run)
+        params = effective.values
         try:
             _options(params)
             validate_shards(params["shards"])
@@ -158,10 +164,10 @@ def theia_policy_recommendation() -> None:
             )
         except (ConfigurationError, TimeSpecError) as error:
             raise AirflowFailException(f"invalid Params (start/end/lookback...): {error}") from None
-        return window.to_record()
+        return {"window": window.to_record(), "params": params, "sources": effective.sources}
 
-    @task(pool=WAREHOUSE_POOL)
-    def plan_run(params: dict, window: dict) -> list[dict]:
+    @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("plan_run", 60))
+    def plan_run(resolved: dict) -> list[dict]:
         from airflow.sdk.exceptions import AirflowFailException
 
         from theia_sf.airflow import runtime
@@ -169,6 +175,7 @@ def theia_policy_recommendation() -> None:
         from theia_sf.migrations import migrate
         from theia_sf.services.recommendation import plan_recommendation
 
+        params = resolved["params"]
         warehouse = runtime.warehouse(warehouse_name=params["warehouse_name"])
         sql = runtime.sql_library()
         if warehouse.engine == "duckdb":
@@ -178,51 +185,52 @@ def theia_policy_recommendation() -> None:
             plan = plan_recommendation(
                 warehouse,
                 sql,
-                window=_window(window),
+                window=_window(resolved["window"]),
                 options=_options(params),
                 cluster_uuid=params["cluster_uuid"],
                 limit=params["limit"],
-                shards=params["shards"] or runtime.settings().recommendation_shards,
+                shards=params["shards"],
             )
         except ConfigurationError as error:
             raise AirflowFailException(str(error)) from error
-        return plan.shard_kwargs()
+        return [{**kwargs, "resolved": resolved} for kwargs in plan.shard_kwargs()]
 
     # A shard that raises records the run as failed; a retry then only helps a shard whose
     # worker was lost (it replaces what that attempt staged).
-    @task(pool=WAREHOUSE_POOL)
-    def recommend_shard(params: dict, recommendation_run: str, shard: int) -> dict:
+    @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("recommend_shard", 180))
+    def recommend_shard(resolved: dict, recommendation_run: str, shard: int) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
         from theia_sf.airflow import runtime
         from theia_sf.services.recommendation import SelfCheckError, run_shard
 
-        warehouse = runtime.warehouse(warehouse_name=params["warehouse_name"])
+        warehouse = runtime.warehouse(warehouse_name=resolved["params"]["warehouse_name"])
         try:
             return run_shard(warehouse, runtime.sql_library(), recommendation_run, shard)
         except SelfCheckError as error:
             # Deterministic: a retry would fail the same way (the run is recorded as failed).
             raise AirflowFailException(str(error)) from error
 
-    @task(pool=WAREHOUSE_POOL)
-    def finish_run(params: dict, shards: list) -> dict:
+    @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("finish_run", 60))
+    def finish_run(plan: dict, shards: list) -> dict:
         from theia_sf.airflow import runtime
         from theia_sf.services.recommendation import finish_recommendation
 
-        warehouse = runtime.warehouse(warehouse_name=params["warehouse_name"])
+        warehouse = runtime.warehouse(warehouse_name=plan["params"]["warehouse_name"])
         results = list(shards)
         summary = finish_recommendation(
             warehouse, runtime.sql_library(), results[0]["run_id"], results
         )
         return summary.to_record()
 
-    @task(pool=WAREHOUSE_POOL, outlets=[RECOMMENDED_POLICIES])
-    def publish_policies(params: dict, summary: dict, outlet_events=None) -> dict:
+    @task(pool=WAREHOUSE_POOL, outlets=[RECOMMENDED_POLICIES],
+          execution_timeout=TIMEOUTS.task("publish_policies", 30))  # fmt: skip
+    def publish_policies(plan: dict, summary: dict, outlet_events=None) -> dict:
         from theia_sf.airflow import runtime
         from theia_sf.services.recommendation import publish_recommendation
 
         uris = publish_recommendation(
-            runtime.warehouse(warehouse_name=params["warehouse_name"]),
+            runtime.warehouse(warehouse_name=plan["params"]["warehouse_name"]),
             runtime.sql_library(),
             runtime.object_store(runtime.settings().results_location, create=True),
             summary["run_id"],
@@ -231,8 +239,9 @@ def theia_policy_recommendation() -> None:
             outlet_events[RECOMMENDED_POLICIES].extra = {"run_id": summary["run_id"], **uris}
         return {"run_id": summary["run_id"], **uris}
 
-    shards = recommend_shard.expand_kwargs(plan_run(window=resolve_window()))
-    publish_policies(summary=finish_run(shards=shards))
+    plan = resolve_window()
+    shards = recommend_shard.expand_kwargs(plan_run(resolved=plan))
+    publish_policies(plan=plan, summary=finish_run(plan=plan, shards=shards))
 
 
 def _window(record: dict):

@@ -30,7 +30,7 @@ def test_dag_shape(dag):
         assert dag.get_task(task_id).pool == "theia_warehouse"
     # The shards are mapped over the plan's shard list.
     assert dag.get_task("recommend_shard").upstream_task_ids == {"plan_run"}
-    assert dag.get_task("finish_run").upstream_task_ids == {"recommend_shard"}
+    assert dag.get_task("finish_run").upstream_task_ids == {"resolve_window", "recommend_shard"}
     outlets = dag.get_task("publish_policies").outlets
     assert [o.name for o in outlets] == ["theia_recommended_policies"]
     assert set(dag.params) == {
@@ -102,8 +102,8 @@ def _resolve(dag, conf):
     task = dag.get_task("resolve_window")
     params = validated_conf(dag, conf)
     return task.python_callable(
-        params=params, data_interval_end=pendulum.datetime(2024, 5, 8, tz="UTC")
-    )
+        params=params, dag=dag, data_interval_end=pendulum.datetime(2024, 5, 8, tz="UTC")
+    )["window"]
 
 
 def test_window_defaults_to_interval_end_minus_lookback(dag):
@@ -117,7 +117,9 @@ def test_run_without_data_interval_ends_now(dag):
     import datetime as dt
 
     task = dag.get_task("resolve_window")
-    window = task.python_callable(params=validated_conf(dag, {"lookback": 1}), data_interval_end=None)
+    window = task.python_callable(
+        params=validated_conf(dag, {"lookback": 1}), dag=dag, data_interval_end=None
+    )["window"]
     end = dt.datetime.fromisoformat(window["end"])
     assert abs((dt.datetime.now(dt.UTC) - end).total_seconds()) < 600
     assert end - dt.datetime.fromisoformat(window["start"]) == dt.timedelta(days=1)
