@@ -367,3 +367,28 @@ def test_the_published_report_describes_itself(duckdb_warehouse, sql, insert_flo
         ("egress", 1, ["shop/{app=db}"]),
     ]  # fmt: skip
     assert web["rules"][2]["peers"][0]["flow_count"] == 2
+
+
+def test_external_peers_compacted_into_wider_blocks_are_reported(
+    duckdb_warehouse, sql, insert_flows, tmp_path
+):
+    to = [{**WORKED_EXAMPLE[2], "destinationIP": ip} for ip in ("203.0.113.5", "203.0.113.9")]
+    six = {**WORKED_EXAMPLE[2], "destinationIP": "2001:db8::7"}
+    insert_flows(duckdb_warehouse, [*to, six])
+    options = Options.create(external_ipv4_prefix=24, external_ipv6_prefix=120)
+    run = run_policy_recommendation(duckdb_warehouse, sql, window=WINDOW, options=options)
+    store = LocalObjectStore(tmp_path / "results", create=True)
+    publish_recommendation(duckdb_warehouse, sql, store, run.run_id)
+    (anp,) = [d for d in _policies(store, run.run_id) if d["kind"] == "NetworkPolicy"]
+    assert anp["spec"]["egress"][0]["to"] == [
+        {"ipBlock": {"cidr": "203.0.113.0/24"}},
+        {"ipBlock": {"cidr": "2001:db8::/120"}},
+    ]
+    report = json.loads(store.get_bytes("recommendation/latest/report.json"))
+    assert report["widened_blocks"] == [
+        {"cidr": "2001:db8::/120", "seen": 1, "unseen": 255},
+        {"cidr": "203.0.113.0/24", "seen": 2, "unseen": 254},
+    ]
+    assert report["parameters"]["external_ipv4_prefix"] == 24
+    # Without compaction the parameters (and so the diff chain) are those of earlier runs.
+    assert "external_ipv4_prefix" not in Options.create().to_record()

@@ -42,6 +42,7 @@ from theia_sf.recommendation.building import (
     static_policies,
 )
 from theia_sf.recommendation.diff import diff_policies
+from theia_sf.recommendation.evidence import PolicyKey, group_rules
 from theia_sf.recommendation.model import TUPLE_COLUMNS, Options, RecommendedPolicy, to_datetime
 from theia_sf.recommendation.render import Renderer, render_documents
 from theia_sf.sql import Query, SqlLibrary
@@ -704,37 +705,16 @@ def load_run(session: Session, sql: SqlLibrary, run_id: str) -> dict[str, Any]:
 
 def rule_evidence(
     session: Session, sql: SqlLibrary, run_id: str, top: int | None = None
-) -> dict[tuple[str, str | None, str], list[dict[str, Any]]]:
+) -> dict[PolicyKey, list[dict[str, Any]]]:
     """Policy (kind, namespace, name) -> its rules in order, each with its peers busiest first
-    (at most ``top`` of them) and their evidence, from ``RECOMMENDATION_EVIDENCE``."""
+    (at most ``top`` of them) and their evidence (see :func:`group_rules`)."""
     query = sql.render(
         "recommendation/select_run_evidence.sql",
         binds={"run_id": run_id, **({"top": top} if top else {})},
         one_policy=False,
         top=bool(top),
     )
-    out: dict[tuple[str, str | None, str], list[dict[str, Any]]] = {}
-    rules: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for r in session.fetch(query):
-        key = (r["kind"], r["namespace"], r["name"])
-        rule_key = (*key, r["direction"], int(r["rule_index"]))
-        rule = rules.get(rule_key)
-        if rule is None:
-            rule = rules[rule_key] = {
-                "direction": r["direction"],
-                "rule": int(r["rule_index"]),
-                "peer_count": int(r["rule_peers"]),
-                "peers": [],
-            }
-            out.setdefault(key, []).append(rule)
-        rule["peers"].append({
-            "peer": r["peer"],
-            "flow_count": int(r["flow_count"] or 0),
-            "bytes": int(r["bytes"] or 0),
-            "first_seen": _jsonable(r["first_seen"]),
-            "last_seen": _jsonable(r["last_seen"]),
-        })  # fmt: skip
-    return out
+    return group_rules(session.fetch(query))
 
 
 def publish_recommendation(
