@@ -128,6 +128,10 @@ class Selector:
             raw = {}
         if not isinstance(raw, Mapping):
             raise PolicyError(f"{where}: selector must be a mapping")
+        if raw.keys() <= {"matchLabels"}:  # the usual shape: one selector object per label set
+            labels = raw.get("matchLabels") or {}
+            if all(type(k) is str and type(v) is str for k, v in labels.items()):
+                return _labels_selector(tuple(sorted(labels.items())))
         unknown = set(raw) - {"matchLabels", "matchExpressions"}
         if unknown:
             raise PolicyError(f"{where}: unsupported selector fields {sorted(unknown)}")
@@ -174,6 +178,12 @@ class Selector:
             if key == NS_NAME_LABEL:
                 return value
         return None
+
+
+@lru_cache(maxsize=65536)
+def _labels_selector(labels: Labels) -> Selector:
+    """The matchLabels-only selector of these labels (selectors are immutable values)."""
+    return Selector(labels)
 
 
 @lru_cache(maxsize=65536)
