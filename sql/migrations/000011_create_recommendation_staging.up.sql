@@ -52,8 +52,9 @@ CREATE TABLE IF NOT EXISTS RECOMMENDATION_STAGED_POLICIES (
 );
 
 -- RECOMMENDATION_RULE_PEERS: every peer of every rule a shard made, numbered per shard
--- (cellId), and RECOMMENDATION_TUPLE_CELLS: which tuples fed each of them. The warehouse sums
--- the tuples of each peer into RECOMMENDATION_EVIDENCE.
+-- (cellId), and RECOMMENDATION_TUPLE_CELLS: for each tuple that fed a rule in a shard, the
+-- cells its egress and its ingress side fed (NULL: none there). The warehouse sums the tuples
+-- of each peer into RECOMMENDATION_EVIDENCE.
 CREATE TABLE IF NOT EXISTS RECOMMENDATION_RULE_PEERS (
     runId STRING(36) NOT NULL,
     shard NUMBER(10,0) NOT NULL,
@@ -70,8 +71,9 @@ CREATE TABLE IF NOT EXISTS RECOMMENDATION_RULE_PEERS (
 CREATE TABLE IF NOT EXISTS RECOMMENDATION_TUPLE_CELLS (
     runId STRING(36) NOT NULL,
     shard NUMBER(10,0) NOT NULL,
-    cellId NUMBER(20,0) NOT NULL,
-    tupleId NUMBER(20,0) NOT NULL
+    tupleId NUMBER(20,0) NOT NULL,
+    egressCell NUMBER(20,0),
+    ingressCell NUMBER(20,0)
 );
 
 -- RECOMMENDATION_EVIDENCE: one row per peer of a rule of a recommended policy.

@@ -11,9 +11,15 @@ SELECT
     TO_TIMESTAMP(MIN(t.firstSeen)),
     TO_TIMESTAMP(MAX(t.lastSeen))
 FROM RECOMMENDATION_RULE_PEERS AS p
-JOIN RECOMMENDATION_TUPLE_CELLS AS c
-    ON c.runId = p.runId AND c.shard = p.shard AND c.cellId = p.cellId
+JOIN (
+    SELECT shard, egressCell AS cellId, tupleId
+    FROM RECOMMENDATION_TUPLE_CELLS WHERE runId = :run_id AND egressCell IS NOT NULL
+    UNION ALL
+    SELECT shard, ingressCell, tupleId
+    FROM RECOMMENDATION_TUPLE_CELLS WHERE runId = :run_id AND ingressCell IS NOT NULL
+) AS c
+    ON c.shard = p.shard AND c.cellId = p.cellId
 JOIN RECOMMENDATION_TUPLES AS t
-    ON t.runId = c.runId AND t.tupleId = c.tupleId
+    ON t.runId = p.runId AND t.tupleId = c.tupleId
 WHERE p.runId = :run_id
 GROUP BY p.runId, p.kind, p.namespace, p.name, p.direction, p.ruleIndex, p.peerIndex, p.peer

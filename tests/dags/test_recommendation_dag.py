@@ -136,25 +136,32 @@ def _run_dag(tmp_path, confs, duckdb_path, results):
     return run_dag_tests("theia_policy_recommendation", tmp_path, confs, duckdb_path, results)
 
 
-@pytest.mark.slow
-def test_generated_flows_ingested_then_recommended_twice(tmp_path, sql):
-    import yaml
-
+def _ingested(tmp_path, sql, **generated):
+    """A DuckDB file holding generated demo flows: (warehouse, its path, the demo)."""
     from theia_sf.adapters.duckdb import DuckDBWarehouse
     from theia_sf.demo import generate_flows
     from theia_sf.ingest import ingest_flows
     from theia_sf.migrations import migrate
     from theia_sf.objectstore import LocalObjectStore
-    from theia_sf.services.recommendation import load_run
 
     flows_dir = tmp_path / "flows"
-    demo = generate_flows(flows_dir, records=5000, days=2, seed=3)
+    demo = generate_flows(flows_dir, **generated)
     duckdb_path = tmp_path / "theia.duckdb"
     warehouse = DuckDBWarehouse(duckdb_path, lock_timeout=60)
     with warehouse.session() as session:
         migrate(session, sql)
     report = ingest_flows(warehouse, sql, LocalObjectStore(flows_dir))
     assert report.files_loaded >= 1
+    return warehouse, duckdb_path, demo
+
+
+@pytest.mark.slow
+def test_generated_flows_ingested_then_recommended_twice(tmp_path, sql):
+    import yaml
+
+    from theia_sf.services.recommendation import load_run
+
+    warehouse, duckdb_path, demo = _ingested(tmp_path, sql, records=5000, days=2, seed=3)
 
     results = tmp_path / "results"
     window = {"start": demo.start, "end": "now"}
@@ -206,21 +213,10 @@ def test_generated_flows_ingested_then_recommended_twice(tmp_path, sql):
 
 @pytest.mark.slow
 def test_three_shards_publish_the_yaml_one_shard_publishes(tmp_path, sql):
-    from theia_sf.adapters.duckdb import DuckDBWarehouse
-    from theia_sf.demo import generate_flows
-    from theia_sf.ingest import ingest_flows
-    from theia_sf.migrations import migrate
-    from theia_sf.objectstore import LocalObjectStore
     from theia_sf.services.recommendation import load_run
     from theia_sf.sql import Query
 
-    flows_dir = tmp_path / "flows"
-    demo = generate_flows(flows_dir, records=3000, days=1, seed=5)
-    duckdb_path = tmp_path / "theia.duckdb"
-    warehouse = DuckDBWarehouse(duckdb_path, lock_timeout=60)
-    with warehouse.session() as session:
-        migrate(session, sql)
-    ingest_flows(warehouse, sql, LocalObjectStore(flows_dir))
+    warehouse, duckdb_path, demo = _ingested(tmp_path, sql, records=3000, days=1, seed=5)
     results = tmp_path / "results"
     window = {"start": demo.start, "end": "now"}
     states, log = _run_dag(

@@ -204,11 +204,13 @@ class Builder:
         # pod in an owned namespace) and those whose ingress it decides.
         self.egress_flows: dict[Flow, None] = {}  # dicts as ordered sets
         self.ingress_flows: dict[Flow, None] = {}
-        # Cell ids, and (tuple id, cell id) for every side of a tuple that fed a rule, when
-        # rows carry ids: the warehouse sums the evidence of each cell from these.
+        # Cell ids, and for every tuple that fed a rule here (when rows carry ids) the cells
+        # of its egress and ingress sides (-1: none): the warehouse sums each cell's evidence.
         self.cells: dict[Cell, int] = {}
         self.fed_tuples = array("q")
-        self.fed_cells = array("q")
+        self.fed_egress = array("q")
+        self.fed_ingress = array("q")
+        self._fed = {"egress": -1, "ingress": -1}  # the cells of the tuple being added
         # Addresses seen per widened ipBlock (external-peer compaction).
         self.block_addresses: dict[str, set[str]] = {}
 
@@ -229,8 +231,14 @@ class Builder:
         if counted:
             self.tuple_count += 1
             self.flow_count += flows
+        fed = self._fed
+        fed["egress"] = fed["ingress"] = -1
         try:
             self._add(row, egress, ingress)
+            if len(row) > TUPLE_ID and (fed["egress"] >= 0 or fed["ingress"] >= 0):
+                self.fed_tuples.append(int(row[TUPLE_ID]))
+                self.fed_egress.append(fed["egress"])
+                self.fed_ingress.append(fed["ingress"])
         except _Invalid as invalid:
             if counted:
                 c = self.skipped.setdefault(invalid.reason.value, Counter())
@@ -309,8 +317,7 @@ class Builder:
             found_id = self.cells.get(cell)
             if found_id is None:
                 found_id = self.cells[cell] = len(self.cells)
-            self.fed_tuples.append(int(row[TUPLE_ID]))
-            self.fed_cells.append(found_id)
+            self._fed[direction] = found_id
 
     def _add(self, row: Sequence[Any], egress: bool, ingress: bool) -> None:
         proto = PROTOCOL_NUMBERS.get(row[PROTO])
@@ -499,7 +506,8 @@ class Collected:
     ingress_flows: dict[Flow, None]
     cells: dict[Cell, int]
     fed_tuples: array
-    fed_cells: array
+    fed_egress: array
+    fed_ingress: array
     block_addresses: dict[str, set[str]]
     tuple_count: int
     flow_count: int
@@ -570,7 +578,8 @@ def collect(
         builder.ingress_flows,
         builder.cells,
         builder.fed_tuples,
-        builder.fed_cells,
+        builder.fed_egress,
+        builder.fed_ingress,
         builder.block_addresses,
         builder.tuple_count,
         builder.flow_count,

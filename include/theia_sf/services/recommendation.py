@@ -500,11 +500,19 @@ def _stage(
     )
     session.insert_rows(
         sql.render(
-            "recommendation/insert_tuple_cell.sql", binds=binds, row_binds=("cell_id", "tuple_id")
+            "recommendation/insert_tuple_cells.sql",
+            binds=binds,
+            row_binds=("tuple_id", "egress_cell", "ingress_cell"),
         ),
         (
-            {"cell_id": cell, "tuple_id": tuple_id}
-            for tuple_id, cell in zip(collected.fed_tuples, collected.fed_cells, strict=True)
+            {
+                "tuple_id": t,
+                "egress_cell": e if e >= 0 else None,
+                "ingress_cell": i if i >= 0 else None,
+            }
+            for t, e, i in zip(
+                collected.fed_tuples, collected.fed_egress, collected.fed_ingress, strict=True
+            )
         ),
     )
 
