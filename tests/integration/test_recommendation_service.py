@@ -392,3 +392,20 @@ def test_external_peers_compacted_into_wider_blocks_are_reported(
     assert report["parameters"]["external_ipv4_prefix"] == 24
     # Without compaction the parameters (and so the diff chain) are those of earlier runs.
     assert "external_ipv4_prefix" not in Options.create().to_record()
+
+
+def test_label_json_nested_deeper_than_a_parser_goes_is_skipped_and_counted(
+    duckdb_warehouse, sql, insert_flows
+):
+    """One flow whose labels nest 2,000 levels (or are not a flat string map) is counted as
+    skipped; the run succeeds with the other flows' policies."""
+    deep = '{"a":' * 2000 + '"x"' + "}" * 2000
+    odd = [
+        {**WORKED_EXAMPLE[0], "sourcePodLabels": deep},
+        {**WORKED_EXAMPLE[0], "destinationPodLabels": '{"app":["db"]}'},
+    ]
+    insert_flows(duckdb_warehouse, [*WORKED_EXAMPLE, *odd])
+    run = run_policy_recommendation(duckdb_warehouse, sql, window=WINDOW, options=Options.create())
+    assert run.status == "succeeded"
+    assert run.skipped == {"invalid_labels": {"tuples": 2, "flows": 2}}
+    assert run.policy_count == 7
