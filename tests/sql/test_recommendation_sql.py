@@ -162,7 +162,11 @@ def test_service_persists_the_same_policies_on_both_engines(both, sql):
     for warehouse, summary in zip(both, (duck, snow), strict=True):
         with warehouse.session() as session:
             found = rule_evidence(session, sql, summary.run_id)
+            busiest = rule_evidence(session, sql, summary.run_id, top=1)
         evidence.append(found)
+        assert busiest.keys() == found.keys()
+        for key, rules in busiest.items():  # the report's form: the busiest peer of each rule
+            assert [r["peers"] for r in rules] == [r["peers"][:1] for r in found[key]]
         assert found and all(p["flow_count"] > 0 for rules in found.values()
                              for r in rules for p in r["peers"])  # fmt: skip
     assert normal_evidence(evidence[0]) == normal_evidence(evidence[1])
