@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import socket
 from array import array
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
@@ -122,13 +123,18 @@ def label_strip_patterns(ignore: Iterable[str]) -> tuple[str, str] | None:
     return text, f'"({names})":"[^"]*",?'
 
 
-def _address(raw: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+def _address(raw: str | None) -> tuple[int, int, str]:
+    """(version, number, canonical text) of an address; ``inet_pton`` costs a tenth of
+    ``ipaddress`` and runs once per distinct address."""
     if not raw:
         raise _Invalid(SkipReason.INVALID_IP)
+    text = raw.strip()
+    family, version = (socket.AF_INET6, 6) if ":" in text else (socket.AF_INET, 4)
     try:
-        return ipaddress.ip_address(raw.strip())
-    except ValueError:
+        packed = socket.inet_pton(family, text)
+    except (OSError, ValueError):
         raise _Invalid(SkipReason.INVALID_IP) from None
+    return version, int.from_bytes(packed, "big"), socket.inet_ntop(family, packed)
 
 
 def _service(svc_port_name: str | None) -> tuple[str, str] | None:
@@ -281,11 +287,15 @@ class Builder:
         found = self._ips.get(raw or "")
         if found is None:
             try:
-                address = _address(raw)
-                prefix = self.options.external_prefix(address.version)
-                network = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
-                peer = (0, address.version, int(network.network_address), prefix, str(network))
-                found = (peer, Endpoint(ip=str(address)))
+                version, number, text = _address(raw)
+                prefix = self.options.external_prefix(version)
+                bits = 32 if version == 4 else 128
+                if prefix == bits:
+                    peer = (0, version, number, prefix, f"{text}/{bits}")
+                else:  # compaction: the block of that prefix holding the address
+                    network = ipaddress.ip_network(f"{text}/{prefix}", strict=False)
+                    peer = (0, version, int(network.network_address), prefix, str(network))
+                found = (peer, Endpoint(ip=text))
             except _Invalid as invalid:
                 found = invalid.reason
             self._ips[raw or ""] = found
