@@ -13,10 +13,11 @@ Logic: `theia_sf.ingest.ingest_flows`.
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
 from theia_sf.airflow.assets import FLOWS
 from theia_sf.airflow.defaults import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL
+from theia_sf.airflow.params import enum_param
 from theia_sf.layouts import LAYOUT_NAMES
 
 
@@ -27,10 +28,10 @@ from theia_sf.layouts import LAYOUT_NAMES
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     params={
-        "layout": Param(
+        "layout": enum_param(
             None,
-            type=["null", "string"],
-            enum=[None, *LAYOUT_NAMES],
+            {None: "the THEIA_FLOW_LAYOUT setting", **{name: name for name in LAYOUT_NAMES}},
+            title="Flow-record layout",
             description="Flow-record layout of the files (Antrea version); empty: the "
             "THEIA_FLOW_LAYOUT setting (default auto, detected per file).",
         ),

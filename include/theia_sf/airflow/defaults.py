@@ -6,6 +6,8 @@ import datetime as dt
 
 import pendulum
 
+from theia_sf.airflow.params import refuse_unknown_conf
+
 START_DATE = pendulum.datetime(2025, 1, 1, tz="UTC")
 
 # Tasks that write to the warehouse run in this pool; on the embedded DuckDB engine it has
@@ -17,6 +19,8 @@ DEFAULT_ARGS = {
     "retries": 2,
     "retry_delay": dt.timedelta(seconds=30),
     "retry_exponential_backoff": True,
+    # A conf key that no Param defines fails the task before its work (Airflow accepts it).
+    "pre_execute": refuse_unknown_conf,
 }
 
 # The settings every one-shot onboarding DAG shares (with schedule=None, written in each file):
