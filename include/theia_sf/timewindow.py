@@ -32,13 +32,16 @@ def parse_time(spec: str, *, now: dt.datetime, name: str = "time") -> dt.datetim
             "such as 2024-05-01T00:00:00Z"
         )
     spec = spec.strip()
-    if spec.startswith("now"):
-        if spec == "now":
-            return now.astimezone(dt.UTC)
-        amount, unit = int(spec[4:-1]), spec[-1]
-        return (now - dt.timedelta(**{_UNITS[unit]: amount})).astimezone(dt.UTC)
-    text = spec.replace("z", "Z").replace("Z", "+00:00").replace("t", "T").replace(" ", "T")
-    return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
+    try:
+        if spec.startswith("now"):
+            if spec == "now":
+                return now.astimezone(dt.UTC)
+            amount, unit = int(spec[4:-1]), spec[-1]
+            return (now - dt.timedelta(**{_UNITS[unit]: amount})).astimezone(dt.UTC)
+        text = spec.replace("z", "Z").replace("Z", "+00:00").replace("t", "T").replace(" ", "T")
+        return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
+    except (ValueError, OverflowError) as error:  # 2024-02-30, now-99999999999d, year 0
+        raise TimeSpecError(f"{name}={spec!r} is not a valid time: {error}") from None
 
 
 @dataclass(frozen=True, slots=True)

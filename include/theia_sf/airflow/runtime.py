@@ -68,11 +68,18 @@ def engine() -> str:
     )
 
 
-def warehouse(*, warehouse_name: str | None = None, temporary: bool = True) -> Warehouse:
+def warehouse(
+    *,
+    warehouse_name: str | None = None,
+    temporary: bool = True,
+    login_timeout: float | None = None,
+) -> Warehouse:
     """The warehouse behind ``theia_warehouse``.
 
     On Snowflake, ``warehouse_name`` selects the virtual warehouse; without it (and without
     one in the connection) a temporary X-Small warehouse lives for each session.
+    ``login_timeout`` bounds connecting and logging in (seconds; the connector's default
+    retries for minutes), for callers that answer a person waiting.
     """
     conn = get_connection(WAREHOUSE_CONN_ID)
     cfg = settings()
@@ -89,8 +96,26 @@ def warehouse(*, warehouse_name: str | None = None, temporary: bool = True) -> W
         hook = SnowflakeHook(snowflake_conn_id=WAREHOUSE_CONN_ID)
         extra = conn.extra_dejson
         configured = warehouse_name or extra.get("warehouse")
+        connect = hook.get_conn
+        if login_timeout is not None:
+            seconds = max(1, round(login_timeout))
+
+            def connect() -> Any:
+                from snowflake.connector import connect as snowflake_connect
+
+                # The hook's parameters (every authentication method it supports) plus the
+                # bounds; get_conn takes no connector arguments.
+                con = snowflake_connect(
+                    **{**hook._get_conn_params(), "login_timeout": seconds,
+                       "socket_timeout": seconds}
+                )
+                # Only the login is bounded this tightly: a query answers "in progress" after
+                # about 45 s and is then polled, so queries keep the connector's default.
+                con._socket_timeout = None
+                return con
+
         return SnowflakeWarehouse(
-            hook.get_conn,
+            connect,
             database=extra.get("database") or None,
             schema="THEIA",
             warehouse_name=configured,
