@@ -24,6 +24,7 @@ import gzip
 import hashlib
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -348,21 +349,25 @@ class FlowLoader:
                      MAX_LINE_BYTES)
             return self._load_checked(session, obj, path, scratch, digest, layout, started,
                                       unchanged)
+        reader = _newline_terminated(path, scratch)
         try:
             with session.transaction():
                 settled = self._settle(session, obj, digest, started)
                 if settled is not None:
                     return None if settled is _SEEN else settled
-                loaded = self._insert(session, path, layout)
+                loaded = self._insert(session, reader, layout)
                 _check_unchanged(obj, unchanged)
                 self._record(session, obj, digest, layout.name, loaded, 0, "loaded", None)
         except Exception as error:
             if not _is_data_error(error):
                 raise
             log.info("%s: fast load failed (%s); checking line by line", obj.key, _short(error))
-            return self._load_checked(session, obj, path, scratch, digest, layout, started,
-                                      unchanged)
-        return FileResult(obj.key, layout.name, loaded, 0, _since(started), "fast")
+        else:
+            return FileResult(obj.key, layout.name, loaded, 0, _since(started), "fast")
+        finally:
+            if reader != path:
+                reader.unlink(missing_ok=True)
+        return self._load_checked(session, obj, path, scratch, digest, layout, started, unchanged)
 
     def _load_checked(
         self, session: Session, obj: ObjectInfo, path: Path, scratch: Path, digest: str,
@@ -459,12 +464,26 @@ class FlowLoader:
         )
 
 
-def _ends_in_overlong_line(path: Path) -> bool:
-    """Whether a plain file ends in an over-long line without a newline.
+# DuckDB's CSV reader takes a last line of 32 MiB or more that has no newline without a
+# word: it drops it, or loads it unchecked. A plain file is looked at from its end; a gzip
+# file cannot be without inflating it all, so its fast path reads a copy ending in one more
+# gzip member holding a newline (members concatenate; a blank line carries no record).
+_NEWLINE_MEMBER = gzip.compress(b"\n", mtime=0)
 
-    DuckDB's CSV reader takes such a last line (of 32 MiB or more) without a word: it drops
-    it, or loads it unchecked. A gzip file cannot be looked at from its end without
-    inflating it all, so only plain files are checked."""
+
+def _newline_terminated(path: Path, scratch: Path) -> Path:
+    """What the fast path reads: ``path`` itself, or for gzip a copy that ends in a newline."""
+    if path.suffix != ".gz":
+        return path
+    copy = scratch / "terminated.csv.gz"
+    with open(path, "rb") as source, open(copy, "wb") as target:
+        shutil.copyfileobj(source, target, 1 << 20)
+        target.write(_NEWLINE_MEMBER)
+    return copy
+
+
+def _ends_in_overlong_line(path: Path) -> bool:
+    """Whether a plain file ends in a line of ``MAX_LINE_BYTES`` or more without a newline."""
     if path.suffix == ".gz":
         return False
     with open(path, "rb") as handle:

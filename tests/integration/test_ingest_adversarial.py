@@ -5,6 +5,7 @@ the bad ones with a reason, and lets every other file load in the same run."""
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import os
 import shutil
 
@@ -202,17 +203,20 @@ def test_bad_directory_entries_are_left_out_with_a_warning(tmp_path, duckdb_ware
     os.symlink(flows / "nowhere.csv", flows / "dangling.csv")
     outside = _write(tmp_path / "elsewhere" / "outside.csv", lines[10:20])
     os.symlink(outside, flows / "escapes.csv")
-    os.symlink(flows / "good.csv", flows / "inside-link.csv")  # inside: same content as good
+    _write(flows / "target.csv", lines[20:25])
+    os.symlink(flows / "target.csv", flows / "inside-link.csv")  # inside: the target's content
     os.mkfifo(flows / "pipe.csv")  # reading it would wait forever
     report = _poison_run(duckdb_warehouse, sql, flows, 10)
     assert report.entries_skipped == 3
-    assert report.files_duplicate == 1
+    # Whichever of the two is read first loads; the other is its duplicate.
+    assert sorted(f.outcome for f in report.files if f.key in ("target.csv", "inside-link.csv")
+                  ) == ["duplicate", "loaded"]
     problems = " | ".join(report.problems)
     assert "dangling.csv: left out: a symlink to nothing" in problems
     assert "escapes.csv: left out: a symlink to" in problems and "outside the location" in problems
     assert "pipe.csv: left out: not a regular file" in problems
     assert "leaving out escapes.csv" in caplog.text
-    assert _flow_count(duckdb_warehouse) == 10
+    assert _flow_count(duckdb_warehouse) == 15
 
 
 def test_deep_label_json_beside_another_bad_line_is_rejected(tmp_path, duckdb_warehouse, sql,
@@ -274,3 +278,57 @@ def test_one_huge_line_without_newline_is_rejected(tmp_path, duckdb_warehouse, s
     assert (key, number, reason) == ("huge.csv", 1,
                                      f"line is {40 * 2**20} bytes long, the limit is 2097151")
     assert any(p.startswith("huge.csv: 1 lines rejected") for p in report.problems)
+
+
+def test_a_gzip_file_ending_in_a_huge_line_keeps_its_good_lines(tmp_path, duckdb_warehouse,
+                                                                sql, lines):
+    # Through gzip, after good lines: DuckDB dropped such a last line without a word.
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    data = "".join(line + "\n" for line in lines[:5]).encode() + b"y" * (33 * 2**20)
+    (flows / "tail.csv.gz").write_bytes(gzip.compress(data, 1))
+    report = _ingest(duckdb_warehouse, sql, flows)
+    assert (report.rows_loaded, report.rows_rejected) == (5, 1)
+    assert [r[1] for r in _rejects(duckdb_warehouse)] == [6]
+
+
+def test_python_and_duckdb_agree_on_what_labels_are(duckdb_warehouse):
+    from theia_sf.layouts import LABELS_PATTERN, labels_problem
+
+    values = [*LABEL_CASES.values(), "{}", '{"a":"b"}', ' {"a" : "b" , "c":"d"} ', '{"a":"\\u00e9"}',
+              '{"a":"\\x"}', '{"a":"b",}', '{"a":"b"', '{"a":"\u0001"}', '{"é":"ü"}', "{'a':'b'}",
+              '{"a":"b"}{"c":"d"}', '{"a":"\\"}', '{"a":"\\\\"}', '{"a"}', "{,}"]
+    with duckdb_warehouse.session() as s:
+        engine = [s.con.execute("SELECT regexp_full_match($v, $p)", {"v": v, "p": LABELS_PATTERN}
+                                ).fetchone()[0] for v in values]
+    assert engine == [labels_problem(v) is None for v in values]
+    assert engine.count(True) == 6
+
+
+# --- the same through S3 ----------------------------------------------------------------
+
+
+def test_s3_copies_and_rewrites_load_nothing_twice(tmp_path, duckdb_warehouse, sql, lines):
+    import boto3
+    from moto import mock_aws
+
+    from theia_sf.objectstore import S3ObjectStore
+
+    body = "".join(line + "\n" for line in lines[:10]).encode()
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="flows-bucket")
+        s3.put_object(Bucket="flows-bucket", Key="flows/p-?.csv", Body=body)
+        s3.put_object(Bucket="flows-bucket", Key="flows/p-a.csv",
+                      Body="".join(line + "\n" for line in lines[10:20]).encode())
+        store = S3ObjectStore(s3, "flows-bucket", "flows")
+        first = ingest_flows(duckdb_warehouse, sql, store, now=NOW)
+        assert {f.key: f.rows_loaded for f in first.files} == {"p-?.csv": 10, "p-a.csv": 10}
+        s3.copy_object(Bucket="flows-bucket", Key="flows/renamed.csv",
+                       CopySource={"Bucket": "flows-bucket", "Key": "flows/p-?.csv"})
+        s3.put_object(Bucket="flows-bucket", Key="flows/p-a.csv", Body=body + body)  # rewritten
+        second = ingest_flows(duckdb_warehouse, sql, store, now=NOW)
+        assert {f.key: f.outcome for f in second.files} == {"renamed.csv": "duplicate",
+                                                            "p-a.csv": "rejected"}
+        assert ingest_flows(duckdb_warehouse, sql, store, now=NOW).files == []
+    assert _flow_count(duckdb_warehouse) == 20
