@@ -10,6 +10,7 @@ DevTools protocol and checks what each view shows. Screenshots of every view go 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import subprocess
@@ -28,6 +29,10 @@ ROOT = Path(__file__).resolve().parents[2]
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 CLUSTER = "5f0c6a3e-8f3a-4c1e-9b7d-2a1c9e4b7d10"
 PASSWORD = "e2e-admin-password"
+LONG_NS = "payments-production-eu-west"
+LONG_POD = "checkout-orchestrator-service-7d9f8b6c5d-abcde"
+LONG_POLICY = "allow-checkout-orchestrator-to-cache-and-ledger-writers"
+OLD_ANOMALY_ENDPOINT = "shop/old-batch-job-1"
 
 
 def _insert(warehouse, table, rows):
@@ -102,6 +107,34 @@ def _populate(path: Path, sql) -> None:
                 "ingressNetworkPolicyRuleName": "deny-all",
             }
         )
+    # Pods of one workload side by side (small, similar traffic), and long names.
+    for i in range(8):
+        end = NOW - dt.timedelta(hours=3, minutes=i)
+        flows.append(
+            {
+                "flowStartSeconds": end - dt.timedelta(seconds=30),
+                "flowEndSeconds": end,
+                "sourcePodNamespace": LONG_NS,
+                "sourcePodName": LONG_POD,
+                "sourceIP": "10.0.1.1",
+                "destinationPodNamespace": "data",
+                "destinationPodName": f"cache-5c8d7f9b6-{i:05d}",
+                "destinationIP": f"10.0.2.{i + 1}",
+                "sourceTransportPort": 50000 + i,
+                "destinationTransportPort": 6379,
+                "protocolIdentifier": 6,
+                "flowType": 2,
+                "octetDeltaCount": 40 + i,
+                "reverseOctetDeltaCount": 10,
+                "clusterUUID": CLUSTER,
+                "egressNetworkPolicyName": LONG_POLICY,
+                "egressNetworkPolicyNamespace": LONG_NS,
+                "egressNetworkPolicyRuleAction": 1,
+                "ingressNetworkPolicyName": LONG_POLICY + "-ingress",
+                "ingressNetworkPolicyNamespace": "data",
+                "ingressNetworkPolicyRuleAction": 1,
+            }
+        )
     _insert(warehouse, "FLOWS", flows)
     _insert(
         warehouse,
@@ -112,7 +145,8 @@ def _populate(path: Path, sql) -> None:
                 "jobType": "initial",
                 "policyType": "k8s-np",
                 "status": "succeeded",
-                "startedAt": NOW - dt.timedelta(minutes=5),
+                # Stored times carry microseconds; the page shows seconds.
+                "startedAt": NOW - dt.timedelta(minutes=5, microseconds=-723672),
                 "windowStart": NOW - dt.timedelta(days=7),
                 "windowEnd": NOW,
                 "policyCount": 1,
@@ -135,7 +169,18 @@ def _populate(path: Path, sql) -> None:
                 "  name: np-db-allow\n  namespace: data\n",
                 "ruleCount": 1,
                 "flowCount": 47,
-            }
+            },
+            {  # a static policy of the run's parameters: no evidence
+                "runId": "e2e-recommendation-run",
+                "position": 1,
+                "kind": "ClusterNetworkPolicy",
+                "apiVersion": "crd.antrea.io/v1beta1",
+                "name": "recommend-reject-all-acnp",
+                "yaml": "kind: ClusterNetworkPolicy\nmetadata:\n  name: recommend-reject-all-acnp\n",
+                "ruleCount": 0,
+                "flowCount": 0,
+                "bytes": 0,
+            },
         ],
     )
     _insert(
@@ -170,7 +215,18 @@ def _populate(path: Path, sql) -> None:
                         ]
                     }
                 ),
-            }
+            },
+            {  # before the page's default From (now-7d): shown only for a wider window
+                "runId": "e2e-drop-run",
+                "anomalyKey": "e2e-old-key",
+                "method": "baseline",
+                "granularity": "pod",
+                "endpoint": OLD_ANOMALY_ENDPOINT,
+                "direction": "egress",
+                "anomalyDate": (NOW - dt.timedelta(days=12)).date(),
+                "dropCount": 9,
+                "detectedAt": NOW,
+            },
         ],
     )
 
@@ -316,8 +372,8 @@ def test_views_show_the_recommendation_and_the_drop_anomaly(
     browser.screenshot(shots / "flows.png")
 
     _open_view(browser, airflow_server, "pods")
-    assert browser.evaluate("document.querySelectorAll('#sankey-svg path').length") == 3
-    assert browser.evaluate("document.querySelectorAll('#matrix-svg rect').length") == 2
+    assert browser.evaluate("document.querySelectorAll('#sankey-svg path').length") == 3 + 8
+    assert browser.evaluate("document.querySelectorAll('#matrix-svg rect').length") == 3
     browser.screenshot(shots / "pods.png")
 
     text = _open_view(browser, airflow_server, "recommendations")
@@ -366,3 +422,88 @@ def test_airflow_ui_lists_the_theia_view(airflow_server, token, browser, artifac
     shots = artifacts_dir / "theia-ui"
     shots.mkdir(parents=True, exist_ok=True)
     browser.screenshot(shots / "airflow-nav.png")
+
+
+_TIME_WITH_FRACTION = r"\d{2}:\d{2}:\d{2}\.\d"
+
+
+def test_page_reads_as_a_product(airflow_server, token, browser, artifacts_dir):
+    """Layout and wording: the window each view covers, labels, legends, widths at 1400 px."""
+    import re
+
+    browser.call(
+        "Network.setCookie", name="_token", value=token, url=airflow_server + "/", path="/",
+        httpOnly=True,
+    )
+    shots = artifacts_dir / "theia-ui"
+    shots.mkdir(parents=True, exist_ok=True)
+
+    # Times to the second, in UTC, labelled.
+    text = _open_view(browser, airflow_server, "overview")
+    assert not re.search(_TIME_WITH_FRACTION, text)
+    newest = browser.evaluate(
+        "[...document.querySelectorAll('.card')].find(c => c.textContent.endsWith('newest flow'))"
+        ".querySelector('.value').textContent"
+    )
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC", newest), newest
+    assert re.search(r"\d{2}:\d{2}:\d{2} UTC", browser.evaluate(
+        "document.getElementById('latest-recommendation').textContent"))
+
+    # The flow table fits a 1400 px window, long names and all.
+    text = _open_view(browser, airflow_server, "flows")
+    assert LONG_POD in text
+    assert "flow end (UTC)" in text
+    assert not re.search(_TIME_WITH_FRACTION, text)
+    assert browser.evaluate("window.innerWidth") == 1400
+    widths = browser.evaluate(
+        "(() => { const t = document.querySelector('#flow-table table');"
+        " return [document.documentElement.scrollWidth, document.documentElement.clientWidth,"
+        " t.getBoundingClientRect().right]; })()"
+    )
+    assert widths[0] <= widths[1] and widths[2] <= widths[1], widths
+    browser.screenshot(shots / "flows-1400.png")
+
+    # Sankey labels of neighbouring pods do not overlap; the matrix has a legend and values.
+    _open_view(browser, airflow_server, "pods")
+    for cls in ("sankey-source", "sankey-destination"):
+        boxes = browser.evaluate(
+            f"[...document.querySelectorAll('#sankey-svg text.{cls}')]"
+            ".map(t => { const b = t.getBBox(); return [b.y, b.y + b.height]; })"
+            ".sort((a, b) => a[0] - b[0])"
+        )
+        assert len(boxes) >= 3
+        for (_, bottom), (top, _) in itertools.pairwise(boxes):
+            assert bottom <= top, (cls, boxes)
+    legend = browser.evaluate("document.getElementById('matrix-legend').textContent")
+    assert "bytes" in legend and "denied" in legend
+    browser.evaluate(
+        "document.querySelector('#matrix-svg rect.matrix-cell')"
+        ".dispatchEvent(new MouseEvent('mouseenter'))"
+    )
+    readout = browser.evaluate("document.getElementById('matrix-readout').textContent")
+    assert "→" in readout and "flows" in readout and "denied" in readout, readout
+    browser.screenshot(shots / "pods-layout.png")
+
+    # A static policy says where it comes from instead of "rules 0 / flows 0".
+    _open_view(browser, airflow_server, "recommendations")
+    row = browser.evaluate(
+        "[...[...document.querySelectorAll('#recommendation-detail tr')]"
+        ".find(r => r.textContent.includes('recommend-reject-all-acnp'))"
+        ".querySelectorAll('td')].map(td => td.textContent)"
+    )
+    assert "0" not in row[3:6], row
+    assert "set by parameters" in row[3], row
+
+    # The drop anomalies view covers the page's From/To, and says so.
+    text = _open_view(browser, airflow_server, "anomalies")
+    assert "data/db-1" in text
+    assert OLD_ANOMALY_ENDPOINT not in text
+    assert "last 30 days" not in text
+    window = browser.evaluate("document.getElementById('anomaly-window').textContent")
+    assert re.search(r"\d{2}:\d{2}:\d{2} UTC – \d{4}-", window), window
+    browser.evaluate("document.getElementById('scope').start.value = 'now-30d'")
+    browser.evaluate("document.body.dataset.loaded = ''")
+    browser.evaluate("document.querySelector('#scope button[type=submit]').click()")
+    browser.wait_for("document.body.dataset.loaded === 'anomalies'")
+    assert OLD_ANOMALY_ENDPOINT in browser.evaluate("document.body.innerText")
+    browser.screenshot(shots / "anomalies-window.png")

@@ -223,13 +223,15 @@ class TheiaViews:
             "ui/select_namespace_matrix.sql",
             scope.binds(),
             with_cluster=bool(scope.cluster_uuid),
-            limit=MAX_MATRIX_CELLS,
+            limit=MAX_MATRIX_CELLS + 1,  # one more says whether any were left out
         )
+        truncated = len(cells) > MAX_MATRIX_CELLS
+        cells = cells[:MAX_MATRIX_CELLS]
         names = sorted(
             {c["source_namespace"] for c in cells} | {c["destination_namespace"] for c in cells},
             key=lambda n: (n is None, n or ""),
         )
-        return {"namespaces": names, "cells": cells, "truncated": len(cells) == MAX_MATRIX_CELLS}
+        return {"namespaces": names, "cells": cells, "truncated": truncated}
 
     # --- policy recommendation ------------------------------------------------------------
 
