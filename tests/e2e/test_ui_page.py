@@ -13,6 +13,7 @@ import datetime as dt
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -427,18 +428,19 @@ def test_airflow_ui_lists_the_theia_view(airflow_server, token, browser, artifac
 _TIME_WITH_FRACTION = r"\d{2}:\d{2}:\d{2}\.\d"
 
 
-def test_page_reads_as_a_product(airflow_server, token, browser, artifacts_dir):
-    """Layout and wording: the window each view covers, labels, legends, widths at 1400 px."""
-    import re
-
+@pytest.fixture
+def signed_in(airflow_server, token, browser, artifacts_dir):
     browser.call(
         "Network.setCookie", name="_token", value=token, url=airflow_server + "/", path="/",
         httpOnly=True,
     )
     shots = artifacts_dir / "theia-ui"
     shots.mkdir(parents=True, exist_ok=True)
+    return browser, shots
 
-    # Times to the second, in UTC, labelled.
+
+def test_times_show_seconds_in_utc_labelled(airflow_server, signed_in):
+    browser, _ = signed_in
     text = _open_view(browser, airflow_server, "overview")
     assert not re.search(_TIME_WITH_FRACTION, text)
     newest = browser.evaluate(
@@ -448,12 +450,18 @@ def test_page_reads_as_a_product(airflow_server, token, browser, artifacts_dir):
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC", newest), newest
     assert re.search(r"\d{2}:\d{2}:\d{2} UTC", browser.evaluate(
         "document.getElementById('latest-recommendation').textContent"))
-
-    # The flow table fits a 1400 px window, long names and all.
     text = _open_view(browser, airflow_server, "flows")
-    assert LONG_POD in text
     assert "flow end (UTC)" in text
     assert not re.search(_TIME_WITH_FRACTION, text)
+    text = _open_view(browser, airflow_server, "recommendations")
+    assert "started (UTC)" in text
+    assert not re.search(_TIME_WITH_FRACTION, text)
+
+
+def test_the_flow_table_fits_1400_px(airflow_server, signed_in):
+    browser, shots = signed_in
+    text = _open_view(browser, airflow_server, "flows")
+    assert LONG_POD in text
     assert browser.evaluate("window.innerWidth") == 1400
     widths = browser.evaluate(
         "(() => { const t = document.querySelector('#flow-table table');"
@@ -463,41 +471,55 @@ def test_page_reads_as_a_product(airflow_server, token, browser, artifacts_dir):
     assert widths[0] <= widths[1] and widths[2] <= widths[1], widths
     browser.screenshot(shots / "flows-1400.png")
 
-    # Sankey labels of neighbouring pods do not overlap; the matrix has a legend and values.
+
+def test_sankey_labels_do_not_overlap(airflow_server, signed_in):
+    browser, shots = signed_in
     _open_view(browser, airflow_server, "pods")
-    for cls in ("sankey-source", "sankey-destination"):
+    for side in ("source", "destination"):
+        # Label boxes of one side (left: text-anchor end; right: start), top to bottom.
         boxes = browser.evaluate(
-            f"[...document.querySelectorAll('#sankey-svg text.{cls}')]"
+            "[...document.querySelectorAll('#sankey-svg text')]"
+            f".filter(t => (t.getAttribute('text-anchor') === 'end') === {str(side == 'source').lower()})"
             ".map(t => { const b = t.getBBox(); return [b.y, b.y + b.height]; })"
             ".sort((a, b) => a[0] - b[0])"
         )
         assert len(boxes) >= 3
         for (_, bottom), (top, _) in itertools.pairwise(boxes):
-            assert bottom <= top, (cls, boxes)
-    legend = browser.evaluate("document.getElementById('matrix-legend').textContent")
-    assert "bytes" in legend and "denied" in legend
-    browser.evaluate(
-        "document.querySelector('#matrix-svg rect.matrix-cell')"
-        ".dispatchEvent(new MouseEvent('mouseenter'))"
-    )
-    readout = browser.evaluate("document.getElementById('matrix-readout').textContent")
-    assert "→" in readout and "flows" in readout and "denied" in readout, readout
+            assert bottom <= top, (side, boxes)
     browser.screenshot(shots / "pods-layout.png")
 
-    # A static policy says where it comes from instead of "rules 0 / flows 0".
+
+def test_namespace_matrix_has_a_legend_and_values_on_hover(airflow_server, signed_in):
+    browser, _ = signed_in
+    _open_view(browser, airflow_server, "pods")
+    legend = browser.evaluate(
+        "(document.getElementById('matrix-legend') || {}).textContent || ''")
+    assert "bytes" in legend and "denied" in legend
+    browser.evaluate(
+        "document.querySelector('#matrix-svg rect').dispatchEvent(new MouseEvent('mouseenter'))"
+    )
+    readout = browser.evaluate(
+        "(document.getElementById('matrix-readout') || {}).textContent || ''")
+    assert "→" in readout and "flows" in readout and "denied" in readout, readout
+
+
+def test_a_static_policy_says_it_comes_from_parameters(airflow_server, signed_in):
+    browser, _ = signed_in
     _open_view(browser, airflow_server, "recommendations")
     row = browser.evaluate(
         "[...[...document.querySelectorAll('#recommendation-detail tr')]"
         ".find(r => r.textContent.includes('recommend-reject-all-acnp'))"
         ".querySelectorAll('td')].map(td => td.textContent)"
     )
-    assert "0" not in row[3:6], row
+    assert "0" not in row[3:6], row  # not "rules 0 / flows 0"
     assert "set by parameters" in row[3], row
 
-    # The drop anomalies view covers the page's From/To, and says so.
+
+def test_drop_anomalies_cover_the_from_to_window(airflow_server, signed_in):
+    browser, shots = signed_in
     text = _open_view(browser, airflow_server, "anomalies")
     assert "data/db-1" in text
-    assert OLD_ANOMALY_ENDPOINT not in text
+    assert OLD_ANOMALY_ENDPOINT not in text  # 12 days ago, before From=now-7d
     assert "last 30 days" not in text
     window = browser.evaluate("document.getElementById('anomaly-window').textContent")
     assert re.search(r"\d{2}:\d{2}:\d{2} UTC – \d{4}-", window), window
