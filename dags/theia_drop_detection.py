@@ -9,7 +9,8 @@ rules and peers behind each one, records the run in `DROP_DETECTION_RUNS` / `DRO
 location, and alerts every connection in `alert_connections` once per new anomaly.
 
 Methods: `baseline` (default) compares each day with the preceding days of the window
-(`sigma`, `min_history_days`, `min_drops`); `theia` reproduces theia-sf (mean ± 3 sample
+(`sigma`, `min_history_days`, `min_drops`; a lasting level shift is alerted once and becomes
+the baseline after `shift_days`); `theia` reproduces theia-sf (mean ± 3 sample
 standard deviations over all days with drops, at least 3 days).
 
 Alert connections (by id): `http` webhook (JSON with Slack-compatible `text` and an
@@ -26,7 +27,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, dag, task
 
-from theia_sf.airflow.defaults import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL
+from theia_sf.airflow.defaults import WAREHOUSE_POOL, Timeouts, analysis_schedule, service_dag
 from theia_sf.airflow.params import (
     alert_connections_param,
     cluster_uuid_param,
@@ -45,13 +46,12 @@ DROP_ANOMALIES = Asset(
     group="theia",
 )
 
+TIMEOUTS = Timeouts("theia_drop_detection", run_minutes=180)
+
 
 @dag(
-    schedule="@daily",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    schedule=analysis_schedule("@daily"),
+    **service_dag(TIMEOUTS),
     params={
         "method": enum_param(
             "baseline",
@@ -88,6 +88,15 @@ DROP_ANOMALIES = Asset(
             title="Minimum drops",
             description="baseline: an abnormal day has at least this many drops above the mean.",
         ),
+        "shift_days": integer_param(
+            3,
+            minimum=1,
+            maximum=MAX_WINDOW_DAYS,
+            section="Method",
+            title="Level-shift days",
+            description="baseline: a level shift is alerted on its first day; after this many "
+            "days at the new level it becomes the baseline.",
+        ),
         **window_params(30, section="Window"),
         "cluster_uuid": cluster_uuid_param(section="Scope"),
         "granularity": enum_param(
@@ -109,17 +118,22 @@ DROP_ANOMALIES = Asset(
     doc_md=__doc__,
 )
 def theia_drop_detection() -> None:
-    @task(retries=0)
-    def check_params(params: dict, data_interval_end: pendulum.DateTime | None = None) -> dict:
-
+    @task(retries=0, execution_timeout=TIMEOUTS.task("check_params", 5))
+    def check_params(
+        params: dict, dag=None, dag_run=None, data_interval_end: pendulum.DateTime | None = None
+    ) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
         from theia_sf.airflow.alerting import check_alert_connections
+        from theia_sf.airflow.settings import resolve_run
         from theia_sf.detection import DetectionConfig
         from theia_sf.errors import ConfigurationError
         from theia_sf.timewindow import TimeSpecError, Window
 
-        # Cross-field checks and connection look-ups; no warehouse work before they pass.
+        # The deployment settings fill what the run was not given; then cross-field checks
+        # and connection look-ups, before any warehouse work.
+        effective = resolve_run(dag, params, dag_run)
+        params = effective.values
         try:
             config = DetectionConfig(
                 method=params["method"],
@@ -127,6 +141,7 @@ def theia_drop_detection() -> None:
                 sigma=params["sigma"],
                 min_history_days=params["min_history_days"],
                 min_drops=params["min_drops"],
+                shift_days=params["shift_days"],
                 cluster_uuid=params["cluster_uuid"],
             )
             window = Window.resolve(
@@ -142,10 +157,12 @@ def theia_drop_detection() -> None:
             "window": window.to_record(),
             "config": config.to_record(),
             "alert_connections": connections,
+            "params": params,
+            "sources": effective.sources,
         }
 
-    @task(pool=WAREHOUSE_POOL)
-    def detect_drops(params: dict, plan: dict) -> dict:
+    @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("detect_drops", 90))
+    def detect_drops(plan: dict) -> dict:
         import datetime as dt
 
         from theia_sf.airflow import runtime
@@ -154,7 +171,7 @@ def theia_drop_detection() -> None:
         from theia_sf.services.detection import run_drop_detection
         from theia_sf.timewindow import Window
 
-        warehouse = runtime.warehouse(warehouse_name=params["warehouse_name"])
+        warehouse = runtime.warehouse(warehouse_name=plan["params"]["warehouse_name"])
         sql = runtime.sql_library()
         if warehouse.engine == "duckdb":
             with warehouse.session() as session:
@@ -163,13 +180,14 @@ def theia_drop_detection() -> None:
         result = run_drop_detection(warehouse, sql, DetectionConfig(**plan["config"]), window)
         return result.to_record()
 
-    @task(pool=WAREHOUSE_POOL, outlets=[DROP_ANOMALIES])
-    def publish_results(params: dict, summary: dict, outlet_events=None) -> dict:
+    @task(pool=WAREHOUSE_POOL, outlets=[DROP_ANOMALIES],
+          execution_timeout=TIMEOUTS.task("publish_results", 30))  # fmt: skip
+    def publish_results(plan: dict, summary: dict, outlet_events=None) -> dict:
         from theia_sf.airflow import runtime
         from theia_sf.services.detection import publish_results
 
         uris = publish_results(
-            runtime.warehouse(warehouse_name=params["warehouse_name"]),
+            runtime.warehouse(warehouse_name=plan["params"]["warehouse_name"]),
             runtime.sql_library(),
             runtime.object_store(runtime.settings().results_location, create=True),
             summary["run_id"],
@@ -180,14 +198,14 @@ def theia_drop_detection() -> None:
 
     # Outside the warehouse pool: a slow sink must not keep writers waiting. Its warehouse
     # sessions (read what is pending, record each delivery) are short and never span a call.
-    @task
-    def send_alerts(params: dict, plan: dict, summary: dict) -> list:
+    @task(execution_timeout=TIMEOUTS.task("send_alerts", 30))
+    def send_alerts(plan: dict, summary: dict) -> list:
         from theia_sf.airflow import runtime
         from theia_sf.airflow.alerting import build_sinks
         from theia_sf.services.detection import send_alerts
 
         outcomes = send_alerts(
-            runtime.warehouse(warehouse_name=params["warehouse_name"]),
+            runtime.warehouse(warehouse_name=plan["params"]["warehouse_name"]),
             runtime.sql_library(),
             summary["run_id"],
             build_sinks(plan["alert_connections"]),
@@ -196,7 +214,7 @@ def theia_drop_detection() -> None:
 
     plan = check_params()
     summary = detect_drops(plan=plan)
-    publish_results(summary=summary)
+    publish_results(plan=plan, summary=summary)
     send_alerts(plan=plan, summary=summary)
 
 

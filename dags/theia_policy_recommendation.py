@@ -21,7 +21,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, dag, task
 
-from theia_sf.airflow.defaults import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL
+from theia_sf.airflow.defaults import WAREHOUSE_POOL, Timeouts, analysis_schedule, service_dag
 from theia_sf.airflow.params import (
     MAX_FLOW_TUPLES,
     MAX_LIST_ITEMS,
@@ -49,12 +49,12 @@ RECOMMENDED_POLICIES = Asset(
 )
 
 
+TIMEOUTS = Timeouts("theia_policy_recommendation", run_minutes=300)
+
+
 @dag(
-    schedule="30 1 * * *",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    schedule=analysis_schedule("30 1 * * *"),
+    **service_dag(TIMEOUTS),
     params={
         "policy_type": enum_param(
             PolicyType.ANP_DENY_APPLIED.value,
@@ -120,17 +120,22 @@ RECOMMENDED_POLICIES = Asset(
     doc_md=__doc__,
 )
 def theia_policy_recommendation() -> None:
-    @task(retries=0)
-    def resolve_window(params: dict, data_interval_end: pendulum.DateTime | None = None) -> dict:
-
+    @task(retries=0, execution_timeout=TIMEOUTS.task("resolve_window", 5))
+    def resolve_window(
+        params: dict, dag=None, dag_run=None, data_interval_end: pendulum.DateTime | None = None
+    ) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
+        from theia_sf.airflow.settings import resolve_run
         from theia_sf.errors import ConfigurationError
         from theia_sf.recommendation.model import Options
         from theia_sf.services.recommendation import validate_cluster_uuid, validate_limit
         from theia_sf.timewindow import TimeSpecError, Window
 
-        # Cross-field checks the per-Param schemas cannot express; no warehouse work yet.
+        # The deployment settings fill what the run was not given; then the cross-field
+        # checks the per-Param schemas cannot express. No warehouse work yet.
+        effective = resolve_run(dag, params, dag_run)
+        params = effective.values
         try:
             Options.create(
                 policy_type=params["policy_type"],
@@ -149,10 +154,10 @@ def theia_policy_recommendation() -> None:
             )
         except (ConfigurationError, TimeSpecError) as error:
             raise AirflowFailException(f"invalid Params (start/end/lookback...): {error}") from None
-        return window.to_record()
+        return {"window": window.to_record(), "params": params, "sources": effective.sources}
 
-    @task(pool=WAREHOUSE_POOL)
-    def recommend_policies(params: dict, window: dict) -> dict:
+    @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("recommend_policies", 240))
+    def recommend_policies(plan: dict) -> dict:
         import datetime as dt
 
         from airflow.sdk.exceptions import AirflowFailException
@@ -164,6 +169,7 @@ def theia_policy_recommendation() -> None:
         from theia_sf.services.recommendation import SelfCheckError, run_policy_recommendation
         from theia_sf.timewindow import Window
 
+        params, window = plan["params"], plan["window"]
         warehouse = runtime.warehouse(warehouse_name=params["warehouse_name"])
         sql = runtime.sql_library()
         if warehouse.engine == "duckdb":
@@ -193,13 +199,14 @@ def theia_policy_recommendation() -> None:
             raise AirflowFailException(str(error)) from error
         return summary.to_record()
 
-    @task(pool=WAREHOUSE_POOL, outlets=[RECOMMENDED_POLICIES])
-    def publish_policies(params: dict, summary: dict, outlet_events=None) -> dict:
+    @task(pool=WAREHOUSE_POOL, outlets=[RECOMMENDED_POLICIES],
+          execution_timeout=TIMEOUTS.task("publish_policies", 30))  # fmt: skip
+    def publish_policies(plan: dict, summary: dict, outlet_events=None) -> dict:
         from theia_sf.airflow import runtime
         from theia_sf.services.recommendation import publish_recommendation
 
         uris = publish_recommendation(
-            runtime.warehouse(warehouse_name=params["warehouse_name"]),
+            runtime.warehouse(warehouse_name=plan["params"]["warehouse_name"]),
             runtime.sql_library(),
             runtime.object_store(runtime.settings().results_location, create=True),
             summary["run_id"],
@@ -208,7 +215,8 @@ def theia_policy_recommendation() -> None:
             outlet_events[RECOMMENDED_POLICIES].extra = {"run_id": summary["run_id"], **uris}
         return {"run_id": summary["run_id"], **uris}
 
-    publish_policies(summary=recommend_policies(window=resolve_window()))
+    plan = resolve_window()
+    publish_policies(plan=plan, summary=recommend_policies(plan=plan))
 
 
 theia_policy_recommendation()

@@ -35,10 +35,12 @@ def test_dag_shape(dag):
     assert [o.name for o in outlets] == ["theia_drop_anomalies"]
     assert dag.get_task("check_params").retries == 0
     assert dag.get_task("send_alerts").retries >= 1  # a failed delivery is retried
-    assert dag.get_task("check_params").downstream_task_ids == {"detect_drops", "send_alerts"}
+    assert dag.get_task("check_params").downstream_task_ids == {
+        "detect_drops", "publish_results", "send_alerts",
+    }  # fmt: skip
     assert set(dag.params) == {
         "method", "start", "end", "lookback", "cluster_uuid", "granularity", "sigma",
-        "min_history_days", "min_drops", "alert_connections", "warehouse_name",
+        "min_history_days", "min_drops", "shift_days", "alert_connections", "warehouse_name",
     }  # fmt: skip
 
 
@@ -61,6 +63,7 @@ def test_defaults_validate(dag):
         ("sigma", "three"),
         ("min_history_days", 0),
         ("min_drops", -1),
+        ("shift_days", 0),
         ("start", "yesterday"),
         ("end", "2024-05-01"),
         ("lookback", 0),
@@ -97,8 +100,9 @@ def _check(dag, conf):
 
     task = dag.get_task("check_params")
     return task.python_callable(
-        params=validated_conf(dag, conf), data_interval_end=pendulum.datetime(2024, 5, 31, tz="UTC")
-    )
+        params=validated_conf(dag, conf), dag=dag,
+        data_interval_end=pendulum.datetime(2024, 5, 31, tz="UTC"),
+    )  # fmt: skip
 
 
 def test_check_params_resolves_the_window_and_config(dag, monkeypatch):
@@ -110,6 +114,7 @@ def test_check_params_resolves_the_window_and_config(dag, monkeypatch):
     }
     assert plan["config"]["sigma"] == 4.0 and plan["config"]["granularity"] == "workload"
     assert plan["alert_connections"] == ["ops_webhook"]
+    assert plan["config"]["shift_days"] == 3
 
 
 def test_run_without_data_interval_ends_its_window_now(dag):
@@ -117,7 +122,9 @@ def test_run_without_data_interval_ends_its_window_now(dag):
 
     task = dag.get_task("check_params")
     before = dt.datetime.now(dt.UTC)
-    plan = task.python_callable(params=validated_conf(dag, {"lookback": 2}), data_interval_end=None)
+    plan = task.python_callable(
+        params=validated_conf(dag, {"lookback": 2}), dag=dag, data_interval_end=None
+    )
     end = dt.datetime.fromisoformat(plan["window"]["end"])
     assert before <= end <= dt.datetime.now(dt.UTC)
     assert end - dt.datetime.fromisoformat(plan["window"]["start"]) == dt.timedelta(days=2)

@@ -179,6 +179,7 @@ def test_the_first_task_refuses_impossible_windows_in_a_sentence(dags, conf, sen
     with pytest.raises(AirflowFailException) as info:
         task.python_callable(
             params=validated_conf(dag, conf),
+            dag=dag,
             data_interval_end=pendulum.datetime(2024, 5, 31, tz="UTC"),
         )
     assert sentence in str(info.value)

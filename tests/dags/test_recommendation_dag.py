@@ -92,8 +92,8 @@ def _resolve(dag, conf):
     task = dag.get_task("resolve_window")
     params = validated_conf(dag, conf)
     return task.python_callable(
-        params=params, data_interval_end=pendulum.datetime(2024, 5, 8, tz="UTC")
-    )
+        params=params, dag=dag, data_interval_end=pendulum.datetime(2024, 5, 8, tz="UTC")
+    )["window"]
 
 
 def test_window_defaults_to_interval_end_minus_lookback(dag):
@@ -107,7 +107,9 @@ def test_run_without_data_interval_ends_now(dag):
     import datetime as dt
 
     task = dag.get_task("resolve_window")
-    window = task.python_callable(params=validated_conf(dag, {"lookback": 1}), data_interval_end=None)
+    window = task.python_callable(
+        params=validated_conf(dag, {"lookback": 1}), dag=dag, data_interval_end=None
+    )["window"]
     end = dt.datetime.fromisoformat(window["end"])
     assert abs((dt.datetime.now(dt.UTC) - end).total_seconds()) < 600
     assert end - dt.datetime.fromisoformat(window["start"]) == dt.timedelta(days=1)
