@@ -61,7 +61,9 @@ def require_connection(conn_id: str, purpose: str) -> Any:
     return conn
 
 
-def _duckdb(conn: Any | None, warehouse_name: str | None, temporary: bool) -> Warehouse:
+def _duckdb(
+    conn: Any | None, warehouse_name: str | None, temporary: bool, login_timeout: float | None
+) -> Warehouse:
     from theia_sf.adapters.duckdb import DuckDBWarehouse
 
     extra = conn.extra_dejson if conn is not None else {}
@@ -69,7 +71,9 @@ def _duckdb(conn: Any | None, warehouse_name: str | None, temporary: bool) -> Wa
     return DuckDBWarehouse(_duckdb_file(conn), memory_limit=memory_limit)
 
 
-def _snowflake(conn: Any, warehouse_name: str | None, temporary: bool) -> Warehouse:
+def _snowflake(
+    conn: Any, warehouse_name: str | None, temporary: bool, login_timeout: float | None
+) -> Warehouse:
     from airflow.providers.snowflake.hooks.snowflake import SnowflakeHook
 
     from theia_sf.adapters.snowflake import SnowflakeWarehouse
@@ -77,8 +81,26 @@ def _snowflake(conn: Any, warehouse_name: str | None, temporary: bool) -> Wareho
     hook = SnowflakeHook(snowflake_conn_id=WAREHOUSE_CONN_ID)
     extra = conn.extra_dejson
     configured = warehouse_name or extra.get("warehouse")
+    connect = hook.get_conn
+    if login_timeout is not None:
+        seconds = max(1, round(login_timeout))
+
+        def connect() -> Any:
+            from snowflake.connector import connect as snowflake_connect
+
+            # The hook's parameters (every authentication method it supports) plus the
+            # bounds; get_conn takes no connector arguments.
+            con = snowflake_connect(
+                **{**hook._get_conn_params(), "login_timeout": seconds,
+                   "socket_timeout": seconds}
+            )
+            # Only the login is bounded this tightly: a query answers "in progress" after
+            # about 45 s and is then polled, so queries keep the connector's default.
+            con._socket_timeout = None
+            return con
+
     return SnowflakeWarehouse(
-        hook.get_conn,
+        connect,
         database=extra.get("database") or None,
         schema="THEIA",
         warehouse_name=configured,
@@ -86,15 +108,18 @@ def _snowflake(conn: Any, warehouse_name: str | None, temporary: bool) -> Wareho
     )
 
 
+# (connection, warehouse_name, temporary, login_timeout) -> the engine's adapter
+Builder = Callable[[Any, str | None, bool, float | None], Warehouse]
+
 # Connection type of ``theia_warehouse`` -> (engine, adapter builder). ``duckdb`` is the type
 # apache-airflow-providers-duckdb registers, ``snowflake`` the Snowflake provider's.
-ENGINES: dict[str, tuple[str, Callable[[Any, str | None, bool], Warehouse]]] = {
+ENGINES: dict[str, tuple[str, Builder]] = {
     "duckdb": ("duckdb", _duckdb),
     "snowflake": ("snowflake", _snowflake),
 }
 
 
-def _engine_entry(conn: Any | None) -> tuple[str, Callable[[Any, str | None, bool], Warehouse]]:
+def _engine_entry(conn: Any | None) -> tuple[str, Builder]:
     conn_type = (conn.conn_type or "") if conn is not None else ""
     try:
         return ENGINES[conn_type or "duckdb"]
@@ -120,14 +145,21 @@ def duckdb_path() -> Path:
     return _duckdb_file(get_connection(WAREHOUSE_CONN_ID))
 
 
-def warehouse(*, warehouse_name: str | None = None, temporary: bool = True) -> Warehouse:
+def warehouse(
+    *,
+    warehouse_name: str | None = None,
+    temporary: bool = True,
+    login_timeout: float | None = None,
+) -> Warehouse:
     """The warehouse behind ``theia_warehouse``.
 
     On Snowflake, ``warehouse_name`` selects the virtual warehouse; without it (and without
     one in the connection) a temporary X-Small warehouse lives for each session.
+    ``login_timeout`` bounds connecting and logging in (seconds; the connector's default
+    retries for minutes), for callers that answer a person waiting.
     """
     conn = get_connection(WAREHOUSE_CONN_ID)
-    return _engine_entry(conn)[1](conn, warehouse_name, temporary)
+    return _engine_entry(conn)[1](conn, warehouse_name, temporary, login_timeout)
 
 
 def aws_client(service: str, *, region_name: str | None = None) -> Any:
