@@ -1,5 +1,6 @@
-"""A real Airflow of its own (no demo data): strict conf over REST, the DuckDB provider's
-connection type, and a ``theia_warehouse`` connection made through the REST API used by a run.
+"""A real Airflow of its own (started as ``make run`` does, without demo data): strict conf
+over REST, the DuckDB provider's connection type, and a ``theia_warehouse`` connection made
+through the REST API used by a run.
 """
 
 from __future__ import annotations
@@ -30,19 +31,10 @@ MISSPELT = {
 }
 
 
-class RestOnlyAirflow(LocalAirflow):
-    """Like ``make run``, but ``theia_warehouse`` is left to the metadata database."""
-
-    def env(self) -> dict[str, str]:
-        env = super().env()
-        env.pop("AIRFLOW_CONN_THEIA_WAREHOUSE", None)
-        return env
-
-
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory):
     base = tmp_path_factory.mktemp("strict")
-    af = RestOnlyAirflow(base / "airflow", base / "theia", port=free_port(), users={"admin": ""})
+    af = LocalAirflow(base / "airflow", base / "theia", port=free_port(), users={"admin": ""})
     af.init()
     af.start()
     try:
@@ -98,6 +90,12 @@ def test_the_embedded_engine_connection_type_is_registered(airflow):
 
 
 def test_a_warehouse_connection_made_over_rest_is_used_by_a_run(airflow, tmp_path):
+    # make run's own connection is in the metadata database, where the UI lists and edits it.
+    made = airflow.request("GET", "/api/v2/connections/theia_warehouse")
+    assert made["conn_type"] == "duckdb"
+    assert made["host"] == str(airflow.data_dir / "theia.duckdb")
+    airflow.request("DELETE", "/api/v2/connections/theia_warehouse")
+
     path = tmp_path / "made-over-rest.duckdb"
     airflow.request("POST", "/api/v2/connections", {
         "connection_id": "theia_warehouse", "conn_type": "duckdb", "host": str(path),
