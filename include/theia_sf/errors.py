@@ -13,3 +13,7 @@ class ConfigurationError(TheiaError):
 
 class WarehouseBusyError(TheiaError):
     """The embedded database stayed locked by another process for too long."""
+
+
+class StatementCancelled(TheiaError):
+    """A running statement was stopped in the engine because its task was ended."""
