@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import logging
-import threading
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 from dagtest import load_dag, validated_conf
@@ -144,65 +141,6 @@ def test_analyses_are_nightly_by_default_and_can_follow_the_flows(monkeypatch):
         assert isinstance(timetable, AssetOrTimeSchedule)
         assert timetable.asset_condition.name == "theia_flows"
         assert timetable.timetable.expression in (cron, "0 0 * * *")
-
-
-class _Inbox(http.server.BaseHTTPRequestHandler):
-    bodies: ClassVar[list] = []
-
-    def do_POST(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        type(self).bodies.append(json.loads(self.rfile.read(length)))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-class _TI:
-    dag_id = "theia_drop_detection"
-    run_id = "scheduled__2026-01-01T00:00:00+00:00"
-    task_id = "detect_drops"
-    log_url = "http://airflow.example/dags/theia_drop_detection/runs/r/tasks/detect_drops"
-
-    def xcom_pull(self, task_ids, key):
-        assert (task_ids, key) == ("detect_drops", "theia_failure")
-        return "ConfigurationError: the {{ warehouse }} is gone"
-
-
-def test_the_failure_message_reaches_the_webhook_and_a_dead_one_is_logged(monkeypatch, caplog):
-    from theia_sf.airflow.notify import notify_run_failure
-
-    _Inbox.bodies = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Inbox)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    dead = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Inbox)
-    dead_port = dead.server_address[1]
-    dead.server_close()  # nothing listens there any more
-    monkeypatch.setenv("AIRFLOW_CONN_DEAD_HOOK", json.dumps(
-        {"conn_type": "http", "host": f"http://127.0.0.1:{dead_port}/hook"}))  # fmt: skip
-    monkeypatch.setenv("AIRFLOW_CONN_OPS_HOOK", json.dumps(
-        {"conn_type": "http", "host": f"http://127.0.0.1:{server.server_address[1]}/hook"}))  # fmt: skip
-    monkeypatch.setenv("AIRFLOW_VAR_THEIA_SERVICE",
-                       json.dumps({"failure_alert_connections": ["dead_hook", "ops_hook"]}))  # fmt: skip
-    ti = _TI()
-    try:
-        with caplog.at_level(logging.INFO, logger="theia_sf.airflow.notify"):
-            notify_run_failure({"ti": ti, "run_id": ti.run_id, "reason": "task_failure"})
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert len(_Inbox.bodies) == 1
-    body = _Inbox.bodies[0]
-    assert body["dag_id"] == "theia_drop_detection" and body["task_id"] == "detect_drops"
-    assert body["run_id"] == ti.run_id and body["log_url"] == ti.log_url
-    assert body["error"] == "ConfigurationError: the {{ warehouse }} is gone"
-    assert body["text"].startswith(
-        "theia: DAG theia_drop_detection run scheduled__2026-01-01T00:00:00+00:00 failed in task "
-        "detect_drops: ConfigurationError: the {{ warehouse }} is gone"
-    )
-    assert "failure alert through dead_hook was not delivered" in caplog.text
-    assert "failure alert sent through ops_hook" in caplog.text
 
 
 def test_a_timed_out_run_names_the_reason(monkeypatch):

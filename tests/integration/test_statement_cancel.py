@@ -6,6 +6,7 @@ timeout``, used here as the task runner uses it) and a task marked failed with S
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -68,19 +69,26 @@ def test_duckdb_statement_outliving_the_task_timeout_is_interrupted(tmp_path):
     assert IN_FLIGHT.cancel_all() == 0
 
 
-def test_duckdb_statement_of_a_task_marked_failed_is_interrupted(tmp_path):
-    # Airflow's task runner answers SIGTERM by calling the operator's on_kill and returning.
+@contextlib.contextmanager
+def sigterm_after(seconds):
+    """SIGTERM to this process after ``seconds``, handled as Airflow's task runner does (it
+    calls the operator's on_kill and returns); yields the signals heard."""
     heard = []
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: heard.append(signum))
-    timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGTERM))
+    timer = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
     try:
-        with DuckDBWarehouse(tmp_path / "theia.duckdb").session() as session:
-            timer.start()
-            with pytest.raises(StatementCancelled, match="slow was interrupted"):
-                session.fetch(SLOW)
+        yield heard
     finally:
         timer.cancel()
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_duckdb_statement_of_a_task_marked_failed_is_interrupted(tmp_path):
+    with DuckDBWarehouse(tmp_path / "theia.duckdb").session() as session, \
+            sigterm_after(1.5) as heard, \
+            pytest.raises(StatementCancelled, match="slow was interrupted"):  # fmt: skip
+        session.fetch(SLOW)
     assert heard == [signal.SIGTERM]
 
 
@@ -145,16 +153,10 @@ def test_snowflake_statement_outliving_the_task_timeout_is_cancelled_server_side
 
 def test_snowflake_statement_of_a_task_marked_failed_is_cancelled_server_side():
     con = SnowflakeDouble()
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM))
-    try:
-        with SnowflakeWarehouse(lambda: con).session() as session:
-            timer.start()
-            with pytest.raises(CancelError, match="canceled"):
-                session.fetch(SLOW_SNOWFLAKE)
-    finally:
-        timer.cancel()
-        signal.signal(signal.SIGTERM, previous)
+    with SnowflakeWarehouse(lambda: con).session() as session, sigterm_after(1.0) as heard, \
+            pytest.raises(CancelError, match="canceled"):  # fmt: skip
+        session.fetch(SLOW_SNOWFLAKE)
+    assert heard == [signal.SIGTERM]
     assert any(t.startswith("SELECT SYSTEM$CANCEL_ALL_QUERIES") for t, _ in con.executed)
 
 

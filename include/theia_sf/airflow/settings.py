@@ -20,12 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from theia_sf.airflow.onboarding import CONNECTION_ID_PATTERN
 from theia_sf.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
 SERVICE_VARIABLE = "theia_service"
-CONNECTION_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
 CONNECTION_IDS_SCHEMA = {
     "type": "array",
     "items": {"type": "string", "pattern": CONNECTION_ID_PATTERN},
