@@ -15,5 +15,9 @@ class WarehouseBusyError(TheiaError):
     """The embedded database stayed locked by another process for too long."""
 
 
+class WarehouseUnavailableError(TheiaError):
+    """The warehouse could not be reached or refused the login (network, account, credentials)."""
+
+
 class StatementCancelled(TheiaError):
     """A running statement was stopped in the engine because its task was ended."""

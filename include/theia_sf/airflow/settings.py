@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from theia_sf.airflow.onboarding import CONNECTION_ID_PATTERN
+from theia_sf.airflow.params import CONNECTION_ID_PATTERN
 from theia_sf.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
