@@ -19,7 +19,9 @@ Alert connections (by id): `http` webhook (JSON with Slack-compatible `text` and
 `channel` extra) through the Slack provider. An undefined connection fails the first task, before any warehouse work; a failed
 delivery fails `send_alerts` (retries apply) and leaves the anomalies un-alerted.
 
-Logic: `theia_sf.services.detection`. This file only wires it to Airflow.
+Scheduled runs take their Params from the Airflow Variable `theia_drop_detection` (deployment
+settings); a Param given in the run's conf wins. Logic: `theia_sf.services.detection`. This
+file only wires it to Airflow.
 """
 
 from __future__ import annotations

@@ -41,11 +41,14 @@ TIMEOUTS = Timeouts("theia_ingest_flows", run_minutes=60)
 def theia_ingest_flows() -> None:
     @task(pool=WAREHOUSE_POOL, outlets=[FLOWS],
           execution_timeout=TIMEOUTS.task("load_new_flow_files", 45))  # fmt: skip
-    def load_new_flow_files(params: dict, dag=None, dag_run=None) -> dict:
+    def load_new_flow_files(params: dict, dag=None, dag_run=None, outlet_events=None) -> dict:
         from theia_sf.airflow.ingestion import load_new_flow_files
         from theia_sf.airflow.settings import resolve_run
 
-        return load_new_flow_files(resolve_run(dag, params, dag_run).values["layout"])
+        report = load_new_flow_files(resolve_run(dag, params, dag_run).values["layout"])
+        if outlet_events is not None:  # downstream DAGs see what this run loaded
+            outlet_events[FLOWS].extra = {k: v for k, v in report.items() if k != "files"}
+        return report
 
     load_new_flow_files()
 
