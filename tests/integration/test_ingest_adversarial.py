@@ -160,7 +160,7 @@ def _poison_run(duckdb_warehouse, sql, flows, good_file_lines):
 @pytest.mark.parametrize("last", [False, True], ids=["among-good-lines", "last-line"])
 def test_a_line_longer_than_the_reader_buffer_is_rejected(tmp_path, duckdb_warehouse, sql,
                                                           lines, last):
-    # 33 MiB: past DuckDB's 32 MiB CSV buffer. Among good lines the parallel reader gave up
+    # 33 MiB: past DuckDB's CSV buffer (about 32 MB). Among good lines the parallel reader gave up
     # on the file; as the last line (with its newline) it dropped it without a word.
     flows = tmp_path / "flows"
     huge = _with(lines[5], LABELS, '{"app":"' + "x" * (33 * 2**20) + '"}')
@@ -277,7 +277,7 @@ def test_labels_must_be_a_flat_string_map(tmp_path, duckdb_warehouse, sql, lines
 
 
 def test_one_huge_line_without_newline_is_rejected(tmp_path, duckdb_warehouse, sql, lines):
-    # 40 MiB, past the reader's 32 MiB buffer: DuckDB took it as 0 rows and no error.
+    # 40 MiB, past the reader's buffer (about 32 MB): DuckDB took it as 0 rows and no error.
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "huge.csv").write_bytes(b"x" * (40 * 2**20))
