@@ -142,9 +142,9 @@ class FileScan:
 def scan_file(path: Path) -> FileScan:
     """The file's identity, and what its fast load must account for.
 
-    DuckDB's parallel CSV reader takes a last line longer than its buffer (about 32 MB) without a word (it
-    drops it, or loads it unchecked), so the loader must know how long the last line is;
-    the line count catches any other row the reader would lose."""
+    DuckDB's parallel CSV reader takes a last line longer than its buffer (about 32 MB)
+    without a word (it drops it, or loads it unchecked), so the loader must know how long
+    the last line is; the line count catches any other row the reader would lose."""
     sha = hashlib.sha256()
     newlines = 0
     current = 0  # bytes of the line in progress
