@@ -16,10 +16,11 @@ Logic: `theia_sf.ingest.ingest_flows`.
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
 from theia_sf.airflow.assets import FLOWS
 from theia_sf.airflow.defaults import WAREHOUSE_POOL, Timeouts, service_dag
+from theia_sf.airflow.params import enum_param
 from theia_sf.layouts import LAYOUT_NAMES
 
 TIMEOUTS = Timeouts("theia_ingest_flows", run_minutes=60)
@@ -29,10 +30,10 @@ TIMEOUTS = Timeouts("theia_ingest_flows", run_minutes=60)
     schedule="*/5 * * * *",
     **service_dag(TIMEOUTS),
     params={
-        "layout": Param(
+        "layout": enum_param(
             None,
-            type=["null", "string"],
-            enum=[None, *LAYOUT_NAMES],
+            {None: "the THEIA_FLOW_LAYOUT setting", **{name: name for name in LAYOUT_NAMES}},
+            title="Flow-record layout",
             description="Flow-record layout of the files (Antrea version); empty: the "
             "THEIA_FLOW_LAYOUT setting (default auto, detected per file).",
         ),

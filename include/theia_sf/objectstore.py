@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import secrets
 import shutil
 import stat
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,10 +157,18 @@ class LocalObjectStore:
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)  # readers never see a half-written file
+        # Created with the process umask, as any other writer's files (mkstemp would make them
+        # 0600, unreadable to a web server or Grafana reading the results folder); the dot name
+        # keeps listings from seeing it.
+        tmp = path.with_name(f".tmp-{secrets.token_hex(8)}-{path.name}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)  # readers never see a half-written file
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         return self.uri(key)
 
     def get_bytes(self, key: str) -> bytes:

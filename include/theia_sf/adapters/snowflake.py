@@ -19,6 +19,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from theia_sf.errors import WarehouseUnavailableError
 from theia_sf.sql import Query, ident
 from theia_sf.warehouse import IN_FLIGHT, row_binds, rows_as_dicts
 
@@ -200,7 +201,13 @@ class SnowflakeWarehouse:
     def session(
         self, *, read_only: bool = False, bulk_text: bool = False, streaming: bool = False
     ) -> Iterator[SnowflakeSession]:
-        con = self._connect()
+        try:
+            con = self._connect()
+        except Exception as error:  # the connector raises its own errors, and OSError
+            raise WarehouseUnavailableError(
+                f"cannot connect to Snowflake: {error}; check the theia_warehouse connection "
+                "(account, host, credentials) and the network"
+            ) from error
         session = SnowflakeSession(con)
         temp: str | None = None
         try:
