@@ -1,8 +1,9 @@
 -- Dropped or rejected flow records per endpoint, direction and UTC day of flow start.
 -- Structure: flows_table, granularity, with_cluster, with_day_range (false here),
 --   zero_fill: days without drops count as 0, from the first day of the window on which the
---   cluster reported any dropped flow (so an endpoint that starts dropping has a history of
---   zero days, and days before any data was collected are not invented) to :last_day;
+--   endpoint was seen in any flow (as source or destination, dropped or not) to :last_day,
+--   so an endpoint that starts dropping has a history of zero days, and a pod created
+--   mid-window is not compared with days before it existed;
 --   theia_stats: add theia-sf's statistics over all days of the series (n_days, mean_drops,
 --   stdev_drops as the sample standard deviation); theia-sf keeps only days with drops;
 --   with_min_peak: only series whose largest day has at least :min_peak drops (the others
@@ -34,13 +35,35 @@ calendar (day) AS (
 series AS (
     SELECT DISTINCT endpoint, direction FROM daily
 ),
-data_start AS (
-    SELECT MIN(day) AS first_day FROM daily
+seen AS (
+    -- Each side's first flow, grouped on the raw columns so the endpoint name (and the
+    -- workload regular expression) is computed on reduced rows.
+    SELECT sourcePodNamespace AS ep_ns, sourcePodName AS ep_pod, sourceIP AS ep_ip,
+           MIN(flowStartSeconds) AS first_start
+    FROM {{ flows_table | ident }}
+    WHERE flowStartSeconds >= :start_ts AND flowEndSeconds < :end_ts
+{%- if with_cluster %}
+      AND clusterUUID = :cluster_uuid
+{%- endif %}
+    GROUP BY 1, 2, 3
+    UNION ALL
+    SELECT destinationPodNamespace, destinationPodName, destinationIP, MIN(flowStartSeconds)
+    FROM {{ flows_table | ident }}
+    WHERE flowStartSeconds >= :start_ts AND flowEndSeconds < :end_ts
+{%- if with_cluster %}
+      AND clusterUUID = :cluster_uuid
+{%- endif %}
+    GROUP BY 1, 2, 3
+),
+first_seen AS (
+    SELECT {{ endpoint('ep') }} AS endpoint, TO_DATE(MIN(first_start)) AS first_day
+    FROM seen
+    GROUP BY 1
 ),
 counts AS (
     SELECT s.endpoint, s.direction, c.day, COALESCE(d.drops, 0) AS drops
     FROM series AS s
-    CROSS JOIN data_start AS f
+    JOIN first_seen AS f ON f.endpoint = s.endpoint
     JOIN calendar AS c ON c.day >= f.first_day
     LEFT JOIN daily AS d
       ON d.endpoint = s.endpoint AND d.direction = s.direction AND d.day = c.day

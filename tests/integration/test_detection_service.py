@@ -142,6 +142,9 @@ def test_results_are_published_as_json(worked, sql, tmp_path):
     assert doc["run"]["run_id"] == result.run_id
     assert doc["run"]["window_start"].startswith("2023-03-01T00:00:00")
     assert [a["endpoint"] for a in doc["anomalies"]] == ["shop/web-7d9f"]  # no generated suffix
+    # Antrea's policy type enum is published by name (2 is an Antrea NetworkPolicy).
+    (rule,) = doc["anomalies"][0]["attribution"]["rules"]
+    assert rule["policy_type"] == "AntreaNetworkPolicy"
 
 
 def test_failed_run_is_recorded_and_raises(worked, sql):
@@ -200,4 +203,24 @@ def test_summary_is_small_and_lists_the_strongest_anomalies(worked, sql):
             "top_policy": "shop/deny-web",
             "top_rule": "ingress-rule-0",
         }
+    ]
+
+
+def test_pod_created_mid_window_is_not_flagged_for_its_absent_past(tmp_path, sql):
+    warehouse = migrated_duckdb_file(tmp_path / "theia.duckdb", sql)
+    old = [dropped(day, i) for day in range(14) for i in range(5)]  # data from day 0 on
+    # A new pod from day 7 on, dropping 40 flows every day: steady from its first day.
+    new = {"destinationPodName": "cart-0", "destinationIP": "10.0.2.10"}
+    rows = old + [dropped(day, i, **new) for day in range(7, 14) for i in range(40)]
+    insert_flows_in_one_transaction(warehouse, rows)
+    window = Window(D1, D1 + dt.timedelta(days=14))
+    result = run_drop_detection(warehouse, sql, DetectionConfig(granularity="pod"), window)
+    # Before histories started at an endpoint's first flow, day 7 was flagged (40 vs zeros).
+    assert [a.endpoint for a in result.anomalies] == []
+    # The same pod, seen in allowed flows from day 2 on, did start dropping on day 7.
+    allowed = {**new, "ingressNetworkPolicyRuleAction": 1}
+    insert_flows_in_one_transaction(warehouse, [dropped(day, 0, **allowed) for day in (2, 5)])
+    result = run_drop_detection(warehouse, sql, DetectionConfig(granularity="pod"), window)
+    assert [(a.endpoint, a.day.isoformat()) for a in result.anomalies] == [
+        ("shop/cart-0", "2023-03-08")
     ]

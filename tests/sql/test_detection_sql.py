@@ -137,30 +137,56 @@ def test_workload_granularity_strips_generated_suffixes(warehouse, sql):
     assert got == {"shop/web": 3, "shop/agent": 1, "shop/my-redis": 1, "shop/db-0": 1}
 
 
-def test_zero_fill_from_first_data_day_to_window_end(warehouse, sql):
+def test_zero_fill_starts_when_each_endpoint_was_first_seen_in_any_flow(warehouse, sql):
     a = {"destinationPodName": "a-7c9f8b6d5-b8c9d"}
     b = {"destinationPodName": "b-7c9f8b6d5-b8c9d"}
+    c = {"destinationPodName": "c-7c9f8b6d5-b8c9d"}
     insert(
         warehouse,
         [
             flow(1, ingress=2, **a),
             flow(1, 11, ingress=2, **a),
             flow(3, ingress=2, **a),
-            flow(2, ingress=2, **b),
+            flow(2, ingress=2, **b),  # b: first seen when it first dropped
+            flow(0, **c),  # c: an allowed flow on 05-01, then drops from 05-03
+            flow(2, ingress=2, **c),
+            flow(-1, sourcePodName="b-7c9f8b6d5-b8c9d"),  # before the window: not history
         ],
     )
     got = counts(warehouse, sql, DetectionConfig())
     assert [(r[0], r[2], r[3]) for r in got] == [
-        # Data starts on 05-02 (nothing was dropped on 05-01): no day is invented before it.
-        ("shop/a", "2024-05-02", 2),
+        ("shop/a", "2024-05-02", 2),  # a's first flow is on 05-02: no day before is invented
         ("shop/a", "2024-05-03", 0),
         ("shop/a", "2024-05-04", 1),
-        ("shop/b", "2024-05-02", 0),  # b starts dropping later: zero history before it
-        ("shop/b", "2024-05-03", 1),
+        ("shop/b", "2024-05-03", 1),  # b did not exist before 05-03: no zero history
         ("shop/b", "2024-05-04", 0),
+        ("shop/c", "2024-05-01", 0),  # c was seen without drops: zero history from then
+        ("shop/c", "2024-05-02", 0),
+        ("shop/c", "2024-05-03", 1),
+        ("shop/c", "2024-05-04", 0),
     ]
     # theia keeps theia-sf's data: days with drops only.
-    assert len(counts(warehouse, sql, DetectionConfig(method="theia"))) == 3
+    assert len(counts(warehouse, sql, DetectionConfig(method="theia"))) == 4
+
+
+def test_history_of_a_workload_starts_with_its_first_pod_seen_as_a_source(warehouse, sql):
+    insert(
+        warehouse,
+        [
+            # The workload's first pod only ever sends (egress side of an allowed flow).
+            flow(0, sourcePodName="web-7c9f8b6d5-x2x7k", destinationPodName="db-0"),
+            flow(3, ingress=2),  # a later pod of the same workload is dropped on 05-04
+        ],
+    )
+    got = counts(warehouse, sql, DetectionConfig())
+    assert [(r[0], r[2], r[3]) for r in got] == [
+        ("shop/web", "2024-05-01", 0),
+        ("shop/web", "2024-05-02", 0),
+        ("shop/web", "2024-05-03", 0),
+        ("shop/web", "2024-05-04", 1),
+    ]
+    pods = counts(warehouse, sql, DetectionConfig(granularity="pod"))
+    assert [(r[0], r[2]) for r in pods] == [("shop/web-7c9f8b6d5-b8c9d", "2024-05-04")]
 
 
 def test_theia_statistics_in_sql_match_the_reference(warehouse, sql):
@@ -273,6 +299,6 @@ def test_min_peak_keeps_only_series_that_can_be_anomalous_and_totals_cover_all(w
         got = select_daily_counts(session, sql, DetectionConfig(), WINDOW, min_peak=5)
         none = select_daily_counts(session, sql, DetectionConfig(), WINDOW, min_peak=6)
     assert {r[0] for r in got.rows} == {"shop/busy"}
-    assert len(got.rows) == 4  # zero-filled from the first data day (05-01) to 05-04
+    assert len(got.rows) == 3  # zero-filled from busy's first flow (05-02) to 05-04
     assert (got.dropped_flows, got.series_count) == (7, 2)
     assert (none.rows, none.dropped_flows, none.series_count) == ([], 7, 2)

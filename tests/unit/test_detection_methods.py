@@ -199,3 +199,87 @@ def test_anomaly_key_ignores_method_but_not_scope():
     assert anomaly_key(cluster_uuid=None, granularity="pod", **k) != anomaly_key(
         cluster_uuid="8f4c0c8e-2b1e-4a4f-9a57-6f2a7a4b9d10", granularity="pod", **k
     )
+
+
+# --- level shifts -------------------------------------------------------------------------
+
+
+def _noisy(level, days, seed):
+    """Generated daily counts around ``level`` (Poisson-like noise, deterministic)."""
+    import random
+
+    rng = random.Random(seed)
+    return [max(0, round(rng.gauss(level, level**0.5))) for _ in range(days)]
+
+
+@pytest.mark.parametrize("shift_days", [1, 2, 3, 5])
+@pytest.mark.parametrize("seed", range(5))
+def test_permanent_step_is_reported_once(shift_days, seed):
+    values = _noisy(5, 10, seed) + _noisy(120, 20, seed + 100)
+    found = detect_baseline([series(values)], DetectionConfig(shift_days=shift_days))
+    # Reported on its first day; the documented bound allows shift_days - 1 follow-ups, and
+    # this implementation reports none (the episode's later days continue it).
+    assert 1 <= len(found) <= shift_days
+    assert found[0].day == DAY0 + dt.timedelta(days=10)
+    assert [a.day for a in found] == [DAY0 + dt.timedelta(days=10)]
+
+
+def test_step_kept_every_day_before_the_fix_is_now_quiet_after_shift_days():
+    # Before level shifts were handled this flagged each of the 20 days at the new level.
+    values = [5] * 10 + [120] * 20
+    assert len(detect_baseline([series(values)], DetectionConfig())) == 1
+
+
+def test_second_spike_after_a_shift_is_still_found():
+    values = _noisy(5, 10, 1) + _noisy(120, 10, 2) + [600] + _noisy(120, 5, 3)
+    found = detect_baseline([series(values)], DetectionConfig())
+    assert [(a.day - DAY0).days for a in found] == [10, 20]
+    spike = found[1]
+    assert spike.drops == 600
+    assert spike.mean == pytest.approx(sum(values[10:13]) / 3, rel=0.3)  # against the new level
+    # A return to the old level and another step are not hidden either.
+    values = [5] * 8 + [100] * 6 + [5] * 6 + [100] * 3
+    found = detect_baseline([series(values)], DetectionConfig())
+    assert [(a.day - DAY0).days for a in found] == [8, 20]
+
+
+def test_a_higher_step_during_an_episode_is_a_new_anomaly():
+    values = [5] * 6 + [60, 60, 300, 300, 300, 300]
+    found = detect_baseline([series(values)], DetectionConfig())
+    assert [((a.day - DAY0).days, a.drops) for a in found] == [(6, 60), (8, 300)]
+
+
+def test_short_episode_leaves_the_old_baseline():
+    # Two high days then back: the spike never joins the baseline; the next spike is found
+    # against the old level.
+    values = [5] * 6 + [80, 82] + [5] * 4 + [80]
+    found = detect_baseline([series(values)], DetectionConfig())
+    assert [((a.day - DAY0).days, a.history_days) for a in found] == [(6, 6), (12, 10)]
+
+
+def test_shift_days_is_validated():
+    with pytest.raises(ConfigurationError, match="shift_days"):
+        DetectionConfig(shift_days=0)
+    with pytest.raises(ConfigurationError, match="shift_days"):
+        DetectionConfig(shift_days=True)
+    assert DetectionConfig().shift_days == 3
+
+
+def test_policy_types_are_named_as_antrea_names_them():
+    from theia_sf.detection.model import anomaly_record_from_row, policy_type_name
+
+    assert [policy_type_name(n) for n in (None, 0, 1, 2, 3, 9)] == [
+        None, None, "K8sNetworkPolicy", "AntreaNetworkPolicy", "AntreaClusterNetworkPolicy",
+        "Unknown(9)",
+    ]  # fmt: skip
+    assert policy_type_name("AntreaNetworkPolicy") == "AntreaNetworkPolicy"
+    # A run stored with Antrea's number reads back with the name.
+    row = {
+        "anomalykey": "k", "endpoint": "e", "direction": "ingress",
+        "anomalydate": dt.date(2024, 5, 1), "dropcount": 3, "baselinemean": None,
+        "baselinestdev": None, "score": None, "historydays": None,
+        "attribution": '{"rules": [{"policy_type": 3, "drops": 3}], "peers": []}',
+    }  # fmt: skip
+    assert anomaly_record_from_row(row)["attribution"]["rules"][0]["policy_type"] == (
+        "AntreaClusterNetworkPolicy"
+    )

@@ -9,12 +9,25 @@ Its statistics are also computed in SQL (``select_drop_counts.sql`` with ``theia
 ``baseline`` compares each day with the days *before* it in the window:
 
 * history = the preceding days of the series (zero-filled), minus the days already found
-  anomalous, so an old spike neither inflates the spread nor hides a new one;
+  anomalous (and short dips far below it), so an old spike neither inflates the spread nor
+  hides a new one;
 * a day is tested once the history has ``min_history_days`` days;
 * spread = max(sample standard deviation of the history, sqrt(mean), 1): a flat history
   has no spread, and a count is at least as noisy as a Poisson count of the same mean;
 * anomalous when ``drops - mean > sigma * spread`` and ``drops - mean >= min_drops``: only
-  increases are reported, and a quiet endpoint with a handful of extra drops is not.
+  increases are reported, and a quiet endpoint with a handful of extra drops is not;
+* level shifts: consecutive anomalous days at a similar level (within ``sigma`` spreads of
+  their mean, or ``min_drops``) are one episode, reported on its first day only. After
+  ``shift_days`` such days the new level *is* the baseline (the history restarts from those
+  days), so a permanent step is reported once and the endpoint is quiet until it moves again;
+  a day above the episode's level starts a new episode and is reported. An episode that ends
+  before ``shift_days`` (the level comes back) leaves the old baseline in place. A lasting
+  decrease (``shift_days`` days as far below the baseline) is never reported but becomes the
+  baseline the same way, so a later return to the old level is reported.
+
+Each series starts on the first day its endpoint was seen in any flow of the window (the SQL
+zero-fills from there), so a pod created mid-window is not compared with days before it
+existed.
 """
 
 from __future__ import annotations
@@ -129,42 +142,84 @@ def spread_floor(mean: float) -> float:
     return max(1.0, math.sqrt(max(mean, 0.0)))
 
 
+class _Moments:
+    """Count, sum and sum of squares of a baseline: mean and spread in constant time."""
+
+    __slots__ = ("n", "total", "total_sq")
+
+    def __init__(self, values: Sequence[int] = ()) -> None:
+        self.n = len(values)
+        self.total = float(math.fsum(values))
+        self.total_sq = float(math.fsum(v * v for v in values))
+
+    def add(self, x: int) -> None:
+        self.n += 1
+        self.total += x
+        self.total_sq += x * x
+
+    def mean_spread(self) -> tuple[float, float]:
+        """The mean and the spread: sample standard deviation, never below the floor."""
+        n = self.n
+        mean = self.total / n
+        var = (self.total_sq - self.total * self.total / n) / (n - 1) if n > 1 else 0.0
+        return mean, max(math.sqrt(var) if var > 0 else 0.0, spread_floor(mean))
+
+
+def _same_level(episode: Sequence[int], x: int, sigma: float, min_drops: int) -> bool:
+    """Whether ``x`` continues an episode of anomalous days (is at its level)."""
+    level, spread = _Moments(episode).mean_spread()
+    return abs(x - level) <= max(sigma * spread, min_drops)
+
+
 def detect_baseline(series: Iterable[Series], config: DetectionConfig) -> list[Anomaly]:
     """Each day against the non-anomalous days before it (see the module docstring)."""
     sigma = float(config.sigma)
     min_history = config.min_history_days
     min_drops = config.min_drops
+    shift_days = config.shift_days
     found = []
     for s in series:
-        # Running sums keep this linear in the number of days.
-        n = 0
-        total = 0.0
-        total_sq = 0.0
+        base = _Moments()
+        episode: list[int] = []  # drops of the current run of anomalous days at one level
+        low: list[int] = []  # the current run of days as far below the baseline
         for d in s.days:
             x = d.drops
-            if n >= min_history:
-                mean = total / n
-                var = (total_sq - total * total / n) / (n - 1) if n > 1 else 0.0
-                std = math.sqrt(var) if var > 0 else 0.0
-                spread = max(std, spread_floor(mean))
+            if base.n >= min_history:
+                mean, spread = base.mean_spread()
                 excess = x - mean
+                if -excess > sigma * spread and -excess >= min_drops:
+                    # Decreases are never reported, but a lasting one is a new level too: a
+                    # later return to the old level is then a change again.
+                    episode = []
+                    low = [*low, x] if low and _same_level(low, x, sigma, min_drops) else [x]
+                    if len(low) >= shift_days:
+                        base, low = _Moments(low), []
+                    continue  # like a spike, a dip that does not last never joins it
+                low = []
                 if excess > sigma * spread and excess >= min_drops:
-                    found.append(
-                        Anomaly(
-                            endpoint=s.endpoint,
-                            direction=s.direction,
-                            day=d.day,
-                            drops=x,
-                            mean=mean,
-                            stdev=spread,
-                            score=excess / spread,
-                            history_days=n,
+                    if episode and _same_level(episode, x, sigma, min_drops):
+                        episode.append(x)  # the episode goes on: reported on its first day
+                    else:
+                        found.append(
+                            Anomaly(
+                                endpoint=s.endpoint,
+                                direction=s.direction,
+                                day=d.day,
+                                drops=x,
+                                mean=mean,
+                                stdev=spread,
+                                score=excess / spread,
+                                history_days=base.n,
+                            )
                         )
-                    )
-                    continue  # an anomalous day never becomes part of the baseline
-            n += 1
-            total += x
-            total_sq += x * x
+                        episode = [x]
+                    if len(episode) >= shift_days:
+                        base = _Moments(episode)  # the level persisted: it is the baseline now
+                        episode = []
+                    continue  # an anomalous day never joins the old baseline
+            episode = []
+            low = []
+            base.add(x)
     return found
 
 

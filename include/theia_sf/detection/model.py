@@ -45,6 +45,7 @@ class DetectionConfig:
     sigma: float = 3.0
     min_history_days: int = 3
     min_drops: int = 10
+    shift_days: int = 3
     cluster_uuid: str | None = None
     top_n: int = 3
 
@@ -81,6 +82,14 @@ class DetectionConfig:
             or self.min_drops < 0
         ):
             raise ConfigurationError(f"min_drops={self.min_drops!r} must be an integer >= 0")
+        if (
+            isinstance(self.shift_days, bool)
+            or not isinstance(self.shift_days, int)
+            or self.shift_days < 1
+        ):
+            raise ConfigurationError(
+                f"shift_days={self.shift_days!r} must be an integer of at least 1"
+            )
         if not isinstance(self.top_n, int) or self.top_n < 1:
             raise ConfigurationError(f"top_n={self.top_n!r} must be an integer of at least 1")
         if self.cluster_uuid in ("", None):
@@ -95,6 +104,7 @@ class DetectionConfig:
             "sigma": float(self.sigma),
             "min_history_days": self.min_history_days,
             "min_drops": self.min_drops,
+            "shift_days": self.shift_days,
             "cluster_uuid": self.cluster_uuid,
             "top_n": self.top_n,
         }
@@ -139,12 +149,30 @@ class Series:
     days: tuple[DailyCount, ...]
 
 
+# Antrea's enum for ingress/egressNetworkPolicyType, by the names Antrea itself prints.
+POLICY_TYPE_NAMES = {
+    1: "K8sNetworkPolicy",
+    2: "AntreaNetworkPolicy",
+    3: "AntreaClusterNetworkPolicy",
+}
+
+
+def policy_type_name(value: int | str | None) -> str | None:
+    """The name of an Antrea policy type number (names pass through; 0 and None: no policy)."""
+    if value is None or (isinstance(value, str) and not value.isdigit()):
+        return value
+    number = int(value)
+    if number == 0:
+        return None
+    return POLICY_TYPE_NAMES.get(number, f"Unknown({number})")
+
+
 @dataclass(frozen=True, slots=True)
 class RuleShare:
     policy_namespace: str | None
     policy_name: str | None
     rule_name: str | None
-    policy_type: int | None
+    policy_type: int | str | None  # Antrea's number from the warehouse; its name in records
     drops: int
 
     @property
@@ -161,7 +189,7 @@ class RuleShare:
             "policy_namespace": self.policy_namespace,
             "policy_name": self.policy_name,
             "rule_name": self.rule_name,
-            "policy_type": self.policy_type,
+            "policy_type": policy_type_name(self.policy_type),
             "drops": self.drops,
         }
 
@@ -257,5 +285,14 @@ def anomaly_record_from_row(row: dict[str, Any]) -> dict[str, Any]:
         "top_policy": row.get("toppolicy"),
         "top_rule": row.get("toprule"),
         "top_peer": row.get("toppeer"),
-        "attribution": json.loads(attribution) if attribution else {"rules": [], "peers": []},
+        "attribution": _named_policy_types(
+            json.loads(attribution) if attribution else {"rules": [], "peers": []}
+        ),
     }
+
+
+def _named_policy_types(attribution: dict[str, Any]) -> dict[str, Any]:
+    """Runs stored before policy types were named carry Antrea's numbers: name them."""
+    for rule in attribution.get("rules", []):
+        rule["policy_type"] = policy_type_name(rule.get("policy_type"))
+    return attribution
