@@ -62,15 +62,20 @@ class Service:
                                      start_new_session=True)
 
     def wait(self, ready: Callable[[], bool], timeout: float = 60) -> None:
+        """Return once ``ready()``; else stop the service and raise."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                tail = self.log.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{tail}")
-            if ready():
-                return
-            time.sleep(0.3)
-        raise TimeoutError(f"{self.name} not ready after {timeout} s; see {self.log}")
+        try:
+            while time.monotonic() < deadline:
+                if self.proc is not None and self.proc.poll() is not None:
+                    tail = self.log.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{tail}")
+                if ready():
+                    return
+                time.sleep(0.3)
+            raise TimeoutError(f"{self.name} not ready after {timeout} s; see {self.log}")
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -179,11 +184,7 @@ def start_redis(log_dir: Path, work_dir: Path) -> tuple[Service, str]:
         except OSError:
             return False
 
-    try:
-        service.wait(ready)
-    except BaseException:
-        service.stop()
-        raise
+    service.wait(ready)
     return service, f"redis://127.0.0.1:{port}/0"
 
 
@@ -200,9 +201,5 @@ def start_moto(log_dir: Path) -> tuple[Service, str]:
         except (urllib.error.URLError, OSError):
             return False
 
-    try:
-        service.wait(ready)
-    except BaseException:
-        service.stop()
-        raise
+    service.wait(ready)
     return service, url
