@@ -347,7 +347,9 @@ class LocalAirflow:
         if not dag["is_paused"]:
             return None
         self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False}, token=token)
-        return dag.get("timetable_description") or dag.get("timetable_summary")
+        if dag.get("timetable_summary") in (None, "None"):  # schedule=None: manual runs only
+            return None
+        return dag.get("timetable_description") or dag["timetable_summary"]
 
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, *, user: str = "admin") -> str:
         self.unpause(dag_id, user=user)
@@ -412,10 +414,14 @@ def ingest_note(loaded_here: bool, files_before: int, files_after: int) -> str:
     if loaded_here:
         return ""
     if files_after > files_before:
-        return (f"    ({files_after - files_before} new files were loaded by a scheduled run of "
-                "theia_ingest_flows, which runs every 5 minutes once unpaused)")
-    return (f"    (nothing new to load: the {files_after} files in the flows folder were "
-            "loaded before this start; a file is loaded once)")
+        new = files_after - files_before
+        files = "1 new file was" if new == 1 else f"{new} new files were"
+        return (f"    ({files} loaded by a scheduled run of theia_ingest_flows, which runs "
+                "every 5 minutes once unpaused)")
+    files = "the 1 file" if files_after == 1 else f"the {files_after} files"
+    were = "was" if files_after == 1 else "were"
+    return (f"    (nothing new to load: {files} in the flows folder {were} loaded before this "
+            "start, and loaded files are not loaded again)")
 
 
 ANALYSES = ("theia_policy_recommendation", "theia_drop_detection")

@@ -53,22 +53,6 @@ def detect(warehouse, sql, days_after=0):
     return result
 
 
-@pytest.fixture
-def webhook(monkeypatch):
-    """The sink an ``http`` alert connection gives (the http provider's HttpHook)."""
-    pytest.importorskip("airflow")
-    from theia_sf.airflow.alerting import build_sink
-
-    def make(sink_id, url, **extra):
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_" + sink_id.upper(),
-            json.dumps({"conn_type": "http", "host": url, "extra": extra}),
-        )
-        return build_sink(sink_id)
-
-    return make
-
-
 def deliveries(warehouse):
     with warehouse.session(read_only=True) as s:
         return s.fetch(

@@ -112,7 +112,8 @@ def test_quickstart_exits_with_the_port_message(tmp_path):
 def test_ingest_note_says_who_loaded_the_files():
     assert ingest_note(True, 0, 3) == ""
     first_start = ingest_note(False, 0, 3)
-    assert "3 new files" in first_start and "scheduled run" in first_start
+    assert "3 new files were loaded" in first_start and "scheduled run" in first_start
+    assert "1 new file was loaded" in ingest_note(False, 2, 3)
     restart = ingest_note(False, 3, 3)
     assert "loaded before this start" in restart
     assert "scheduled run" not in restart

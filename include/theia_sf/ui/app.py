@@ -191,7 +191,11 @@ def create_app(
         cluster: ClusterParam = None,
         limit: int = 100,
     ) -> dict[str, Any]:
-        return {"anomalies": views().drop_anomalies(scope(start, end, cluster), limit)}
+        covered = scope(start, end, cluster)
+        return {
+            "window": covered.window.to_record(),
+            "anomalies": views().drop_anomalies(covered, limit),
+        }
 
     @app.get("/api/anomalies/series")
     def anomaly_series(

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from theia_sf.errors import TheiaError
-from theia_sf.timewindow import Window
+from theia_sf.timewindow import EARLIEST, Window
 
 if TYPE_CHECKING:
     # Types only: the plugin imports this module in every Airflow process, and the SQL
@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     from theia_sf.sql import SqlLibrary
     from theia_sf.warehouse import Warehouse
 
-# Every answer is bounded: windows by MAX_WINDOW_DAYS, lists by these row limits.
-MAX_WINDOW_DAYS = 90
+# Every answer is bounded: windows by MAX_VIEW_DAYS (a page answers in seconds; analyses
+# may cover longer windows), lists by these row limits.
+MAX_VIEW_DAYS = 90
 MAX_FLOW_ROWS = 500
 MAX_EDGES = 200
 MAX_RUNS = 100
@@ -35,8 +36,7 @@ MAX_ANOMALIES = 500
 MAX_MATRIX_CELLS = 400
 MAX_POLICIES = 1000
 # Antrea's flow times are IPFIX dateTimeSeconds (unsigned 32-bit Unix seconds): no flow lies
-# outside these bounds, and a window beyond them is a mistake.
-EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# outside EARLIEST..LATEST, and a window beyond them is a mistake.
 LATEST = dt.datetime.fromtimestamp(2**32, dt.UTC)
 
 _UUID = re.compile(r"[0-9A-Fa-f-]{1,36}")
@@ -88,10 +88,10 @@ class Scope:
                 f"the window {start.isoformat()} .. {end.isoformat()} must lie between "
                 f"{EARLIEST.date()} and {LATEST.date()} (flow times are 32-bit Unix seconds)"
             )
-        if end - start > dt.timedelta(days=MAX_WINDOW_DAYS):
+        if end - start > dt.timedelta(days=MAX_VIEW_DAYS):
             raise InvalidRequestError(
                 f"the window from start to end spans {(end - start).days} days; at most "
-                f"{MAX_WINDOW_DAYS} days are shown at once"
+                f"{MAX_VIEW_DAYS} days are shown at once"
             )
 
     def binds(self) -> dict[str, Any]:
@@ -223,13 +223,15 @@ class TheiaViews:
             "ui/select_namespace_matrix.sql",
             scope.binds(),
             with_cluster=bool(scope.cluster_uuid),
-            limit=MAX_MATRIX_CELLS,
+            limit=MAX_MATRIX_CELLS + 1,  # one more says whether any were left out
         )
+        truncated = len(cells) > MAX_MATRIX_CELLS
+        cells = cells[:MAX_MATRIX_CELLS]
         names = sorted(
             {c["source_namespace"] for c in cells} | {c["destination_namespace"] for c in cells},
             key=lambda n: (n is None, n or ""),
         )
-        return {"namespaces": names, "cells": cells, "truncated": len(cells) == MAX_MATRIX_CELLS}
+        return {"namespaces": names, "cells": cells, "truncated": truncated}
 
     # --- policy recommendation ------------------------------------------------------------
 
