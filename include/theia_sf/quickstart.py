@@ -232,7 +232,9 @@ class LocalAirflow:
     def _create_fab_user(self, user: str, password: str) -> None:
         # The simple auth manager's convention: user "admin" is an Admin, any other a Viewer.
         role = "Admin" if user == "admin" else "Viewer"
-        self.airflow("users", "create", "--username", user, "--password", password,
+        # "--password=": a generated password may begin with "-", which argparse would take
+        # for an option.
+        self.airflow("users", "create", "--username", user, f"--password={password}",
                      "--role", role, "--firstname", user, "--lastname", "theia",
                      "--email", f"{user}@theia.invalid")
 

@@ -186,6 +186,9 @@ def test_fab_auth_manager_and_its_users():
     assert "airflow db migrate" in init
     assert "airflow users create --username admin --role Admin" in init
     assert "airflow users create --username viewer --role Viewer" in init
+    # One argument even for a password that begins with "-".
+    assert '--password="$$THEIA_ADMIN_PASSWORD"' in init
+    assert '--password="$$THEIA_VIEWER_PASSWORD"' in init
     # The FAB provider (and Celery's, Postgres') are in the locked set the image installs.
     requirements = (ROOT / "docker" / "requirements.txt").read_text()
     for package in ("apache-airflow-providers-fab", "apache-airflow-providers-celery",

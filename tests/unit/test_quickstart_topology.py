@@ -40,3 +40,20 @@ def test_a_failing_airflow_command_says_why(tmp_path):
                       extra_env={"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
     with pytest.raises(RuntimeError, match=r"airflow db migrate exited with 3:\s+could not reach"):
         af.airflow("db", "migrate")
+
+
+def test_fab_users_get_a_password_that_begins_with_a_dash_as_one_argument(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    seen = tmp_path / "args"
+    fake = bin_dir / "airflow"
+    fake.write_text(f'#!/bin/sh\nfor a in "$@"; do echo "$a" >> {seen}; done\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    af = LocalAirflow(tmp_path / "home", tmp_path / "data", auth_manager="fab",
+                      users={"admin": "-starts-with-a-dash"},
+                      extra_env={"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
+    af.init()
+    args = seen.read_text().splitlines()
+    assert "--password=-starts-with-a-dash" in args
+    assert "--password" not in args  # argparse would read "-starts..." as an option
+    assert args[args.index("--role") + 1] == "Admin"
