@@ -19,18 +19,27 @@ Alert connections (by id): `http` webhook (JSON with Slack-compatible `text` and
 `channel` extra) through the Slack provider. An undefined connection fails the first task, before any warehouse work; a failed
 delivery fails `send_alerts` (retries apply) and leaves the anomalies un-alerted.
 
-Logic: `theia_sf.services.detection`. This file only wires it to Airflow.
+Scheduled runs take their Params from the Airflow Variable `theia_drop_detection` (deployment
+settings); a Param given in the run's conf wins. Logic: `theia_sf.services.detection`. This
+file only wires it to Airflow.
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Asset, dag, task
 
 from theia_sf.airflow.defaults import WAREHOUSE_POOL, Timeouts, analysis_schedule, service_dag
-from theia_sf.airflow.params import cluster_uuid_param, warehouse_name_param, window_params
-
-CONNECTION_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
+from theia_sf.airflow.params import (
+    alert_connections_param,
+    cluster_uuid_param,
+    enum_param,
+    integer_param,
+    number_param,
+    warehouse_name_param,
+    window_params,
+)
+from theia_sf.timewindow import MAX_WINDOW_DAYS
 
 # Updated with every published anomaly list (the file lives in the results location).
 DROP_ANOMALIES = Asset(
@@ -46,56 +55,66 @@ TIMEOUTS = Timeouts("theia_drop_detection", run_minutes=180)
     schedule=analysis_schedule("@daily"),
     **service_dag(TIMEOUTS),
     params={
-        "method": Param(
+        "method": enum_param(
             "baseline",
-            type="string",
-            enum=["baseline", "theia"],
+            {
+                "baseline": "baseline: each day against the preceding days",
+                "theia": "theia: theia-sf's mean ± 3 standard deviations",
+            },
+            section="Method",
+            title="Method",
             description="baseline: each day against the preceding days; theia: theia-sf's "
             "mean ± 3 standard deviations over all days.",
         ),
-        **window_params(30),
-        "cluster_uuid": cluster_uuid_param(),
-        "granularity": Param(
-            "workload",
-            type="string",
-            enum=["workload", "pod"],
-            description="Endpoint: workload (pod name without its generated suffix, so history "
-            "survives restarts) or pod (ns/pod as theia-sf). Non-pod endpoints are IPs.",
-        ),
-        "sigma": Param(
+        "sigma": number_param(
             3.0,
-            type="number",
-            exclusiveMinimum=0,
-            description="baseline: a day is abnormal above mean + sigma × spread.",
+            exclusive_minimum=0,
+            maximum=100,
+            section="Method",
+            title="Sigma",
+            description="baseline: a day is abnormal above mean + sigma × spread (up to 100).",
         ),
-        "min_history_days": Param(
+        "min_history_days": integer_param(
             3,
-            type="integer",
             minimum=1,
+            maximum=MAX_WINDOW_DAYS,
+            section="Method",
+            title="Minimum history (days)",
             description="baseline: days of history needed before a day is tested.",
         ),
-        "min_drops": Param(
+        "min_drops": integer_param(
             10,
-            type="integer",
             minimum=0,
+            maximum=1_000_000_000,
+            section="Method",
+            title="Minimum drops",
             description="baseline: an abnormal day has at least this many drops above the mean.",
         ),
-        "shift_days": Param(
+        "shift_days": integer_param(
             3,
-            type="integer",
             minimum=1,
+            maximum=MAX_WINDOW_DAYS,
+            section="Method",
+            title="Level-shift days",
             description="baseline: a level shift is alerted on its first day; after this many "
             "days at the new level it becomes the baseline.",
         ),
-        "alert_connections": Param(
-            [],
-            type="array",
-            items={"type": "string", "pattern": CONNECTION_ID_PATTERN},
-            uniqueItems=True,
-            description="Airflow connection ids to alert: http (webhook), aws or generic with a "
-            "topic_arn extra (SNS), slackwebhook or slack. Empty: no alerts.",
+        **window_params(30, section="Window"),
+        "cluster_uuid": cluster_uuid_param(section="Scope"),
+        "granularity": enum_param(
+            "workload",
+            {"workload": "workload (pod name without its suffix)", "pod": "pod (ns/pod)"},
+            section="Scope",
+            title="Endpoint granularity",
+            description="Endpoint: workload (pod name without its generated suffix, so history "
+            "survives restarts) or pod (ns/pod as theia-sf). Non-pod endpoints are IPs.",
         ),
-        "warehouse_name": warehouse_name_param(),
+        "alert_connections": alert_connections_param(
+            "Where new anomalies are sent: http (webhook), aws or generic with a topic_arn "
+            "extra (SNS), slackwebhook or slack. Empty: no alerts.",
+            section="Alerts",
+        ),
+        "warehouse_name": warehouse_name_param(section="Engine"),
     },
     tags=["theia", "detection"],
     doc_md=__doc__,
@@ -179,7 +198,9 @@ def theia_drop_detection() -> None:
             outlet_events[DROP_ANOMALIES].extra = {"run_id": summary["run_id"], **uris}
         return {"run_id": summary["run_id"], **uris}
 
-    @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("send_alerts", 30))
+    # Outside the warehouse pool: a slow sink must not keep writers waiting. Its warehouse
+    # sessions (read what is pending, record each delivery) are short and never span a call.
+    @task(execution_timeout=TIMEOUTS.task("send_alerts", 30))
     def send_alerts(plan: dict, summary: dict) -> list:
         from theia_sf.airflow import runtime
         from theia_sf.airflow.alerting import build_sinks

@@ -10,9 +10,10 @@ Logic: `theia_sf.ingest.apply_retention`.
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
 from theia_sf.airflow.defaults import WAREHOUSE_POOL, Timeouts, service_dag
+from theia_sf.airflow.params import MAX_RETENTION_DAYS, integer_param
 
 TIMEOUTS = Timeouts("theia_flow_retention", run_minutes=90)
 
@@ -21,11 +22,14 @@ TIMEOUTS = Timeouts("theia_flow_retention", run_minutes=90)
     schedule="0 0 * * *",
     **service_dag(TIMEOUTS),
     params={
-        "retention_days": Param(
+        "retention_days": integer_param(
             None,
-            type=["null", "integer"],
             minimum=1,
-            description="Keep this many days of flows; empty: THEIA_FLOW_RETENTION_DAYS.",
+            maximum=MAX_RETENTION_DAYS,
+            nullable=True,
+            title="Retention (days)",
+            description=f"Keep this many days of flows (1 to {MAX_RETENTION_DAYS}); empty: "
+            "THEIA_FLOW_RETENTION_DAYS.",
         ),
     },
     tags=["theia", "ingestion"],

@@ -16,16 +16,28 @@ Window: `start`/`end` (`now`, `now-<n>{s,m,h,d}` or RFC 3339), or the data inter
 `lookback` days. On Snowflake without `warehouse_name`, an X-Small warehouse is created for the
 run's sessions and dropped afterwards, also on failure.
 
-Logic: `theia_sf.services.recommendation`. This file only wires it to Airflow.
+Scheduled runs take their Params from the Airflow Variable `theia_policy_recommendation`
+(deployment settings); a Param given in the run's conf wins. Logic:
+`theia_sf.services.recommendation`. This file only wires it to Airflow.
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Asset, dag, task
 
 from theia_sf.airflow.defaults import WAREHOUSE_POOL, Timeouts, analysis_schedule, service_dag
-from theia_sf.airflow.params import cluster_uuid_param, warehouse_name_param, window_params
+from theia_sf.airflow.params import (
+    MAX_FLOW_TUPLES,
+    MAX_LIST_ITEMS,
+    boolean_param,
+    cluster_uuid_param,
+    enum_param,
+    integer_param,
+    list_param,
+    warehouse_name_param,
+    window_params,
+)
 from theia_sf.recommendation.model import (
     DEFAULT_LABEL_IGNORE_LIST,
     DEFAULT_NS_ALLOW_LIST,
@@ -42,11 +54,6 @@ RECOMMENDED_POLICIES = Asset(
 )
 
 
-def _comma_list(item_pattern: str) -> str:
-    item = item_pattern.strip("^$")
-    return rf"^\s*(({item})(\s*,\s*({item}))*)?\s*$"
-
-
 TIMEOUTS = Timeouts("theia_policy_recommendation", run_minutes=300)
 
 
@@ -54,74 +61,88 @@ TIMEOUTS = Timeouts("theia_policy_recommendation", run_minutes=300)
     schedule=analysis_schedule("30 1 * * *"),
     **service_dag(TIMEOUTS),
     params={
-        "policy_type": Param(
+        "policy_type": enum_param(
             PolicyType.ANP_DENY_APPLIED.value,
-            type="string",
-            enum=[p.value for p in PolicyType],
+            {
+                "anp-deny-applied": "anp-deny-applied: Antrea allow + reject per workload",
+                "anp-deny-all": "anp-deny-all: Antrea allow + one cluster-wide reject",
+                "k8s-np": "k8s-np: Kubernetes NetworkPolicies only",
+            },
+            section="Policies",
+            title="Policy type",
             description="anp-deny-applied: Antrea allow policies + a Baseline reject per "
             "workload; anp-deny-all: allow policies + one cluster-wide Baseline reject; "
             "k8s-np: Kubernetes NetworkPolicies only.",
         ),
-        "limit": Param(
-            0,
-            type="integer",
-            minimum=0,
-            description="Read at most this many distinct flow tuples (the busiest); 0: no limit.",
+        "ns_allow_list": list_param(
+            DEFAULT_NS_ALLOW_LIST,
+            item_pattern=NAMESPACE_PATTERN,
+            max_items=MAX_LIST_ITEMS,
+            section="Policies",
+            title="Namespace allow list",
+            description="Namespaces that get a namespace-wide allow policy (Antrea modes) and "
+            f"no per-workload policy: a JSON list of at most {MAX_LIST_ITEMS} namespace names, "
+            'e.g. ["kube-system", "flow-aggregator"].',
         ),
-        **window_params(7),
-        "ns_allow_list": Param(
-            ",".join(DEFAULT_NS_ALLOW_LIST),
-            type="string",
-            pattern=_comma_list(NAMESPACE_PATTERN),
-            description="Comma-separated namespaces that get a namespace-wide allow policy "
-            "(Antrea modes) and no per-workload policy.",
+        "label_ignore_list": list_param(
+            DEFAULT_LABEL_IGNORE_LIST,
+            item_pattern=LABEL_KEY_PATTERN,
+            max_items=MAX_LIST_ITEMS,
+            section="Policies",
+            title="Label ignore list",
+            description="Pod label keys dropped before flows are grouped (left out of "
+            f"selectors): a JSON list of at most {MAX_LIST_ITEMS} label keys, "
+            'e.g. ["pod-template-hash"]. Empty: keep all.',
         ),
-        "label_ignore_list": Param(
-            ",".join(DEFAULT_LABEL_IGNORE_LIST),
-            type="string",
-            pattern=_comma_list(LABEL_KEY_PATTERN),
-            description=(
-                "Comma-separated pod label keys dropped before flows are grouped, so they are "
-                "left out of selectors. Empty: keep all."
-            ),
-        ),
-        "to_services": Param(
+        "to_services": boolean_param(
             True,
-            type="boolean",
+            section="Policies",
+            title="Allow to Services",
             description="Antrea modes: allow traffic to Services with toServices rules; "
             "off: select the Service's backend pods instead.",
         ),
-        "cluster_uuid": cluster_uuid_param(),
-        "antrea_api_version": Param(
+        "antrea_api_version": enum_param(
             "v1beta1",
-            type="string",
-            enum=["v1beta1", "v1alpha1"],
+            {"v1beta1": "v1beta1 (current Antrea)", "v1alpha1": "v1alpha1 (old clusters)"},
+            section="Policies",
+            title="Antrea API version",
             description="crd.antrea.io version of Antrea objects (v1alpha1 for old clusters).",
         ),
-        "warehouse_name": warehouse_name_param(),
-        "external_ipv4_prefix": Param(
+        **window_params(7, section="Window"),
+        "cluster_uuid": cluster_uuid_param(section="Scope"),
+        "limit": integer_param(
+            0,
+            minimum=0,
+            maximum=MAX_FLOW_TUPLES,
+            section="Scope",
+            title="Tuple limit",
+            description="Read at most this many distinct flow tuples (the busiest); 0: no "
+            f"limit. At most {MAX_FLOW_TUPLES:,}.",
+        ),
+        "warehouse_name": warehouse_name_param(section="Engine"),
+        "external_ipv4_prefix": integer_param(
             32,
-            type="integer",
             minimum=8,
             maximum=32,
+            section="Policies",
             title="External IPv4 prefix",
             description="Addresses outside the cluster become ipBlocks of this prefix length "
             "(e.g. 24 gathers 10.1.2.3 and 10.1.2.9 into 10.1.2.0/24); 32: one address each. "
             "The run report says how many unseen addresses each widened block admits.",
         ),
-        "external_ipv6_prefix": Param(
+        "external_ipv6_prefix": integer_param(
             128,
-            type="integer",
             minimum=8,
             maximum=128,
+            section="Policies",
             title="External IPv6 prefix",
-            description="As external_ipv4_prefix, for IPv6 addresses; 128: one address each.",
+            description="As the IPv4 prefix, for IPv6 addresses; 128: one address each.",
         ),
-        "shards": Param(
+        "shards": integer_param(
             0,
-            type="integer",
             minimum=0,
             maximum=64,
+            section="Engine",
             title="Shards",
             description="Namespace shards of the run, each an Airflow task (on a distributed "
             "executor they run on different workers). 0: automatic, 1 on DuckDB and one per "

@@ -19,6 +19,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from theia_sf.errors import WarehouseUnavailableError
 from theia_sf.sql import Query, ident
 from theia_sf.warehouse import IN_FLIGHT, row_binds, rows_as_dicts
 
@@ -79,7 +80,7 @@ class SnowflakeSession:
         if query.native_duckdb:
             raise ValueError(f"{query.name} is a DuckDB-only statement")
         cursor = self.con.cursor()
-        with IN_FLIGHT.statement(query.name, self.cancel_running):
+        with IN_FLIGHT.statement(query.name, self.cancel_running, self.con):
             for text, names in to_pyformat(query.text):
                 params = {k: v for k, v in query.binds.items() if k in names}
                 if params:
@@ -136,7 +137,7 @@ class SnowflakeSession:
         cursor = self.con.cursor()
         try:
             while batch := list(itertools.islice(remaining, INSERT_ROWS_BATCH)):
-                with IN_FLIGHT.statement(query.name, self.cancel_running):
+                with IN_FLIGHT.statement(query.name, self.cancel_running, self.con):
                     cursor.executemany(
                         text,
                         [dict(zip(ordered, row_binds(query, row, ordered), strict=True))
@@ -200,7 +201,13 @@ class SnowflakeWarehouse:
     def session(
         self, *, read_only: bool = False, bulk_text: bool = False, streaming: bool = False
     ) -> Iterator[SnowflakeSession]:
-        con = self._connect()
+        try:
+            con = self._connect()
+        except Exception as error:  # the connector raises its own errors, and OSError
+            raise WarehouseUnavailableError(
+                f"cannot connect to Snowflake: {error}; check the theia_warehouse connection "
+                "(account, host, credentials) and the network"
+            ) from error
         session = SnowflakeSession(con)
         temp: str | None = None
         try:
@@ -227,4 +234,5 @@ class SnowflakeWarehouse:
                     log.info("dropping temporary warehouse %s", temp)
                     session._plain("DROP WAREHOUSE IF EXISTS " + temp)
             finally:
+                IN_FLIGHT.release(con)
                 con.close()

@@ -9,6 +9,7 @@ import pendulum
 
 from theia_sf.airflow.cancel import cancel_statements_when_ended
 from theia_sf.airflow.notify import notify_run_failure, record_task_failure
+from theia_sf.airflow.params import refuse_unknown_conf
 from theia_sf.settings import ScheduleSettings
 
 START_DATE = pendulum.datetime(2025, 1, 1, tz="UTC")
@@ -30,6 +31,8 @@ DEFAULT_ARGS = {
     "on_failure_callback": record_task_failure,
     # A statement still running when Airflow ends the task is cancelled in the engine.
     "on_execute_callback": cancel_statements_when_ended,
+    # A conf key that no Param defines fails the task before its work (Airflow accepts it).
+    "pre_execute": refuse_unknown_conf,
 }
 
 
