@@ -218,7 +218,7 @@ def theia_policy_recommendation() -> None:
 
     # A shard that raises records the run as failed; a retry then only helps a shard whose
     # worker was lost (it replaces what that attempt staged).
-    @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("recommend_shard", 180))
+    @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("recommend_shard", 240))
     def recommend_shard(resolved: dict, recommendation_run: str, shard: int) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 

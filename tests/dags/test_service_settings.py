@@ -114,17 +114,20 @@ def test_every_task_and_run_has_a_timeout_and_the_run_a_failure_message(dag_id):
     assert longest <= dag.dagrun_timeout, "a task could never use its own timeout"
     for task in dag.tasks:
         assert task.execution_timeout is not None, task.task_id
-        assert task.on_failure_callback == [record_task_failure], task.task_id
+        # A mapped task (the recommendation's shards) keeps the callback unwrapped.
+        callbacks = task.on_failure_callback
+        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+        assert callbacks == [record_task_failure], task.task_id
 
 
 def test_timeouts_are_overridable_by_the_environment(monkeypatch):
     monkeypatch.setenv("THEIA_TIMEOUTS", json.dumps({
         "theia_policy_recommendation": 600,
-        "theia_policy_recommendation.recommend_policies": 480,
+        "theia_policy_recommendation.recommend_shard": 480,
     }))  # fmt: skip
     dag = load_dag("theia_policy_recommendation")
     assert dag.dagrun_timeout.total_seconds() == 600 * 60
-    assert dag.get_task("recommend_policies").execution_timeout.total_seconds() == 480 * 60
+    assert dag.get_task("recommend_shard").execution_timeout.total_seconds() == 480 * 60
     assert dag.get_task("resolve_window").execution_timeout.total_seconds() == 5 * 60
 
 
