@@ -13,7 +13,9 @@ Window: `start`/`end` (`now`, `now-<n>{s,m,h,d}` or RFC 3339), or the data inter
 `lookback` days. On Snowflake without `warehouse_name`, an X-Small warehouse is created for the
 run's sessions and dropped afterwards, also on failure.
 
-Logic: `theia_sf.services.recommendation`. This file only wires it to Airflow.
+Scheduled runs take their Params from the Airflow Variable `theia_policy_recommendation`
+(deployment settings); a Param given in the run's conf wins. Logic:
+`theia_sf.services.recommendation`. This file only wires it to Airflow.
 """
 
 from __future__ import annotations

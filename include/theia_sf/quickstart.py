@@ -141,9 +141,6 @@ class LocalAirflow:
             "AIRFLOW__API__SECRET_KEY": self._secret("api_secret_key"),
             "THEIA_DATA_DIR": str(self.data_dir),
             "THEIA_SQL_DIR": str(ROOT / "sql"),
-            "AIRFLOW_CONN_THEIA_WAREHOUSE": json.dumps(
-                {"conn_type": "duckdb", "host": str(self.data_dir / "theia.duckdb")}
-            ),
             "PYTHONPATH": os.pathsep.join(
                 [str(ROOT / "include"), str(ROOT / "plugins"), env.get("PYTHONPATH", "")]
             ).rstrip(os.pathsep),
@@ -196,6 +193,11 @@ class LocalAirflow:
         # DuckDB has one writer: warehouse tasks queue on a one-slot pool.
         self.airflow("pools", "set", "theia_warehouse", "1",
                      "Tasks that write to the Theia warehouse (one writer for DuckDB)")
+        # In the metadata database, not an AIRFLOW_CONN_ variable: Admin > Connections then
+        # shows and edits it (the DuckDB provider's form, "Database path" = host).
+        if self.airflow("connections", "get", "theia_warehouse", check=False).returncode:
+            self.airflow("connections", "add", "theia_warehouse", "--conn-type", "duckdb",
+                         "--conn-host", str(self.data_dir / "theia.duckdb"))
         return created
 
     def start(self, log_dir: Path | None = None, *, timeout: float = 180) -> None:
