@@ -181,10 +181,6 @@ def topology(tmp_path_factory):
                 # Connections created over the API are stored encrypted in Postgres.
                 "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
                 "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
-                # A task on a Celery worker runs in a daemonic pool process, which may not fork
-                # the in-task recommendation partitions ("daemonic processes are not allowed to
-                # have children"): one partition per task there.
-                "THEIA_RECOMMENDATION_WORKERS": "1",
                 "THEIA_FLOWS_LOCATION": "s3://{}/{}".format(*FLOWS),
                 "THEIA_RESULTS_LOCATION": "s3://{}/{}".format(*RESULTS),
             },

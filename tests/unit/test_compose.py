@@ -167,7 +167,6 @@ def test_celery_executor_with_redis_and_the_postgres_result_backend():
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("@postgres:5432/airflow")
     assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://airflow:")
     assert SERVICES["airflow-worker"]["command"] == ["airflow", "celery", "worker"]
-    assert env["THEIA_RECOMMENDATION_WORKERS"] == "1"  # pool processes may not fork
     # Scaled with --scale: no fixed container name or host port per worker.
     assert "container_name" not in SERVICES["airflow-worker"]
     assert "ports" not in SERVICES["airflow-worker"]
