@@ -167,3 +167,14 @@ def test_engine_errors_do_not_cancel(tmp_path):
     with SnowflakeWarehouse(lambda: con).session() as session:
         session.fetch(Query("one", "SELECT 1 AS n", {}))
     assert not any(t.startswith("SELECT SYSTEM$CANCEL") for t, _ in con.executed)
+
+
+def test_duckdb_streamed_result_being_read_when_the_task_is_ended_is_interrupted(tmp_path):
+    # Batches of a streamed result are computed as they are read: the first comes at once.
+    query = Query("slow_stream", "SELECT i FROM range(1000000000000) t(i) WHERE i % 1000003 = 0",
+                  {}, native_duckdb=True)  # fmt: skip
+    with DuckDBWarehouse(tmp_path / "theia.duckdb").session(streaming=True) as session:
+        _, batches = session.fetch_batches(query, 10)
+        assert len(next(batches)) == 10
+        with sigterm_after(1.5), pytest.raises(StatementCancelled, match="slow_stream"):
+            list(batches)

@@ -229,7 +229,12 @@ class DuckDBSession:
         columns = [d[0].lower() for d in cursor.description or []]
 
         def batches() -> Iterator[list[tuple[Any, ...]]]:
-            while rows := cursor.fetchmany(size):
+            while True:
+                # A streamed result is still being computed while it is read.
+                with _Interruptible(query.name, self.con):
+                    rows = cursor.fetchmany(size)
+                if not rows:
+                    return
                 yield rows
 
         return columns, batches()
