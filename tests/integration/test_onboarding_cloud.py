@@ -385,7 +385,9 @@ def test_wrong_aws_credentials(cloud):
 
 def test_wrong_snowflake_credentials(cloud):
     cloud.sf.fail_connect = RuntimeError("250001: Incorrect username or password was specified")
-    with pytest.raises(ConfigurationError, match=r"theia_warehouse.*Incorrect username"):
+    from theia_sf.errors import WarehouseUnavailableError
+
+    with pytest.raises(WarehouseUnavailableError, match=r"Incorrect username.*theia_warehouse"):
         cloud.onboard()
     assert inventory(cloud) == EMPTY
 
