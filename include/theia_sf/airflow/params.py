@@ -72,3 +72,21 @@ def warehouse_name_param() -> Param:
             "warehouse (auto-suspend 60 s) is created and dropped. Ignored on DuckDB."
         ),
     )
+
+
+# An Airflow connection id (the alert sinks' Param).
+CONNECTION_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
+
+
+def alert_connections_param() -> Param:
+    """Airflow connection ids to alert once per new anomaly (see ``theia_sf.airflow.alerting``)."""
+    return Param(
+        [],
+        type="array",
+        items={"type": "string", "pattern": CONNECTION_ID_PATTERN},
+        uniqueItems=True,
+        maxItems=20,
+        title="Alert connections",
+        description="Airflow connection ids to alert: http (webhook), aws or generic with a "
+        "topic_arn extra (SNS), slackwebhook or slack. Empty: no alerts.",
+    )
