@@ -14,8 +14,12 @@
 --   case-insensitive substring of the labels JSON), :pod_name, :pod_namespace.
 -- Output: the series key (source_ip, source_port, destination_ip, destination_port,
 --   protocol, flow_start, pod_namespace, pod_labels, pod_name, service_port_name,
---   direction; NULL where the mode does not use it), flow_end, throughput, and stddev: the
---   series' sample standard deviation (NULL for a single point).
+--   direction; NULL where the mode does not use it; flow_start in Unix seconds), flow_end
+--   (Unix seconds: flow times have 1 s resolution, and numbers cost the reader far less than
+--   time zone-aware timestamps), throughput, and stddev: the series' sample standard
+--   deviation (NULL for a single point).
+-- one_series: only the series whose key columns equal :key_<column> (NULL matches NULL) for
+--   each column in key_columns (a list of output column names; the Theia page draws one).
 {%- macro common() %}
       flowStartSeconds >= :start_ts
       AND flowEndSeconds < :end_ts
@@ -137,13 +141,20 @@ WITH points AS (
 {%- endif %}
 )
 SELECT
-    source_ip, source_port, destination_ip, destination_port, protocol, flow_start,
-    pod_namespace, pod_labels, pod_name, service_port_name, direction, flow_end, throughput,
+    source_ip, source_port, destination_ip, destination_port, protocol,
+    DATE_PART(EPOCH_SECOND, flow_start) AS flow_start,
+    pod_namespace, pod_labels, pod_name, service_port_name, direction,
+    DATE_PART(EPOCH_SECOND, flow_end) AS flow_end,
+    throughput,
     STDDEV_SAMP(throughput) OVER (
         PARTITION BY source_ip, source_port, destination_ip, destination_port, protocol,
                      flow_start, pod_namespace, pod_labels, pod_name, service_port_name,
                      direction
     ) AS stddev
 FROM points
-ORDER BY source_ip, source_port, destination_ip, destination_port, protocol, flow_start,
-         pod_namespace, pod_labels, pod_name, service_port_name, direction, flow_end
+{%- if one_series %}
+WHERE {% for column in key_columns %}points.{{ column | ident }} IS NOT DISTINCT FROM :key_{{ column | ident }}{{ " AND " if not loop.last }}{% endfor %}
+{%- endif %}
+ORDER BY points.source_ip, points.source_port, points.destination_ip, points.destination_port,
+         points.protocol, points.flow_start, points.pod_namespace, points.pod_labels,
+         points.pod_name, points.service_port_name, points.direction, points.flow_end

@@ -155,3 +155,16 @@ def test_no_flows_means_an_empty_successful_run(duckdb_warehouse, sql):
     assert (result.series_count, result.anomalies) == (0, ())
     doc = service.load_results(duckdb_warehouse, sql, result.run_id)
     assert doc["run"]["anomaly_count"] == 0 and doc["anomalies"] == []
+
+
+def test_overflowing_prediction_is_stored_as_no_value(duckdb_warehouse, sql, monkeypatch):
+    def overflowing(values, stddev, variant):
+        return [float("inf")] * len(values), [True] * len(values)
+
+    monkeypatch.setitem(service.SCORERS, service.Algorithm.ARIMA, overflowing)
+    insert_flows_in_one_transaction(duckdb_warehouse, external_flows(points=4))
+    config = TadConfig(algorithm="ARIMA", agg_flow="external")
+    result = service.run_throughput_anomaly_detection(duckdb_warehouse, sql, config, WINDOW)
+    assert json.dumps(result.to_record(), allow_nan=False)  # what crosses XCom
+    doc = service.load_results(duckdb_warehouse, sql, result.run_id)
+    assert [a["algo_calc"] for a in doc["anomalies"]] == [None] * 4

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from flowrows import flow_insert
-from theia_sf.services.tad import iter_series, series_query
+from theia_sf.services.tad import from_epoch, iter_series, series_query
 from theia_sf.tad.model import TadConfig
 from theia_sf.timewindow import Window
 
@@ -72,7 +72,7 @@ def series(warehouse, sql, window=WINDOW, **config):
 def keyed(found):
     return {
         tuple(v for v in s.key.values if v is not None): (
-            [t.strftime("%M:%S") for t in s.times],
+            [from_epoch(t).strftime("%M:%S") for t in s.times],
             list(s.values),
         )
         for s in found
@@ -97,7 +97,7 @@ def test_per_connection_series_take_the_max_per_end_time_in_time_order(warehouse
     assert len(found) == 3
     first = next(s for s in found if s.key.as_dict()["flow_start"] == start and
                  s.key.as_dict()["source_port"] == 40000)  # fmt: skip
-    assert [t.strftime("%M") for t in first.times] == ["01", "02", "03"]
+    assert [from_epoch(t).strftime("%M") for t in first.times] == ["01", "02", "03"]
     assert first.values == (100.0, 250.0, 300.0)
     assert first.stddev == pytest.approx(104.0833, rel=1e-5)
     assert first.key.as_dict()["destination_ip"] == "10.0.0.2"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -53,10 +54,18 @@ _ANOMALY_ROW_KEYS = (
 
 
 def series_query(
-    sql: SqlLibrary, config: TadConfig, window: Window, *, flows_table: str = FLOWS_TABLE
+    sql: SqlLibrary,
+    config: TadConfig,
+    window: Window,
+    *,
+    flows_table: str = FLOWS_TABLE,
+    key: Mapping[str, Any] | None = None,
 ) -> Query:
-    """The statement that forms the run's series (``sql/tad/select_throughput_series.sql``)."""
+    """The statement that forms the run's series (``sql/tad/select_throughput_series.sql``);
+    ``key``: only the series whose key columns (a subset of KEY_COLUMNS) have these values."""
     binds: dict[str, Any] = {"start_ts": window.start, "end_ts": window.end}
+    key_columns = [c for c in KEY_COLUMNS if key is not None and c in key]
+    binds |= {f"key_{c}": key[c] for c in key_columns} if key is not None else {}
     optional = {
         "cluster_uuid": config.cluster_uuid,
         "external_ip": config.external_ip,
@@ -81,6 +90,8 @@ def series_query(
         with_pod_label=config.pod_label is not None,
         with_pod_name=config.pod_name is not None,
         with_pod_namespace=config.pod_namespace is not None,
+        one_series=bool(key_columns),
+        key_columns=key_columns,
     )
 
 
@@ -90,30 +101,45 @@ def _utc(value: Any) -> Any:
     return value
 
 
+def from_epoch(seconds: Any) -> dt.datetime:
+    return dt.datetime.fromtimestamp(int(seconds), dt.UTC)
+
+
+_FLOW_START = KEY_COLUMNS.index("flow_start")
+
+
+def _series_key(agg_flow: AggFlow, raw: tuple[Any, ...]) -> SeriesKey:
+    values = list(raw)
+    if values[_FLOW_START] is not None:
+        values[_FLOW_START] = from_epoch(values[_FLOW_START])
+    return SeriesKey(agg_flow, tuple(values))
+
+
 def iter_series(session: Session, query: Query, agg_flow: AggFlow) -> Iterator[ThroughputSeries]:
-    """The query's rows (ordered by series and time) as one series at a time."""
+    """The query's rows (ordered by series and time) as one series at a time; point times
+    stay Unix seconds (:func:`from_epoch` turns the few that are reported into times)."""
     columns, batches = session.fetch_batches(query, FETCH_BATCH)
     width = len(KEY_COLUMNS)
     if columns[:width] != list(KEY_COLUMNS):
         raise RuntimeError(f"{query.name}: unexpected columns {columns}")
     key: tuple[Any, ...] | None = None
-    times: list[dt.datetime] = []
+    times: list[int] = []
     values: list[float] = []
     stddev: float | None = None
     for batch in batches:
         for row in batch:
-            row_key = tuple(_utc(v) for v in row[:width])
+            row_key = row[:width]
             if row_key != key:
                 if key is not None:
                     yield ThroughputSeries(
-                        SeriesKey(agg_flow, key), tuple(times), tuple(values), stddev
+                        _series_key(agg_flow, key), tuple(times), tuple(values), stddev
                     )
                 key, times, values = row_key, [], []
                 stddev = None if row[width + 2] is None else float(row[width + 2])
-            times.append(_utc(row[width]))
+            times.append(int(row[width]))
             values.append(float(row[width + 1]))
     if key is not None:
-        yield ThroughputSeries(SeriesKey(agg_flow, key), tuple(times), tuple(values), stddev)
+        yield ThroughputSeries(_series_key(agg_flow, key), tuple(times), tuple(values), stddev)
 
 
 @dataclass(slots=True)
@@ -157,8 +183,12 @@ def score_series(
         progress.skipped += 1
         log.debug("%s: not scored (%s)", series.key.label(), reason)
         return []
+    # A prediction that overflowed (ARIMA's inverse Box-Cox of an extreme λ) is stored as
+    # no value: JSON and the warehouses' columns have no infinity to carry.
     found = [
-        ThroughputAnomaly(series.key, t, x, c, series.stddev)
+        ThroughputAnomaly(
+            series.key, from_epoch(t), x, c if math.isfinite(c) else None, series.stddev
+        )
         for t, x, c, flagged in zip(series.times, series.values, calc, flags, strict=True)
         if flagged
     ]

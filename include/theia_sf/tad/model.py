@@ -255,10 +255,11 @@ def anomaly_key(cluster_uuid: str | None, key: SeriesKey, flow_end: dt.datetime)
 
 @dataclass(frozen=True, slots=True)
 class ThroughputSeries:
-    """One series' points in time order, and its sample standard deviation (None if n < 2)."""
+    """One series' points in time order (Unix seconds), and its sample standard deviation
+    (None if n < 2)."""
 
     key: SeriesKey
-    times: tuple[dt.datetime, ...]
+    times: tuple[int, ...]
     values: tuple[float, ...]
     stddev: float | None
 
