@@ -11,11 +11,18 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from theia_sf.airflow.defaults import ONE_SHOT_DAG
+from theia_sf.airflow.defaults import Timeouts, one_shot_dag
 from theia_sf.airflow.onboarding import bucket_params
 
+TIMEOUTS = Timeouts("theia_delete_bucket", run_minutes=30)
 
-@dag(schedule=None, params=bucket_params(destructive=True), doc_md=__doc__, **ONE_SHOT_DAG)
+
+@dag(
+    schedule=None,
+    params=bucket_params(destructive=True),
+    doc_md=__doc__,
+    **one_shot_dag(TIMEOUTS),
+)
 def theia_delete_bucket() -> None:
     @task
     def delete_bucket(params: dict) -> dict:

@@ -11,11 +11,18 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from theia_sf.airflow.defaults import ONE_SHOT_DAG
+from theia_sf.airflow.defaults import Timeouts, one_shot_dag
 from theia_sf.airflow.onboarding import key_params
 
+TIMEOUTS = Timeouts("theia_delete_kms_key", run_minutes=30)
 
-@dag(schedule=None, params=key_params(destructive=True), doc_md=__doc__, **ONE_SHOT_DAG)
+
+@dag(
+    schedule=None,
+    params=key_params(destructive=True),
+    doc_md=__doc__,
+    **one_shot_dag(TIMEOUTS),
+)
 def theia_delete_kms_key() -> None:
     @task
     def delete_kms_key(params: dict) -> dict:

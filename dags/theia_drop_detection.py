@@ -25,12 +25,19 @@ Logic: `theia_sf.services.detection`. This file only wires it to Airflow.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Asset, dag, task
 
-from theia_sf.airflow.defaults import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL
-from theia_sf.airflow.params import cluster_uuid_param, warehouse_name_param, window_params
-
-CONNECTION_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
+from theia_sf.airflow.defaults import WAREHOUSE_POOL, Timeouts, analysis_schedule, service_dag
+from theia_sf.airflow.params import (
+    alert_connections_param,
+    cluster_uuid_param,
+    enum_param,
+    integer_param,
+    number_param,
+    warehouse_name_param,
+    window_params,
+)
+from theia_sf.timewindow import MAX_WINDOW_DAYS
 
 # Updated with every published anomaly list (the file lives in the results location).
 DROP_ANOMALIES = Asset(
@@ -39,80 +46,94 @@ DROP_ANOMALIES = Asset(
     group="theia",
 )
 
+TIMEOUTS = Timeouts("theia_drop_detection", run_minutes=180)
+
 
 @dag(
-    schedule="@daily",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    schedule=analysis_schedule("@daily"),
+    **service_dag(TIMEOUTS),
     params={
-        "method": Param(
+        "method": enum_param(
             "baseline",
-            type="string",
-            enum=["baseline", "theia"],
+            {
+                "baseline": "baseline: each day against the preceding days",
+                "theia": "theia: theia-sf's mean ± 3 standard deviations",
+            },
+            section="Method",
+            title="Method",
             description="baseline: each day against the preceding days; theia: theia-sf's "
             "mean ± 3 standard deviations over all days.",
         ),
-        **window_params(30),
-        "cluster_uuid": cluster_uuid_param(),
-        "granularity": Param(
+        "sigma": number_param(
+            3.0,
+            exclusive_minimum=0,
+            maximum=100,
+            section="Method",
+            title="Sigma",
+            description="baseline: a day is abnormal above mean + sigma × spread (up to 100).",
+        ),
+        "min_history_days": integer_param(
+            3,
+            minimum=1,
+            maximum=MAX_WINDOW_DAYS,
+            section="Method",
+            title="Minimum history (days)",
+            description="baseline: days of history needed before a day is tested.",
+        ),
+        "min_drops": integer_param(
+            10,
+            minimum=0,
+            maximum=1_000_000_000,
+            section="Method",
+            title="Minimum drops",
+            description="baseline: an abnormal day has at least this many drops above the mean.",
+        ),
+        **window_params(30, section="Window"),
+        "cluster_uuid": cluster_uuid_param(section="Scope"),
+        "granularity": enum_param(
             "workload",
-            type="string",
-            enum=["workload", "pod"],
+            {"workload": "workload (pod name without its suffix)", "pod": "pod (ns/pod)"},
+            section="Scope",
+            title="Endpoint granularity",
             description="Endpoint: workload (pod name without its generated suffix, so history "
             "survives restarts) or pod (ns/pod as theia-sf). Non-pod endpoints are IPs.",
         ),
-        "sigma": Param(
-            3.0,
-            type="number",
-            exclusiveMinimum=0,
-            description="baseline: a day is abnormal above mean + sigma × spread.",
+        "alert_connections": alert_connections_param(
+            "Where new anomalies are sent: http (webhook), aws or generic with a topic_arn "
+            "extra (SNS), slackwebhook or slack. Empty: no alerts.",
+            section="Alerts",
         ),
-        "min_history_days": Param(
+        "shift_days": integer_param(
             3,
-            type="integer",
             minimum=1,
-            description="baseline: days of history needed before a day is tested.",
-        ),
-        "min_drops": Param(
-            10,
-            type="integer",
-            minimum=0,
-            description="baseline: an abnormal day has at least this many drops above the mean.",
-        ),
-        "shift_days": Param(
-            3,
-            type="integer",
-            minimum=1,
+            maximum=MAX_WINDOW_DAYS,
+            section="Method",
+            title="Level-shift days",
             description="baseline: a level shift is alerted on its first day; after this many "
             "days at the new level it becomes the baseline.",
         ),
-        "alert_connections": Param(
-            [],
-            type="array",
-            items={"type": "string", "pattern": CONNECTION_ID_PATTERN},
-            uniqueItems=True,
-            description="Airflow connection ids to alert: http (webhook), aws or generic with a "
-            "topic_arn extra (SNS), slackwebhook or slack. Empty: no alerts.",
-        ),
-        "warehouse_name": warehouse_name_param(),
+        "warehouse_name": warehouse_name_param(section="Engine"),
     },
     tags=["theia", "detection"],
     doc_md=__doc__,
 )
 def theia_drop_detection() -> None:
-    @task(retries=0)
-    def check_params(params: dict, data_interval_end: pendulum.DateTime | None = None) -> dict:
-
+    @task(retries=0, execution_timeout=TIMEOUTS.task("check_params", 5))
+    def check_params(
+        params: dict, dag=None, dag_run=None, data_interval_end: pendulum.DateTime | None = None
+    ) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
         from theia_sf.airflow.alerting import check_alert_connections
+        from theia_sf.airflow.settings import resolve_run
         from theia_sf.detection import DetectionConfig
         from theia_sf.errors import ConfigurationError
         from theia_sf.timewindow import TimeSpecError, Window
 
-        # Cross-field checks and connection look-ups; no warehouse work before they pass.
+        # The deployment settings fill what the run was not given; then cross-field checks
+        # and connection look-ups, before any warehouse work.
+        effective = resolve_run(dag, params, dag_run)
+        params = effective.values
         try:
             config = DetectionConfig(
                 method=params["method"],
@@ -136,10 +157,12 @@ def theia_drop_detection() -> None:
             "window": window.to_record(),
             "config": config.to_record(),
             "alert_connections": connections,
+            "params": params,
+            "sources": effective.sources,
         }
 
-    @task(pool=WAREHOUSE_POOL)
-    def detect_drops(params: dict, plan: dict) -> dict:
+    @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("detect_drops", 90))
+    def detect_drops(plan: dict) -> dict:
         import datetime as dt
 
         from theia_sf.airflow import runtime
@@ -148,7 +171,7 @@ def theia_drop_detection() -> None:
         from theia_sf.services.detection import run_drop_detection
         from theia_sf.timewindow import Window
 
-        warehouse = runtime.warehouse(warehouse_name=params["warehouse_name"])
+        warehouse = runtime.warehouse(warehouse_name=plan["params"]["warehouse_name"])
         sql = runtime.sql_library()
         if warehouse.engine == "duckdb":
             with warehouse.session() as session:
@@ -157,13 +180,14 @@ def theia_drop_detection() -> None:
         result = run_drop_detection(warehouse, sql, DetectionConfig(**plan["config"]), window)
         return result.to_record()
 
-    @task(pool=WAREHOUSE_POOL, outlets=[DROP_ANOMALIES])
-    def publish_results(params: dict, summary: dict, outlet_events=None) -> dict:
+    @task(pool=WAREHOUSE_POOL, outlets=[DROP_ANOMALIES],
+          execution_timeout=TIMEOUTS.task("publish_results", 30))  # fmt: skip
+    def publish_results(plan: dict, summary: dict, outlet_events=None) -> dict:
         from theia_sf.airflow import runtime
         from theia_sf.services.detection import publish_results
 
         uris = publish_results(
-            runtime.warehouse(warehouse_name=params["warehouse_name"]),
+            runtime.warehouse(warehouse_name=plan["params"]["warehouse_name"]),
             runtime.sql_library(),
             runtime.object_store(runtime.settings().results_location, create=True),
             summary["run_id"],
@@ -172,14 +196,16 @@ def theia_drop_detection() -> None:
             outlet_events[DROP_ANOMALIES].extra = {"run_id": summary["run_id"], **uris}
         return {"run_id": summary["run_id"], **uris}
 
-    @task(pool=WAREHOUSE_POOL)
-    def send_alerts(params: dict, plan: dict, summary: dict) -> list:
+    # Outside the warehouse pool: a slow sink must not keep writers waiting. Its warehouse
+    # sessions (read what is pending, record each delivery) are short and never span a call.
+    @task(execution_timeout=TIMEOUTS.task("send_alerts", 30))
+    def send_alerts(plan: dict, summary: dict) -> list:
         from theia_sf.airflow import runtime
         from theia_sf.airflow.alerting import build_sinks
         from theia_sf.services.detection import send_alerts
 
         outcomes = send_alerts(
-            runtime.warehouse(warehouse_name=params["warehouse_name"]),
+            runtime.warehouse(warehouse_name=plan["params"]["warehouse_name"]),
             runtime.sql_library(),
             summary["run_id"],
             build_sinks(plan["alert_connections"]),
@@ -188,7 +214,7 @@ def theia_drop_detection() -> None:
 
     plan = check_params()
     summary = detect_drops(plan=plan)
-    publish_results(summary=summary)
+    publish_results(plan=plan, summary=summary)
     send_alerts(plan=plan, summary=summary)
 
 

@@ -13,24 +13,24 @@ Logic: `theia_sf.ingest.ingest_flows`.
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
 from theia_sf.airflow.assets import FLOWS
-from theia_sf.airflow.defaults import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL
+from theia_sf.airflow.defaults import WAREHOUSE_POOL, Timeouts, service_dag
+from theia_sf.airflow.params import enum_param
 from theia_sf.layouts import LAYOUT_NAMES
+
+TIMEOUTS = Timeouts("theia_ingest_flows", run_minutes=60)
 
 
 @dag(
     schedule="*/5 * * * *",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **service_dag(TIMEOUTS),
     params={
-        "layout": Param(
+        "layout": enum_param(
             None,
-            type=["null", "string"],
-            enum=[None, *LAYOUT_NAMES],
+            {None: "the THEIA_FLOW_LAYOUT setting", **{name: name for name in LAYOUT_NAMES}},
+            title="Flow-record layout",
             description="Flow-record layout of the files (Antrea version); empty: the "
             "THEIA_FLOW_LAYOUT setting (default auto, detected per file).",
         ),
@@ -39,11 +39,13 @@ from theia_sf.layouts import LAYOUT_NAMES
     doc_md=__doc__,
 )
 def theia_ingest_flows() -> None:
-    @task(pool=WAREHOUSE_POOL, outlets=[FLOWS])
-    def load_new_flow_files(params: dict) -> dict:
+    @task(pool=WAREHOUSE_POOL, outlets=[FLOWS],
+          execution_timeout=TIMEOUTS.task("load_new_flow_files", 45))  # fmt: skip
+    def load_new_flow_files(params: dict, dag=None, dag_run=None) -> dict:
         from theia_sf.airflow.ingestion import load_new_flow_files
+        from theia_sf.airflow.settings import resolve_run
 
-        return load_new_flow_files(params["layout"])
+        return load_new_flow_files(resolve_run(dag, params, dag_run).values["layout"])
 
     load_new_flow_files()
 

@@ -13,26 +13,28 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from theia_sf.airflow.defaults import DEFAULT_ARGS, START_DATE
+from theia_sf.airflow.defaults import Timeouts, service_dag
 from theia_sf.airflow.onboarding import health_params
+
+TIMEOUTS = Timeouts("theia_ingestion_health", run_minutes=40)
 
 
 @dag(
     schedule="@hourly",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **service_dag(TIMEOUTS),
     params=health_params(),
     tags=["theia", "onboarding"],
     doc_md=__doc__,
 )
 def theia_ingestion_health() -> None:
-    @task
-    def check_ingestion(params: dict) -> dict:
+    @task(execution_timeout=TIMEOUTS.task("check_ingestion", 20))
+    def check_ingestion(params: dict, dag=None, dag_run=None) -> dict:
         from theia_sf.airflow.onboarding import ingestion_health
+        from theia_sf.airflow.settings import resolve_run
 
-        return ingestion_health(params)
+        # The watched stack and the alert connections come from the deployment settings.
+        effective = resolve_run(dag, params, dag_run)
+        return {**ingestion_health(effective.values), "effective": effective.to_record()}
 
     check_ingestion()
 

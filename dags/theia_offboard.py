@@ -16,13 +16,20 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from theia_sf.airflow.defaults import ONE_SHOT_DAG, WAREHOUSE_POOL
+from theia_sf.airflow.defaults import WAREHOUSE_POOL, Timeouts, one_shot_dag
 from theia_sf.airflow.onboarding import stack_params
 
+TIMEOUTS = Timeouts("theia_offboard", run_minutes=120)
 
-@dag(schedule=None, params=stack_params(destructive=True), doc_md=__doc__, **ONE_SHOT_DAG)
+
+@dag(
+    schedule=None,
+    params=stack_params(destructive=True),
+    doc_md=__doc__,
+    **one_shot_dag(TIMEOUTS),
+)
 def theia_offboard() -> None:
-    @task(pool=WAREHOUSE_POOL)
+    @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("offboard_stack", 60))
     def offboard_stack(params: dict) -> dict:
         from theia_sf.airflow.onboarding import offboard
 

@@ -19,10 +19,20 @@ Logic: `theia_sf.services.recommendation`. This file only wires it to Airflow.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Asset, dag, task
 
-from theia_sf.airflow.defaults import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL
-from theia_sf.airflow.params import cluster_uuid_param, warehouse_name_param, window_params
+from theia_sf.airflow.defaults import WAREHOUSE_POOL, Timeouts, analysis_schedule, service_dag
+from theia_sf.airflow.params import (
+    MAX_FLOW_TUPLES,
+    MAX_LIST_ITEMS,
+    boolean_param,
+    cluster_uuid_param,
+    enum_param,
+    integer_param,
+    list_param,
+    warehouse_name_param,
+    window_params,
+)
 from theia_sf.recommendation.model import (
     DEFAULT_LABEL_IGNORE_LIST,
     DEFAULT_NS_ALLOW_LIST,
@@ -39,79 +49,93 @@ RECOMMENDED_POLICIES = Asset(
 )
 
 
-def _comma_list(item_pattern: str) -> str:
-    item = item_pattern.strip("^$")
-    return rf"^\s*(({item})(\s*,\s*({item}))*)?\s*$"
+TIMEOUTS = Timeouts("theia_policy_recommendation", run_minutes=300)
 
 
 @dag(
-    schedule="30 1 * * *",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    schedule=analysis_schedule("30 1 * * *"),
+    **service_dag(TIMEOUTS),
     params={
-        "policy_type": Param(
+        "policy_type": enum_param(
             PolicyType.ANP_DENY_APPLIED.value,
-            type="string",
-            enum=[p.value for p in PolicyType],
+            {
+                "anp-deny-applied": "anp-deny-applied: Antrea allow + reject per workload",
+                "anp-deny-all": "anp-deny-all: Antrea allow + one cluster-wide reject",
+                "k8s-np": "k8s-np: Kubernetes NetworkPolicies only",
+            },
+            section="Policies",
+            title="Policy type",
             description="anp-deny-applied: Antrea allow policies + a Baseline reject per "
             "workload; anp-deny-all: allow policies + one cluster-wide Baseline reject; "
             "k8s-np: Kubernetes NetworkPolicies only.",
         ),
-        "limit": Param(
-            0,
-            type="integer",
-            minimum=0,
-            description="Read at most this many distinct flow tuples (the busiest); 0: no limit.",
+        "ns_allow_list": list_param(
+            DEFAULT_NS_ALLOW_LIST,
+            item_pattern=NAMESPACE_PATTERN,
+            max_items=MAX_LIST_ITEMS,
+            section="Policies",
+            title="Namespace allow list",
+            description="Namespaces that get a namespace-wide allow policy (Antrea modes) and "
+            f"no per-workload policy: a JSON list of at most {MAX_LIST_ITEMS} namespace names, "
+            'e.g. ["kube-system", "flow-aggregator"].',
         ),
-        **window_params(7),
-        "ns_allow_list": Param(
-            ",".join(DEFAULT_NS_ALLOW_LIST),
-            type="string",
-            pattern=_comma_list(NAMESPACE_PATTERN),
-            description="Comma-separated namespaces that get a namespace-wide allow policy "
-            "(Antrea modes) and no per-workload policy.",
+        "label_ignore_list": list_param(
+            DEFAULT_LABEL_IGNORE_LIST,
+            item_pattern=LABEL_KEY_PATTERN,
+            max_items=MAX_LIST_ITEMS,
+            section="Policies",
+            title="Label ignore list",
+            description="Pod label keys dropped before flows are grouped (left out of "
+            f"selectors): a JSON list of at most {MAX_LIST_ITEMS} label keys, "
+            'e.g. ["pod-template-hash"]. Empty: keep all.',
         ),
-        "label_ignore_list": Param(
-            ",".join(DEFAULT_LABEL_IGNORE_LIST),
-            type="string",
-            pattern=_comma_list(LABEL_KEY_PATTERN),
-            description=(
-                "Comma-separated pod label keys dropped before flows are grouped, so they are "
-                "left out of selectors. Empty: keep all."
-            ),
-        ),
-        "to_services": Param(
+        "to_services": boolean_param(
             True,
-            type="boolean",
+            section="Policies",
+            title="Allow to Services",
             description="Antrea modes: allow traffic to Services with toServices rules; "
             "off: select the Service's backend pods instead.",
         ),
-        "cluster_uuid": cluster_uuid_param(),
-        "antrea_api_version": Param(
+        "antrea_api_version": enum_param(
             "v1beta1",
-            type="string",
-            enum=["v1beta1", "v1alpha1"],
+            {"v1beta1": "v1beta1 (current Antrea)", "v1alpha1": "v1alpha1 (old clusters)"},
+            section="Policies",
+            title="Antrea API version",
             description="crd.antrea.io version of Antrea objects (v1alpha1 for old clusters).",
         ),
-        "warehouse_name": warehouse_name_param(),
+        **window_params(7, section="Window"),
+        "cluster_uuid": cluster_uuid_param(section="Scope"),
+        "limit": integer_param(
+            0,
+            minimum=0,
+            maximum=MAX_FLOW_TUPLES,
+            section="Scope",
+            title="Tuple limit",
+            description="Read at most this many distinct flow tuples (the busiest); 0: no "
+            f"limit. At most {MAX_FLOW_TUPLES:,}.",
+        ),
+        "warehouse_name": warehouse_name_param(section="Engine"),
     },
     tags=["theia", "recommendation"],
     doc_md=__doc__,
 )
 def theia_policy_recommendation() -> None:
-    @task(retries=0)
-    def resolve_window(params: dict, data_interval_end: pendulum.DateTime | None = None) -> dict:
-
+    @task(retries=0, execution_timeout=TIMEOUTS.task("resolve_window", 5))
+    def resolve_window(
+        params: dict, dag=None, dag_run=None, data_interval_end: pendulum.DateTime | None = None
+    ) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
+        from theia_sf.airflow.settings import resolve_run
         from theia_sf.errors import ConfigurationError
         from theia_sf.recommendation.model import Options
         from theia_sf.services.recommendation import validate_cluster_uuid, validate_limit
         from theia_sf.timewindow import TimeSpecError, Window
 
-        # Cross-field checks the per-Param schemas cannot express; no warehouse work yet.
+        # The deployment settings fill what the run was not given; then the cross-field
+        # checks the per-Param schemas cannot express. No warehouse work yet.
+        effective = resolve_run(dag, params, dag_run)
+        params = effective.values
         try:
             Options.create(
                 policy_type=params["policy_type"],
@@ -130,10 +154,10 @@ def theia_policy_recommendation() -> None:
             )
         except (ConfigurationError, TimeSpecError) as error:
             raise AirflowFailException(f"invalid Params (start/end/lookback...): {error}") from None
-        return window.to_record()
+        return {"window": window.to_record(), "params": params, "sources": effective.sources}
 
-    @task(pool=WAREHOUSE_POOL)
-    def recommend_policies(params: dict, window: dict) -> dict:
+    @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("recommend_policies", 240))
+    def recommend_policies(plan: dict) -> dict:
         import datetime as dt
 
         from airflow.sdk.exceptions import AirflowFailException
@@ -145,6 +169,7 @@ def theia_policy_recommendation() -> None:
         from theia_sf.services.recommendation import SelfCheckError, run_policy_recommendation
         from theia_sf.timewindow import Window
 
+        params, window = plan["params"], plan["window"]
         warehouse = runtime.warehouse(warehouse_name=params["warehouse_name"])
         sql = runtime.sql_library()
         if warehouse.engine == "duckdb":
@@ -174,13 +199,14 @@ def theia_policy_recommendation() -> None:
             raise AirflowFailException(str(error)) from error
         return summary.to_record()
 
-    @task(pool=WAREHOUSE_POOL, outlets=[RECOMMENDED_POLICIES])
-    def publish_policies(params: dict, summary: dict, outlet_events=None) -> dict:
+    @task(pool=WAREHOUSE_POOL, outlets=[RECOMMENDED_POLICIES],
+          execution_timeout=TIMEOUTS.task("publish_policies", 30))  # fmt: skip
+    def publish_policies(plan: dict, summary: dict, outlet_events=None) -> dict:
         from theia_sf.airflow import runtime
         from theia_sf.services.recommendation import publish_recommendation
 
         uris = publish_recommendation(
-            runtime.warehouse(warehouse_name=params["warehouse_name"]),
+            runtime.warehouse(warehouse_name=plan["params"]["warehouse_name"]),
             runtime.sql_library(),
             runtime.object_store(runtime.settings().results_location, create=True),
             summary["run_id"],
@@ -189,7 +215,8 @@ def theia_policy_recommendation() -> None:
             outlet_events[RECOMMENDED_POLICIES].extra = {"run_id": summary["run_id"], **uris}
         return {"run_id": summary["run_id"], **uris}
 
-    publish_policies(summary=recommend_policies(window=resolve_window()))
+    plan = resolve_window()
+    publish_policies(plan=plan, summary=recommend_policies(plan=plan))
 
 
 theia_policy_recommendation()

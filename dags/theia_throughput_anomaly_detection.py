@@ -17,16 +17,26 @@ Logic: `theia_sf.services.tad`. This file only wires it to Airflow.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Asset, dag, task
 
-from theia_sf.airflow.defaults import DEFAULT_ARGS, START_DATE, WAREHOUSE_POOL
+from theia_sf.airflow.defaults import WAREHOUSE_POOL, Timeouts, analysis_schedule, service_dag
 from theia_sf.airflow.params import (
+    MAX_LIST_ITEMS,
     alert_connections_param,
     cluster_uuid_param,
+    enum_param,
+    list_param,
+    text_param,
     warehouse_name_param,
     window_params,
 )
-from theia_sf.tad.model import NAMESPACE_PATTERN, POD_NAME_PATTERN, SERVICE_PORT_NAME_PATTERN
+from theia_sf.tad.model import (
+    EXTERNAL_IP_PATTERN,
+    NAMESPACE_PATTERN,
+    POD_LABEL_PATTERN,
+    POD_NAME_PATTERN,
+    SERVICE_PORT_NAME_PATTERN,
+)
 
 # Updated with every published list of anomalous points (in the results location).
 THROUGHPUT_ANOMALIES = Asset(
@@ -34,6 +44,8 @@ THROUGHPUT_ANOMALIES = Asset(
     uri="x-theia://results/tad/latest/anomalies.json",
     group="theia",
 )
+
+TIMEOUTS = Timeouts("theia_throughput_anomaly_detection", run_minutes=360)
 
 # The Params that make up a TadConfig (the others choose the window, sinks and warehouse).
 CONFIG_PARAMS = (
@@ -50,98 +62,126 @@ CONFIG_PARAMS = (
 )
 
 
-def _optional(pattern: str | None, title: str, description: str, **schema) -> Param:
-    extra = {"pattern": pattern} if pattern else {}
-    return Param(
-        None, type=["null", "string"], title=title, description=description, **extra, **schema
-    )
-
-
 @dag(
-    schedule="@daily",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    schedule=analysis_schedule("@daily"),
+    **service_dag(TIMEOUTS),
     params={
-        "algorithm": Param(
+        "algorithm": enum_param(
             "EWMA",
-            type="string",
-            enum=["EWMA", "ARIMA", "DBSCAN"],
+            {
+                "EWMA": "EWMA: |x − EWMA| > stddev",
+                "ARIMA": "ARIMA: |x − ARIMA(1,1,1) forecast| > stddev (one fit per point)",
+                "DBSCAN": "DBSCAN: noise at eps 2.5e8, 4 points",
+            },
+            section="Algorithm",
             title="Algorithm",
-            description="EWMA: |x − EWMA| > stddev; ARIMA: |x − ARIMA(1,1,1) forecast| > "
-            "stddev (slow: one fit per point); DBSCAN: noise at eps 2.5e8, min 4 points.",
+            description="EWMA, ARIMA or DBSCAN with standard Theia's definitions and "
+            "thresholds (ARIMA is slow: one model fit per point).",
         ),
-        "agg_flow": Param(
-            "none",
-            type="string",
-            enum=["none", "external", "pod", "svc"],
-            title="Series",
-            description="none: per connection; external: per destination IP of flows to "
-            "outside the cluster; pod: per pod (labels, or name) and direction; svc: per "
-            "service port.",
-        ),
-        "variant": Param(
+        "variant": enum_param(
             "theia",
-            type="string",
-            enum=["theia", "corrected"],
+            {"theia": "theia: standard Theia's definitions", "corrected": "corrected"},
+            section="Algorithm",
             title="Variant",
             description="theia: standard Theia's definitions; corrected: EWMA starts at the "
             "first value, thresholds leave out the points they flag, DBSCAN does not flag "
             "series shorter than 4 points.",
         ),
-        **window_params(1),
-        "cluster_uuid": cluster_uuid_param(),
-        "ns_ignore_list": Param(
+        "agg_flow": enum_param(
+            "none",
+            {
+                "none": "none: per connection",
+                "external": "external: per destination IP outside the cluster",
+                "pod": "pod: per pod and direction",
+                "svc": "svc: per service port",
+            },
+            section="Series",
+            title="Series",
+            description="none: per connection; external: per destination IP of flows to "
+            "outside the cluster; pod: per pod (labels, or name) and direction; svc: per "
+            "service port.",
+        ),
+        "pod_label": text_param(
+            None,
+            pattern=POD_LABEL_PATTERN,
+            nullable=True,
+            section="Series",
+            title="Pod label",
+            description="agg_flow=pod: only pods whose labels JSON contains this text "
+            '(case-insensitive, up to 256 characters), e.g. "app":"web".',
+        ),
+        "pod_name": text_param(
+            None,
+            pattern=POD_NAME_PATTERN,
+            nullable=True,
+            section="Series",
+            title="Pod name",
+            description="agg_flow=pod: only this pod, e.g. web-7c9f8b6d5-b8c9d.",
+        ),
+        "pod_namespace": text_param(
+            None,
+            pattern=NAMESPACE_PATTERN,
+            nullable=True,
+            section="Series",
+            title="Pod namespace",
+            description="agg_flow=pod, with pod_label or pod_name: only pods of this "
+            "namespace, e.g. shop.",
+        ),
+        "external_ip": text_param(
+            None,
+            pattern=EXTERNAL_IP_PATTERN,
+            nullable=True,
+            section="Series",
+            title="External IP",
+            description="agg_flow=external: only this destination IP, e.g. 203.0.113.9.",
+        ),
+        "svc_port_name": text_param(
+            None,
+            pattern=SERVICE_PORT_NAME_PATTERN,
+            nullable=True,
+            section="Series",
+            title="Service port",
+            description="agg_flow=svc: only this service port, as <namespace>/<service>:<port "
+            "name>, e.g. shop/web:http.",
+        ),
+        **window_params(1, section="Window"),
+        "cluster_uuid": cluster_uuid_param(section="Scope"),
+        "ns_ignore_list": list_param(
             [],
-            type="array",
-            items={"type": "string", "pattern": NAMESPACE_PATTERN},
-            uniqueItems=True,
-            maxItems=100,
+            item_pattern=NAMESPACE_PATTERN,
+            max_items=MAX_LIST_ITEMS,
+            section="Scope",
             title="Ignored namespaces",
-            description="Leave out flows from or to these namespaces.",
+            description="Leave out flows from or to these namespaces: a JSON list of at most "
+            f'{MAX_LIST_ITEMS} namespaces, e.g. ["kube-system", "flow-visibility"].',
         ),
-        "pod_label": _optional(
-            None,
-            "Pod label",
-            "agg_flow=pod: only pods whose labels JSON contains this text "
-            '(case-insensitive), e.g. "app":"web".',
-            maxLength=256,
+        "alert_connections": alert_connections_param(
+            "Where new anomalous points are sent: http (webhook), aws or generic with a "
+            "topic_arn extra (SNS), slackwebhook or slack. Empty: no alerts.",
+            section="Alerts",
         ),
-        "pod_name": _optional(POD_NAME_PATTERN, "Pod name", "agg_flow=pod: only this pod."),
-        "pod_namespace": _optional(
-            NAMESPACE_PATTERN,
-            "Pod namespace",
-            "agg_flow=pod, with pod_label or pod_name: only pods of this namespace.",
-        ),
-        "external_ip": _optional(
-            None,
-            "External IP",
-            "agg_flow=external: only this destination IP.",
-            maxLength=45,
-        ),
-        "svc_port_name": _optional(
-            SERVICE_PORT_NAME_PATTERN,
-            "Service port",
-            "agg_flow=svc: only this service port, as <namespace>/<service>:<port name>.",
-        ),
-        "alert_connections": alert_connections_param(),
-        "warehouse_name": warehouse_name_param(),
+        "warehouse_name": warehouse_name_param(section="Engine"),
     },
     tags=["theia", "detection"],
     doc_md=__doc__,
 )
 def theia_throughput_anomaly_detection() -> None:
-    @task(retries=0)
-    def check_params(params: dict, data_interval_end: pendulum.DateTime | None = None) -> dict:
+    @task(retries=0, execution_timeout=TIMEOUTS.task("check_params", 5))
+    def check_params(
+        params: dict, dag=None, dag_run=None, data_interval_end: pendulum.DateTime | None = None
+    ) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
         from theia_sf.airflow.alerting import check_alert_connections
+        from theia_sf.airflow.settings import resolve_run
         from theia_sf.errors import ConfigurationError
         from theia_sf.tad.model import TadConfig
         from theia_sf.timewindow import TimeSpecError, Window
 
-        # Cross-field checks and connection look-ups; no warehouse work before they pass.
+        # The deployment settings fill what the run was not given; then cross-field checks
+        # and connection look-ups, before any warehouse work.
+        effective = resolve_run(dag, params, dag_run)
+        params = effective.values
         try:
             config = TadConfig(**{k: params[k] for k in CONFIG_PARAMS})
             window = Window.resolve(
@@ -157,10 +197,12 @@ def theia_throughput_anomaly_detection() -> None:
             "window": window.to_record(),
             "config": config.to_record(),
             "alert_connections": connections,
+            "params": params,
+            "sources": effective.sources,
         }
 
-    @task(pool=WAREHOUSE_POOL)
-    def detect_anomalies(params: dict, plan: dict) -> dict:
+    @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("detect_anomalies", 300))
+    def detect_anomalies(plan: dict) -> dict:
         import datetime as dt
 
         from theia_sf.airflow import runtime
@@ -169,7 +211,7 @@ def theia_throughput_anomaly_detection() -> None:
         from theia_sf.tad.model import TadConfig
         from theia_sf.timewindow import Window
 
-        warehouse = runtime.warehouse(warehouse_name=params["warehouse_name"])
+        warehouse = runtime.warehouse(warehouse_name=plan["params"]["warehouse_name"])
         sql = runtime.sql_library()
         if warehouse.engine == "duckdb":
             with warehouse.session() as session:
@@ -178,13 +220,14 @@ def theia_throughput_anomaly_detection() -> None:
         config = TadConfig(**plan["config"])
         return run_throughput_anomaly_detection(warehouse, sql, config, window).to_record()
 
-    @task(pool=WAREHOUSE_POOL, outlets=[THROUGHPUT_ANOMALIES])
-    def publish_results(params: dict, summary: dict, outlet_events=None) -> dict:
+    @task(pool=WAREHOUSE_POOL, outlets=[THROUGHPUT_ANOMALIES],
+          execution_timeout=TIMEOUTS.task("publish_results", 30))  # fmt: skip
+    def publish_results(plan: dict, summary: dict, outlet_events=None) -> dict:
         from theia_sf.airflow import runtime
         from theia_sf.services.tad import publish_results
 
         uris = publish_results(
-            runtime.warehouse(warehouse_name=params["warehouse_name"]),
+            runtime.warehouse(warehouse_name=plan["params"]["warehouse_name"]),
             runtime.sql_library(),
             runtime.object_store(runtime.settings().results_location, create=True),
             summary["run_id"],
@@ -193,14 +236,15 @@ def theia_throughput_anomaly_detection() -> None:
             outlet_events[THROUGHPUT_ANOMALIES].extra = {"run_id": summary["run_id"], **uris}
         return {"run_id": summary["run_id"], **uris}
 
-    @task(pool=WAREHOUSE_POOL)
-    def send_alerts(params: dict, plan: dict, summary: dict) -> list:
+    # Outside the warehouse pool: a slow sink must not keep writers waiting.
+    @task(execution_timeout=TIMEOUTS.task("send_alerts", 30))
+    def send_alerts(plan: dict, summary: dict) -> list:
         from theia_sf.airflow import runtime
         from theia_sf.airflow.alerting import build_sinks
         from theia_sf.services.tad import send_alerts
 
         outcomes = send_alerts(
-            runtime.warehouse(warehouse_name=params["warehouse_name"]),
+            runtime.warehouse(warehouse_name=plan["params"]["warehouse_name"]),
             runtime.sql_library(),
             summary["run_id"],
             build_sinks(plan["alert_connections"]),
@@ -209,7 +253,7 @@ def theia_throughput_anomaly_detection() -> None:
 
     plan = check_params()
     summary = detect_anomalies(plan=plan)
-    publish_results(summary=summary)
+    publish_results(plan=plan, summary=summary)
     send_alerts(plan=plan, summary=summary)
 
 

@@ -24,8 +24,10 @@ from theia_sf.ui.app import create_app
 
 URL_PREFIX = "/theia"
 STATIC_DIR = Path(__file__).resolve().parent / "theia_ui"
-# A web request should not queue for long behind a DAG that writes the DuckDB file.
+# A web request should not queue for long behind a DAG that writes the DuckDB file, nor wait
+# minutes for an unreachable Snowflake account (the page answers 503 with the reason).
 UI_LOCK_TIMEOUT_SECONDS = 15.0
+UI_LOGIN_TIMEOUT_SECONDS = 10.0
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -51,7 +53,7 @@ def theia_views() -> Any:
     from theia_sf.ui.views import TheiaViews
 
     # A configured Snowflake warehouse, never a temporary one per page request.
-    wh = warehouse(temporary=False)
+    wh = warehouse(temporary=False, login_timeout=UI_LOGIN_TIMEOUT_SECONDS)
     if wh.engine == "duckdb":
         wh.lock_timeout = min(wh.lock_timeout, UI_LOCK_TIMEOUT_SECONDS)
     return TheiaViews(wh, sql_library())

@@ -13,3 +13,7 @@ class ConfigurationError(TheiaError):
 
 class WarehouseBusyError(TheiaError):
     """The embedded database stayed locked by another process for too long."""
+
+
+class WarehouseUnavailableError(TheiaError):
+    """The warehouse could not be reached or refused the login (network, account, credentials)."""

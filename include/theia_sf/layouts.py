@@ -7,6 +7,8 @@ Snowpipe COPY of the Snowflake engine.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -17,7 +19,38 @@ class Kind(StrEnum):
     TIME = "time"  # Unix seconds in the file, TIMESTAMP_TZ in the table
     INT = "int"
     STR = "str"  # empty field -> NULL
-    LABELS = "labels"  # single-quoted JSON object, empty, or the literal null
+    LABELS = "labels"  # single-quoted flat JSON string map, empty, or the literal null
+
+
+# Unix seconds as Antrea writes them (IPFIX dateTimeSeconds is an unsigned 32-bit number).
+TIME_RANGE = (0, 2**32 - 1)
+
+# Pod labels are Kubernetes labels: string keys to string values. The whole field must be a
+# JSON object of strings (any nesting, number, array or boolean is refused). Written as a
+# regular expression so that Python (line checks) and DuckDB (RE2, fast path) test exactly
+# the same grammar, in linear time and without recursion however deep a hostile value nests.
+_JSON_STRING = r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9A-Fa-f]{4})*"'
+_WS = r"[ \t\r\n]*"
+_PAIR = _JSON_STRING + _WS + ":" + _WS + _JSON_STRING + _WS
+LABELS_PATTERN = _WS + r"\{" + _WS + "(?:" + _PAIR + "(?:," + _WS + _PAIR + ")*)?" + r"\}" + _WS
+_LABELS = re.compile(LABELS_PATTERN)
+
+
+def labels_problem(value: str) -> str | None:
+    """Why a label field's text is not a flat string map, or None when it is one.
+
+    Empty and the literal ``null`` mean "no labels" (a pod without labels)."""
+    if not value or value == "null" or _LABELS.fullmatch(value):
+        return None
+    try:  # only to word the reason; the pattern above decided
+        parsed = json.loads(value)
+    except ValueError:
+        return "is not valid JSON"
+    except RecursionError:
+        return "nests too deeply (labels are a flat map of strings)"
+    if not isinstance(parsed, dict):
+        return "is not a JSON object"
+    return "is not a flat map of strings to strings (Kubernetes labels)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,12 @@ Locations are written as a directory path (``/var/lib/theia/flows``, ``file:///.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
+import secrets
 import shutil
-import tempfile
-from collections.abc import Iterator
+import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,11 +20,16 @@ from urllib.parse import urlparse
 
 from theia_sf.errors import ConfigurationError
 
+log = logging.getLogger(__name__)
+
+# Told about each entry a listing leaves out, with why: (key, reason).
+SkipHandler = Callable[[str, str], None]
+
 
 @dataclass(frozen=True, slots=True)
 class ObjectInfo:
     key: str  # relative to the store's location
-    etag: str
+    etag: str  # changes whenever the object may have changed (it is not a content hash)
     size: int
     last_modified: dt.datetime
 
@@ -30,7 +37,7 @@ class ObjectInfo:
 class ObjectStore(Protocol):
     location: str
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]: ...
+    def list(self, prefix: str = "", on_skip: SkipHandler | None = None) -> Iterator[ObjectInfo]: ...
 
     def download(self, key: str, path: Path) -> None: ...
 
@@ -62,7 +69,12 @@ def parse_location(location: str) -> tuple[str, str, str]:
 
 
 class LocalObjectStore:
-    """A directory as an object store. The etag is size and mtime in nanoseconds."""
+    """A directory as an object store.
+
+    The etag is the size and the modification time in nanoseconds: cheap to list, and it
+    changes whenever the file may have changed. It does not identify content (touching a
+    file changes it); ingestion identifies files by a hash of their bytes.
+    """
 
     def __init__(self, root: str | Path, *, create: bool = False) -> None:
         self.root = Path(root)
@@ -82,23 +94,59 @@ class LocalObjectStore:
             raise ValueError(f"key {key!r} escapes the store root")
         return path
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list(self, prefix: str = "", on_skip: SkipHandler | None = None) -> Iterator[ObjectInfo]:
+        """Every regular file under the root (symlinks followed if they stay inside it).
+
+        An entry that cannot be read as a file inside the root (a dangling symlink, one
+        pointing outside, a FIFO, a file deleted while listing) is left out with a warning
+        and reported to ``on_skip``: one bad entry never hides the others."""
         self.check()
         base = self.root / prefix if prefix else self.root
         if not base.exists():
             return
+        root = self.root.resolve()
         for dirpath, _dirs, files in os.walk(base):
             for name in sorted(files):
                 if name.startswith("."):
                     continue  # temporary files of writers in progress
                 path = Path(dirpath) / name
-                st = path.stat()
-                yield ObjectInfo(
-                    key=path.relative_to(self.root).as_posix(),
-                    etag=f"{st.st_size}-{st.st_mtime_ns}",
-                    size=st.st_size,
-                    last_modified=dt.datetime.fromtimestamp(st.st_mtime, tz=dt.UTC),
-                )
+                key = path.relative_to(self.root).as_posix()
+                try:
+                    info = self._stat(key, path, root)
+                except _Unlisted as why:
+                    log.warning("flows location %s: leaving out %s: %s", self.location, key, why)
+                    if on_skip is not None:
+                        on_skip(key, str(why))
+                    continue
+                yield info
+
+    def stat(self, key: str) -> ObjectInfo:
+        """The entry as a listing would show it now (raises OSError if it is gone)."""
+        path = self.root / key
+        try:
+            return self._stat(key, path, self.root.resolve())
+        except _Unlisted as why:
+            raise FileNotFoundError(f"{key}: {why}") from None
+
+    @staticmethod
+    def _stat(key: str, path: Path, root: Path) -> ObjectInfo:
+        try:
+            target = path.resolve(strict=True)
+            st = target.stat()
+        except FileNotFoundError:
+            raise _Unlisted("a symlink to nothing, or deleted while listing") from None
+        except (OSError, RuntimeError) as error:  # RuntimeError: a symlink loop
+            raise _Unlisted(f"cannot be read ({error})") from None
+        if root not in target.parents:
+            raise _Unlisted(f"a symlink to {target}, outside the location")
+        if not stat.S_ISREG(st.st_mode):
+            raise _Unlisted("not a regular file")
+        return ObjectInfo(
+            key=key,
+            etag=f"{st.st_size}-{st.st_mtime_ns}",
+            size=st.st_size,
+            last_modified=dt.datetime.fromtimestamp(st.st_mtime, tz=dt.UTC),
+        )
 
     def download(self, key: str, path: Path) -> None:
         shutil.copyfile(self._path(key), path)
@@ -109,10 +157,18 @@ class LocalObjectStore:
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> str:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)  # readers never see a half-written file
+        # Created with the process umask, as any other writer's files (mkstemp would make them
+        # 0600, unreadable to a web server or Grafana reading the results folder); the dot name
+        # keeps listings from seeing it.
+        tmp = path.with_name(f".tmp-{secrets.token_hex(8)}-{path.name}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)  # readers never see a half-written file
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         return self.uri(key)
 
     def get_bytes(self, key: str) -> bytes:
@@ -123,6 +179,10 @@ class LocalObjectStore:
 
     def uri(self, key: str) -> str:
         return str(self._path(key))
+
+
+class _Unlisted(Exception):
+    """Why a directory entry is left out of a listing."""
 
 
 class S3ObjectStore:
@@ -148,7 +208,9 @@ class S3ObjectStore:
                 "and the theia_aws connection"
             ) from error
 
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def list(self, prefix: str = "", on_skip: SkipHandler | None = None) -> Iterator[ObjectInfo]:
+        """Every object under the prefix; the etag is S3's (an MD5 of the content for a
+        single-part upload; for a multipart one not a content hash, but stable per version)."""
         self.check()
         full = self._key(prefix) if prefix else (self.prefix + "/" if self.prefix else "")
         paginator = self.client.get_paginator("list_objects_v2")

@@ -9,11 +9,13 @@ No Airflow import here: Airflow runs in its own processes, as it would for a use
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,6 +27,44 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = {"success", "failed"}
+
+
+# Airflow's API server signs JWTs with HMAC-SHA512, which wants a key of at least 64 bytes.
+SECRET_BYTES = 64
+
+
+class PortInUseError(RuntimeError):
+    """The API port is taken: nothing was started."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(
+            f"port {port} is in use on 127.0.0.1 (another Airflow or `make run`?); "
+            f"nothing was started. Pick a free port: make run PORT={_free_port_near(port)}"
+        )
+        self.port = port
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        # As the API server binds: a listener blocks the port, a closing connection does not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port_near(port: int) -> int:
+    for candidate in range(port + 10, port + 200, 10):
+        if candidate < 65536 and _port_is_free(candidate):
+            return candidate
+    return port + 10
+
+
+def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the group ended meanwhile
+        os.killpg(proc.pid, signum)
 
 
 class ApiError(RuntimeError):
@@ -44,6 +84,7 @@ class LocalAirflow:
     users: dict[str, str] = field(default_factory=lambda: {"admin": "admin"})
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
+    log_dir: Path | None = None  # default: <home>/logs
 
     @property
     def url(self) -> str:
@@ -98,9 +139,10 @@ class LocalAirflow:
 
     def _secret(self, name: str) -> str:
         path = self.home / name
-        if not path.exists():
+        # Homes made before keys were long enough get a new one: every process restarts with it.
+        if not path.exists() or len(path.read_text().strip().encode()) < SECRET_BYTES:
             self.home.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(32))
+            path.write_text(secrets.token_urlsafe(SECRET_BYTES))
             path.chmod(0o600)
         return path.read_text().strip()
 
@@ -131,35 +173,53 @@ class LocalAirflow:
                      "Tasks that write to the Theia warehouse (one writer for DuckDB)")
         return created
 
-    def start(self, log_dir: Path | None = None) -> None:
-        log_dir = log_dir or self.home / "logs"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        for name in ("api-server", "scheduler", "dag-processor"):
-            args = ["airflow", name]
-            if name == "api-server":
-                args += ["--host", "127.0.0.1", "--port", str(self.port)]
-            if name == "scheduler":
-                # The LocalExecutor writes task logs where the API server reads them; Airflow's
-                # log server would bind every interface on a fixed port (8793), so a second
-                # local Airflow could not start. Without it nothing but the API listens.
-                args += ["--skip-serve-logs"]
-            out = open(log_dir / f"{name}.out", "ab")  # noqa: SIM115 - lives as long as the process
-            self.processes.append(subprocess.Popen(
-                args, env=self.env(), stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            ))
-        self.wait_healthy()
+    def start(self, log_dir: Path | None = None, *, timeout: float = 180) -> None:
+        """Start the API server, then (once it answers) the scheduler and the DAG processor.
+
+        The scheduler sends task executions to the API port, so it starts only once our own
+        API server holds that port. On any failure (or Ctrl-C) everything started is stopped:
+        the processes run in their own sessions, which a terminal's signals do not reach.
+        """
+        self.check_port()
+        self.log_dir = log_dir or self.log_dir or self.home / "logs"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._spawn("api-server", "--host", "127.0.0.1", "--port", str(self.port))
+            self.wait_healthy(timeout)
+            # The LocalExecutor writes task logs where the API server reads them; Airflow's
+            # log server would bind every interface on a fixed port (8793), so a second
+            # local Airflow could not start. Without it nothing but the API listens.
+            self._spawn("scheduler", "--skip-serve-logs")
+            self._spawn("dag-processor")
+        except BaseException:
+            self.stop()
+            raise
+
+    def check_port(self) -> None:
+        if not _port_is_free(self.port):
+            raise PortInUseError(self.port)
+
+    def _spawn(self, name: str, *args: str) -> None:
+        out = open(self.log_path(name), "ab")  # noqa: SIM115 - lives as long as the process
+        self.processes.append(subprocess.Popen(
+            ["airflow", name, *args], env=self.env(), stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,  # one process group per component: stop() ends its children
+        ))
+
+    def log_path(self, name: str) -> Path:
+        return (self.log_dir or self.home / "logs") / f"{name}.out"
 
     def stop(self) -> None:
         for proc in self.processes:
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+                _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + 30
         for proc in self.processes:
             try:
                 proc.wait(timeout=max(1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                _signal_group(proc, signal.SIGKILL)
+                proc.wait()
         self.processes.clear()
 
     # --- REST API v2 -----------------------------------------------------------------------
@@ -169,7 +229,15 @@ class LocalAirflow:
         while time.monotonic() < deadline:
             for proc in self.processes:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"{proc.args} exited with {proc.returncode}; see its log")
+                    name = proc.args[1]  # type: ignore[index]
+                    log = self.log_path(name)
+                    tail = log.read_text(errors="replace").splitlines()[-5:] if log.exists() else []
+                    if any("address already in use" in line.lower() for line in tail):
+                        raise PortInUseError(self.port)
+                    raise RuntimeError(
+                        f"airflow {name} exited with {proc.returncode}; see {log}:\n  "
+                        + "\n  ".join(tail)
+                    )
             try:
                 with urllib.request.urlopen(f"{self.url}/api/v2/monitor/health", timeout=5):
                     return
@@ -220,9 +288,21 @@ class LocalAirflow:
         body = self.request("GET", "/api/v2/dags?limit=100")
         return sorted(d["dag_id"] for d in body["dags"])
 
-    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, *, user: str = "admin") -> str:
+    def unpause(self, dag_id: str, *, user: str = "admin") -> str | None:
+        """Unpause ``dag_id``. If it was paused and has a schedule, return the schedule: the
+        scheduler then starts a run for the latest interval by itself."""
         token = self.token(user)
+        dag = self.request("GET", f"/api/v2/dags/{dag_id}", token=token)
+        if not dag["is_paused"]:
+            return None
         self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False}, token=token)
+        if dag.get("timetable_summary") in (None, "None"):  # schedule=None: manual runs only
+            return None
+        return dag.get("timetable_description") or dag["timetable_summary"]
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, *, user: str = "admin") -> str:
+        self.unpause(dag_id, user=user)
+        token = self.token(user)
         run = self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns",
                            {"logical_date": None, "conf": conf or {}}, token=token)
         return str(run["dag_run_id"])
@@ -251,6 +331,11 @@ class LocalAirflow:
 
 
 def _run_and_report(af: LocalAirflow, dag_id: str, conf: dict[str, Any] | None = None) -> dict[str, Any]:
+    schedule = af.unpause(dag_id)
+    if schedule:
+        print(f"==> unpaused {dag_id} ({schedule}): Airflow starts its scheduled run for the "
+              "latest interval by itself; the manual run below covers the window ending now, "
+              "so the UI lists both", flush=True)
     print(f"==> triggering {dag_id} {json.dumps(conf or {})}", flush=True)
     run_id = af.trigger(dag_id, conf)
     run = af.wait_run(dag_id, run_id)
@@ -261,7 +346,7 @@ def _run_and_report(af: LocalAirflow, dag_id: str, conf: dict[str, Any] | None =
     return {"run_id": run_id, "states": states}
 
 
-def print_flow_totals(path: Path) -> None:
+def load_totals(path: Path) -> dict[str, int]:
     """Files and rows in the embedded warehouse (whichever ingestion run loaded them)."""
     from theia_sf.adapters.duckdb import DuckDBWarehouse
     from theia_sf.sql import SqlLibrary
@@ -269,8 +354,22 @@ def print_flow_totals(path: Path) -> None:
     sql = SqlLibrary(ROOT / "sql")
     with DuckDBWarehouse(path).session(read_only=True) as session:
         row = session.fetch(sql.render("ingest/select_load_totals.sql"))[0]
-    print(f"    warehouse holds {row['rows_loaded']} flow rows from {row['files']} files "
-          f"({row['rows_rejected']} rejected lines)")
+    return {k: int(row[k]) for k in ("files", "rows_loaded", "rows_rejected")}
+
+
+def ingest_note(loaded_here: bool, files_before: int, files_after: int) -> str:
+    """Who loaded the flow files, when the manual ingestion run had nothing to do."""
+    if loaded_here:
+        return ""
+    if files_after > files_before:
+        new = files_after - files_before
+        files = "1 new file was" if new == 1 else f"{new} new files were"
+        return (f"    ({files} loaded by a scheduled run of theia_ingest_flows, which runs "
+                "every 5 minutes once unpaused)")
+    files = "the 1 file" if files_after == 1 else f"the {files_after} files"
+    were = "was" if files_after == 1 else "were"
+    return (f"    (nothing new to load: {files} in the flows folder {were} loaded before this "
+            "start, and loaded files are not loaded again)")
 
 
 ANALYSES = ("theia_policy_recommendation", "theia_drop_detection")
@@ -285,6 +384,8 @@ def run_demo_pipelines(af: LocalAirflow, *, records: int, days: int) -> dict[str
     runs: dict[str, Any] = {}
     if "theia_onboard" in available:
         runs["theia_onboard"] = _run_and_report(af, "theia_onboard", {"engine": "duckdb"})
+    warehouse_path = af.data_dir / "theia.duckdb"
+    files_before = load_totals(warehouse_path)["files"]
     flows_dir = af.data_dir / "flows"
     flows_dir.mkdir(parents=True, exist_ok=True)
     summary_path = af.data_dir / "demo-summary.json"
@@ -295,10 +396,13 @@ def run_demo_pipelines(af: LocalAirflow, *, records: int, days: int) -> dict[str
         print(f"    {summary.records} records in {len(summary.files)} files, "
               f"{summary.start} .. {summary.end}; injected drop spike: {summary.spike}")
     runs["theia_ingest_flows"] = ingest = _run_and_report(af, "theia_ingest_flows")
-    if ingest["states"].get("load_new_flow_files") == "skipped":
-        print("    (nothing new for this run: the scheduled run started by unpausing the DAG "
-              "loaded the files first)")
-    print_flow_totals(af.data_dir / "theia.duckdb")
+    totals = load_totals(warehouse_path)
+    loaded_here = ingest["states"].get("load_new_flow_files") != "skipped"
+    note = ingest_note(loaded_here, files_before, totals["files"])
+    if note:
+        print(note)
+    print(f"    warehouse holds {totals['rows_loaded']} flow rows from {totals['files']} files "
+          f"({totals['rows_rejected']} rejected lines)")
     for dag_id in ANALYSES:
         if dag_id in available:
             runs[dag_id] = _run_and_report(af, dag_id)
@@ -350,12 +454,13 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     af = LocalAirflow(Path(args.home), Path(args.data_dir), port=args.port, users={"admin": ""})
-    print(f"==> initialising Airflow home {af.home}", flush=True)
-    created = af.init()
-    print("==> starting Airflow (api-server, scheduler, dag-processor); logs in "
-          f"{af.home / 'logs'}", flush=True)
-    af.start()
     try:
+        af.check_port()  # before anything else, so a taken port is the first thing said
+        print(f"==> initialising Airflow home {af.home}", flush=True)
+        created = af.init()
+        print("==> starting Airflow (api-server, scheduler, dag-processor); logs in "
+              f"{af.home / 'logs'}", flush=True)
+        af.start()
         run_demo_pipelines(af, records=args.records, days=args.days)
         print_results(af.data_dir)
         print(f"\n==> Airflow UI: {af.url}  (user admin)")
@@ -370,11 +475,18 @@ def main(argv: list[str] | None = None) -> int:
         while all(p.poll() is None for p in af.processes):
             time.sleep(1)
         return 1
+    except PortInUseError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return 2
     except KeyboardInterrupt:
         return 0
     finally:
-        print("==> stopping Airflow", flush=True)
-        af.stop()
+        if af.processes:
+            # A second Ctrl-C must not cut the shutdown short and leave processes behind.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            print("==> stopping Airflow", flush=True)
+            af.stop()
 
 
 if __name__ == "__main__":

@@ -73,3 +73,60 @@ class Settings:
                 else None
             ),
         )
+
+
+# --- What the scheduler needs before a run exists (read where a DAG file is parsed) ---------
+
+ANALYSIS_SCHEDULES = ("cron", "flows-or-cron")
+
+
+def _minutes_map(env: Mapping[str, str], name: str) -> dict[str, int]:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return {}
+    import json
+
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ConfigurationError(f"{name} is not JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise ConfigurationError(
+            f"{name} must be a JSON object of minutes by DAG id or 'dag_id.task_id'"
+        )
+    for key, minutes in value.items():
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1:
+            raise ConfigurationError(f"{name}: {key!r} must be a whole number of minutes >= 1")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSettings:
+    """Settings the scheduler reads from the serialized DAG: they take effect when the DAG
+    files are parsed again, so they are plain environment values, cheap to read.
+
+    ``analysis_schedule``: ``cron`` (nightly) or ``flows-or-cron`` (also whenever ingestion
+    updates the flows asset). ``timeouts``: minutes by DAG id (its ``dagrun_timeout``) or by
+    ``dag_id.task_id`` (that task's ``execution_timeout``), over the built-in sizes.
+    """
+
+    analysis_schedule: str = "cron"
+    timeouts: Mapping[str, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.analysis_schedule not in ANALYSIS_SCHEDULES:
+            raise ConfigurationError(
+                f"THEIA_ANALYSIS_SCHEDULE={self.analysis_schedule!r}; use one of "
+                + ", ".join(ANALYSIS_SCHEDULES)
+            )
+
+    def timeout_minutes(self, key: str, default: int) -> int:
+        return (self.timeouts or {}).get(key, default)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ScheduleSettings:
+        env = os.environ if env is None else env
+        return cls(
+            analysis_schedule=env.get("THEIA_ANALYSIS_SCHEDULE") or "cron",
+            timeouts=_minutes_map(env, "THEIA_TIMEOUTS"),
+        )

@@ -7,11 +7,15 @@ Result column names are lower-cased, since Snowflake upper-cases unquoted identi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 from theia_sf.sql import Query
+
+log = logging.getLogger(__name__)
 
 
 class Session(Protocol):
@@ -77,3 +81,41 @@ def row_binds(query: Query, row: Mapping[str, Any], names: Iterable[str]) -> lis
         else:
             raise KeyError(f"{query.name}: no value for :{name}")
     return out
+
+
+class InFlight:
+    """The statements this process is running, each with the call that cancels it, so that
+    whatever ends a task (its timeout, a kill) can stop them instead of leaving them running
+    in the engine (see ``theia_sf.airflow.cancel``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cancels: dict[int, tuple[str, Callable[[], None]]] = {}
+        self._next = 0
+
+    @contextmanager
+    def statement(self, label: str, cancel: Callable[[], None]) -> Iterator[None]:
+        with self._lock:
+            self._next += 1
+            token = self._next
+            self._cancels[token] = (label, cancel)
+        try:
+            yield
+        finally:
+            with self._lock:
+                del self._cancels[token]
+
+    def cancel_all(self) -> int:
+        """Cancel every running statement (from any thread); returns how many were asked."""
+        with self._lock:
+            running = list(self._cancels.values())
+        for label, cancel in running:
+            log.warning("cancelling the running statement %s", label)
+            try:
+                cancel()
+            except Exception:  # one failed cancel must not keep the others running
+                log.exception("could not cancel %s", label)
+        return len(running)
+
+
+IN_FLIGHT = InFlight()

@@ -5,6 +5,8 @@ const SVG = "http://www.w3.org/2000/svg";
 const FLOW_TYPES = { 1: "Intra-Node", 2: "Inter-Node", 3: "To External", 4: "From External" };
 const PROTOCOLS = { 6: "TCP", 17: "UDP", 132: "SCTP", 1: "ICMP", 58: "ICMPv6" };
 const ACTIONS = { 0: "", 1: "Allow", 2: "Drop", 3: "Reject" };
+// Namespace-allow and cluster-wide reject policies come from the run's parameters, not flows.
+const STATIC_POLICY = "— (set by parameters)";
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -37,7 +39,17 @@ function bytes(n) {
   return (i ? v.toFixed(1) : v) + " " + units[i];
 }
 
-function when(iso) { return iso ? iso.replace("T", " ").replace("+00:00", "Z") : ""; }
+// Times as the API sends them (ISO 8601, any offset) shown to the second, in UTC, labelled
+// (table cells leave the label to their column header).
+function when(iso, label = true) {
+  if (!iso) return "";
+  const t = new Date(iso);
+  if (isNaN(t)) return iso;
+  return t.toISOString().slice(0, 19).replace("T", " ") + (label ? " UTC" : "");
+}
+
+// The window a view covers, as the API resolved it.
+function windowText(w) { return w ? `${when(w.start)} – ${when(w.end)}` : ""; }
 
 function scopeParams() {
   const form = document.getElementById("scope");
@@ -88,7 +100,7 @@ function replace(id, ...nodes) { const node = document.getElementById(id); node.
 async function loadOverview() {
   const [data, recs, anomalies] = await Promise.all([
     api("overview", scopeParams()), api("recommendations", { limit: 1 }).catch(() => ({ runs: [] })),
-    api("anomalies", { ...scopeParams(), start: "now-30d", limit: 5 }).catch(() => ({ anomalies: [] })),
+    api("anomalies", { ...scopeParams(), limit: 5 }).catch(() => ({ anomalies: [] })),
   ]);
   const f = data.flows, g = data.ingestion;
   replace("overview-cards",
@@ -108,7 +120,7 @@ async function loadOverview() {
   if (anomalies.anomalies.length) {
     latest.push(el("p", { id: "latest-anomalies" }, "Recent drop anomalies: ",
       ...anomalies.anomalies.map(a => el("span", { class: "denied" }, `${a.endpoint} (${a.direction}, ${a.anomaly_date}) `))));
-  } else latest.push(el("p", {}, "No drop anomaly in the last 30 days."));
+  } else latest.push(el("p", {}, `No drop anomaly in ${windowText(anomalies.window) || "this window"}.`));
   replace("overview-latest", ...latest);
 }
 
@@ -125,14 +137,14 @@ async function loadFlows() {
   const data = await api("flows", params);
   const verdict = r => [r.ingress_action, r.egress_action].some(a => a === 2 || a === 3);
   replace("flow-table", el("p", {}, `${data.flows.length} flow records (newest first)`), table([
-    { label: "end", render: r => when(r.flow_end) },
+    { label: "flow end (UTC)", render: r => when(r.flow_end, false), cls: () => "nowrap" },
     { label: "source", render: r => endpoint(r.source_namespace, r.source_pod, r.source_ip, r.source_port) },
     { label: "destination", render: r => endpoint(r.destination_namespace, r.destination_pod, r.destination_ip, r.destination_port) },
     { label: "service", key: "destination_service" },
-    { label: "protocol", render: r => PROTOCOLS[r.protocol] || r.protocol },
-    { label: "type", render: r => FLOW_TYPES[r.flow_type] || r.flow_type },
-    { label: "bytes", render: r => bytes(r.bytes) },
-    { label: "reverse", render: r => bytes(r.reverse_bytes) },
+    { label: "protocol", render: r => PROTOCOLS[r.protocol] || r.protocol, cls: () => "nowrap" },
+    { label: "type", render: r => FLOW_TYPES[r.flow_type] || r.flow_type, cls: () => "nowrap" },
+    { label: "bytes", render: r => bytes(r.bytes), cls: () => "nowrap" },
+    { label: "reverse", render: r => bytes(r.reverse_bytes), cls: () => "nowrap" },
     { label: "ingress policy", render: r => (r.ingress_policy || "") + (ACTIONS[r.ingress_action] ? " (" + ACTIONS[r.ingress_action] + ")" : ""), cls: r => verdict(r) ? "denied" : "" },
     { label: "egress policy", render: r => (r.egress_policy || "") + (ACTIONS[r.egress_action] ? " (" + ACTIONS[r.egress_action] + ")" : ""), cls: r => verdict(r) ? "denied" : "" },
   ], data.flows));
@@ -140,24 +152,41 @@ async function loadFlows() {
 
 // --- Pod-to-pod: Sankey and namespace matrix ------------------------------------------------
 
+// Node heights follow bytes, but every node gets at least one label's height, so labels of
+// small neighbours (pods of one workload) never overlap; long names are cut, with a tooltip.
+const SANKEY_LABEL = 14, SANKEY_LABEL_CHARS = 38;
+
+function cutLabel(attrs, name, chars) {
+  const text = name.length > chars ? name.slice(0, chars - 1) + "…" : name;
+  return svg("text", attrs, svg("title", {}, name), text);
+}
+
+function sankeyLabel(attrs, name) { return cutLabel(attrs, name, SANKEY_LABEL_CHARS); }
+
 function sankey(edges) {
-  const width = 960, pad = 6, height = Math.max(200, 22 * Math.max(new Set(edges.map(e => e.source)).size, new Set(edges.map(e => e.destination)).size));
+  const width = 960, pad = 4, flowHeight = 480;
   const total = edges.reduce((s, e) => s + e.bytes, 0) || 1;
+  const scale = flowHeight / total;  // px per byte, the same on both sides
   const side = key => {
     const sums = new Map();
     for (const e of edges) sums.set(e[key], (sums.get(e[key]) || 0) + e.bytes);
-    const names = [...sums.keys()].sort((a, b) => sums.get(b) - sums.get(a));
-    const usable = height - pad * (names.length + 1);
+    const names = [...sums.keys()].sort((a, b) => sums.get(b) - sums.get(a) || (a < b ? -1 : 1));
     const pos = new Map(); let y = pad;
-    for (const n of names) { const h = Math.max(2, usable * sums.get(n) / total); pos.set(n, { y, h, used: 0 }); y += h + pad; }
+    for (const n of names) {
+      const h = Math.max(1, scale * sums.get(n)), slot = Math.max(h, SANKEY_LABEL);
+      pos.set(n, { y: y + (slot - h) / 2, h, mid: y + slot / 2, used: 0 });
+      y += slot + pad;
+    }
+    pos.bottom = y;
     return pos;
   };
   const left = side("source"), right = side("destination");
-  const x0 = 250, x1 = width - 250;
+  const height = Math.max(200, left.bottom, right.bottom);
+  const x0 = 260, x1 = width - 260;
   const root = svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, id: "sankey-svg" });
   for (const e of edges) {
     const a = left.get(e.source), b = right.get(e.destination);
-    const h = Math.max(1, (height - pad * (left.size + 1)) * e.bytes / total);
+    const h = Math.max(1, scale * e.bytes);
     const ya = a.y + a.used + h / 2, yb = b.y + b.used + h / 2; a.used += h; b.used += h;
     const path = svg("path", { d: `M${x0},${ya} C${(x0 + x1) / 2},${ya} ${(x0 + x1) / 2},${yb} ${x1},${yb}`,
       fill: "none", stroke: "#457b9d", "stroke-opacity": 0.45, "stroke-width": h });
@@ -166,13 +195,17 @@ function sankey(edges) {
   }
   for (const [name, p] of left) {
     root.append(svg("rect", { x: x0 - 8, y: p.y, width: 8, height: p.h, fill: "#1d3557" }));
-    root.append(svg("text", { x: x0 - 12, y: p.y + p.h / 2 + 4, "text-anchor": "end" }, name));
+    root.append(sankeyLabel({ x: x0 - 12, y: p.mid + 4, "text-anchor": "end", class: "sankey-source" }, name));
   }
   for (const [name, p] of right) {
     root.append(svg("rect", { x: x1, y: p.y, width: 8, height: p.h, fill: "#e63946" }));
-    root.append(svg("text", { x: x1 + 12, y: p.y + p.h / 2 + 4 }, name));
+    root.append(sankeyLabel({ x: x1 + 12, y: p.mid + 4, class: "sankey-destination" }, name));
   }
   return root;
+}
+
+function matrixCellText(c) {
+  return `${c.source_namespace} → ${c.destination_namespace}: ${bytes(c.bytes)}, ${c.flows} flows, ${c.denied_flows} denied`;
 }
 
 function matrix(data) {
@@ -180,17 +213,36 @@ function matrix(data) {
   const size = margin + cell * names.length + 10;
   const max = Math.max(1, ...data.cells.map(c => c.bytes));
   const root = svg("svg", { width: size, height: size, id: "matrix-svg" });
+  const readout = el("p", { id: "matrix-readout" }, "Hover over a cell for its bytes and flows.");
+  root.append(svg("text", { x: 2, y: 12, class: "axis" }, "source ↓  destination →"));
   names.forEach((n, i) => {
-    root.append(svg("text", { x: margin - 6, y: margin + i * cell + cell / 2 + 4, "text-anchor": "end" }, n));
-    root.append(svg("text", { x: margin + i * cell + cell / 2, y: margin - 6, transform: `rotate(-45 ${margin + i * cell + cell / 2} ${margin - 6})` }, n));
+    const label = n ?? "(none)";
+    root.append(cutLabel({ x: margin - 6, y: margin + i * cell + cell / 2 + 4, "text-anchor": "end" }, label, 20));
+    root.append(cutLabel({ x: margin + i * cell + cell / 2, y: margin - 6, transform: `rotate(-45 ${margin + i * cell + cell / 2} ${margin - 6})` }, label, 20));
   });
   for (const c of data.cells) {
     const i = names.indexOf(c.source_namespace), j = names.indexOf(c.destination_namespace);
     const rect = svg("rect", { x: margin + j * cell, y: margin + i * cell, width: cell - 2, height: cell - 2,
-      fill: c.denied_flows ? "#e63946" : "#1d3557", "fill-opacity": 0.15 + 0.85 * c.bytes / max });
-    rect.append(svg("title", {}, `${c.source_namespace} → ${c.destination_namespace}: ${bytes(c.bytes)}, ${c.flows} flows, ${c.denied_flows} denied`));
+      fill: c.denied_flows ? "#e63946" : "#1d3557", "fill-opacity": 0.15 + 0.85 * c.bytes / max, class: "matrix-cell" });
+    rect.append(svg("title", {}, matrixCellText(c)));
+    rect.addEventListener("mouseenter", () => { readout.textContent = matrixCellText(c); });
     root.append(rect);
   }
+  return el("div", {}, root, readout, matrixLegend(max), data.truncated ? el("p", {}, "Only the largest namespace pairs are shown.") : null);
+}
+
+function matrixLegend(max) {
+  const width = 220, root = svg("svg", { width: width + 260, height: 44, id: "matrix-legend" });
+  const gradient = svg("linearGradient", { id: "matrix-scale" },
+    svg("stop", { offset: "0", "stop-color": "#1d3557", "stop-opacity": 0.15 }),
+    svg("stop", { offset: "1", "stop-color": "#1d3557", "stop-opacity": 1 }));
+  root.append(svg("defs", {}, gradient));
+  root.append(svg("rect", { x: 0, y: 4, width, height: 12, fill: "url(#matrix-scale)" }));
+  root.append(svg("text", { x: 0, y: 30 }, "0 B"));
+  root.append(svg("text", { x: width, y: 30, "text-anchor": "end" }, bytes(max)));
+  root.append(svg("text", { x: width / 2, y: 42, "text-anchor": "middle" }, "bytes, both directions"));
+  root.append(svg("rect", { x: width + 20, y: 4, width: 12, height: 12, fill: "#e63946" }));
+  root.append(svg("text", { x: width + 38, y: 14 }, "some flows denied"));
   return root;
 }
 
@@ -219,8 +271,10 @@ async function showRun(run) {
   ], detail.namespaces));
   parts.push(el("h3", {}, "Policies"), table([
     { label: "kind", key: "kind" }, { label: "namespace", key: "namespace" }, { label: "name", key: "name" },
-    { label: "rules", key: "rule_count" }, { label: "flows", key: "flow_count" }, { label: "bytes", render: r => bytes(r.bytes) },
-    { label: "last seen", render: r => when(r.last_seen) },
+    { label: "rules", render: r => r.basis === "parameters" ? STATIC_POLICY : r.rule_count },
+    { label: "flows", render: r => r.basis === "parameters" ? STATIC_POLICY : r.flow_count },
+    { label: "bytes", render: r => r.basis === "parameters" ? STATIC_POLICY : bytes(r.bytes) },
+    { label: "last seen (UTC)", render: r => when(r.last_seen, false) },
   ], detail.policies));
   parts.push(el("h3", {}, "Diff against the previous run" + (diff.previous_run_id ? " " + diff.previous_run_id : " (none: first run with these parameters)")));
   parts.push(el("p", { id: "diff-counts" }, `added ${diff.added.length}, removed ${diff.removed.length}, changed ${diff.changed.length}, unchanged ${diff.unchanged}` +
@@ -238,7 +292,7 @@ async function loadRecommendations() {
   if (!data.runs.length) { replace("recommendation-runs", el("p", {}, "No policy recommendation run yet: trigger the theia_policy_recommendation DAG.")); replace("recommendation-detail"); return; }
   replace("recommendation-runs", el("h2", {}, "Runs"), table([
     { label: "run", key: "run_id" }, { label: "type", key: "policy_type" }, { label: "status", key: "status" },
-    { label: "started", render: r => when(r.started_at) }, { label: "policies", key: "policy_count" },
+    { label: "started (UTC)", render: r => when(r.started_at, false) }, { label: "policies", key: "policy_count" },
     { label: "flows", key: "flow_count" },
     { label: "diff", render: r => r.diff ? `+${r.diff.added} −${r.diff.removed} ~${r.diff.changed}` : "" },
   ], data.runs, showRun));
@@ -268,27 +322,28 @@ function barChart(series, highlight) {
 }
 
 async function showAnomaly(a) {
-  const params = { ...scopeParams(), start: "now-30d", endpoint: a.endpoint, direction: a.direction, granularity: a.granularity };
+  const params = { ...scopeParams(), endpoint: a.endpoint, direction: a.direction, granularity: a.granularity };
   const anomalyDay = new Date(a.anomaly_date + "T00:00:00Z");
   params.start = new Date(anomalyDay.getTime() - 20 * 86400000).toISOString().replace(/\.\d{3}Z$/, "Z");
   params.end = new Date(Math.min(anomalyDay.getTime() + 5 * 86400000, Date.now())).toISOString().replace(/\.\d{3}Z$/, "Z");
   const data = await api("anomalies/series", params);
   const rules = (a.attribution && a.attribution.rules) || [];
   replace("anomaly-series",
-    el("h3", {}, `Daily dropped flows: ${a.endpoint} (${a.direction})`), barChart(data.series, a.anomaly_date),
+    el("h3", {}, `Daily dropped flows (UTC days): ${a.endpoint} (${a.direction})`), barChart(data.series, a.anomaly_date),
     el("p", {}, `Top rules: `, rules.length ? rules.slice(0, 5).map(r => `${r.policy_namespace ? r.policy_namespace + "/" : ""}${r.policy_name} ${r.rule_name || ""} (${r.drops})`).join(", ") : (a.top_policy || "unknown")));
 }
 
 async function loadAnomalies() {
-  const [data, runs] = await Promise.all([api("anomalies", { ...scopeParams(), start: "now-30d", limit: 200 }), api("drop-runs", { limit: 10 })]);
+  const [data, runs] = await Promise.all([api("anomalies", { ...scopeParams(), limit: 200 }), api("drop-runs", { limit: 10 })]);
   replace("drop-runs", table([
     { label: "run", key: "run_id" }, { label: "method", key: "method" }, { label: "status", key: "status" },
-    { label: "window", render: r => `${when(r.window_start)} – ${when(r.window_end)}` },
+    { label: "window (UTC)", render: r => `${when(r.window_start, false)} – ${when(r.window_end, false)}` },
     { label: "dropped flows", key: "dropped_flows" }, { label: "anomalies", key: "anomaly_count" },
   ], runs.runs));
-  if (!data.anomalies.length) { replace("anomaly-table", el("p", {}, "No drop anomaly in the last 30 days.")); replace("anomaly-series"); return; }
-  replace("anomaly-table", el("h2", {}, "Anomalies (last 30 days)"), table([
-    { label: "day", key: "anomaly_date" }, { label: "endpoint", key: "endpoint" }, { label: "direction", key: "direction" },
+  const span = windowText(data.window);
+  if (!data.anomalies.length) { replace("anomaly-table", el("p", { id: "anomaly-window" }, `No drop anomaly in ${span} (days the From/To window touches).`)); replace("anomaly-series"); return; }
+  replace("anomaly-table", el("h2", {}, "Anomalies"), el("p", { id: "anomaly-window" }, `Days the From/To window touches: ${span}`), table([
+    { label: "day (UTC)", key: "anomaly_date" }, { label: "endpoint", key: "endpoint" }, { label: "direction", key: "direction" },
     { label: "drops", key: "drop_count" }, { label: "baseline", render: r => r.baseline_mean === null ? "" : Number(r.baseline_mean).toFixed(1) },
     { label: "score", render: r => r.score === null ? "" : Number(r.score).toFixed(1) },
     { label: "top policy", key: "top_policy" }, { label: "top rule", key: "top_rule" }, { label: "top peer", key: "top_peer" },

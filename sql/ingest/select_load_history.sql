@@ -1,2 +1,3 @@
--- Files already loaded (their rows are in FLOWS); ingestion skips them.
+-- File versions already handled (loaded, or recorded as duplicate or rejected); ingestion
+-- skips them without reading them again.
 SELECT fileKey, etag FROM LOAD_HISTORY;

@@ -1,6 +1,6 @@
 -- Namespace-to-namespace matrix: bytes, flow records and denied flow records per
--- (source namespace, destination namespace) of pod-to-pod traffic.
--- Structure: with_cluster. Binds: :start_ts, :end_ts, :cluster_uuid.
+-- (source namespace, destination namespace) of pod-to-pod traffic, largest first.
+-- Structure: with_cluster, limit (an integer). Binds: :start_ts, :end_ts, :cluster_uuid.
 SELECT
     sourcePodNamespace AS source_namespace,
     destinationPodNamespace AS destination_namespace,
@@ -17,4 +17,5 @@ WHERE flowEndSeconds >= :start_ts
   AND COALESCE(sourcePodName, '') <> ''
   AND COALESCE(destinationPodName, '') <> ''
 GROUP BY 1, 2
-ORDER BY 1, 2
+ORDER BY 3 DESC, 1, 2
+LIMIT {{ limit | int }}

@@ -1,5 +1,6 @@
 -- The policies of one recommendation run, in their YAML order, with their evidence totals.
--- Structure: with_yaml (include the YAML documents). Binds: :run_id.
+-- Structure: with_yaml (include the YAML documents), limit (an integer; all if absent).
+-- Binds: :run_id.
 SELECT
     position,
     kind,
@@ -17,3 +18,6 @@ SELECT
 FROM RECOMMENDED_POLICIES
 WHERE runId = :run_id
 ORDER BY position
+{%- if limit %}
+LIMIT {{ limit | int }}
+{%- endif %}

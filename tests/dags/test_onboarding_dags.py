@@ -183,9 +183,8 @@ def test_run_note_is_set_through_the_rest_api(monkeypatch):
     """The REST calls a real API server gets: a token, then PATCH with update_mask=note."""
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
-    from types import SimpleNamespace
 
-    from theia_sf.airflow import onboarding, runtime
+    from theia_sf.airflow import onboarding
 
     seen = []
 
@@ -223,16 +222,17 @@ def test_run_note_is_set_through_the_rest_api(monkeypatch):
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_port}"
-        conn = SimpleNamespace(host=url, schema=None, port=None, login="admin", password="pw")
-        monkeypatch.setattr(
-            runtime, "get_connection", lambda cid: conn if cid == "theia_airflow_api" else None
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_THEIA_AIRFLOW_API",
+            json.dumps({"conn_type": "http", "host": url, "login": "admin", "password": "pw"}),
         )
         assert onboarding.set_run_note(
             "theia_onboard", "manual__2026-01-01T00:00:00+00:00", "| Region | us-west-2 |"
         )
     finally:
         server.shutdown()
-    assert seen[0] == ("POST", "/auth/token", {"username": "admin", "password": "pw"}, None)
+    # HttpHook also sends the login as basic auth; the token endpoint reads the JSON body.
+    assert seen[0][:3] == ("POST", "/auth/token", {"username": "admin", "password": "pw"})
     method, path, body, auth = seen[1]
     assert method == "PATCH" and auth == "Bearer tok-1"
     assert path == (

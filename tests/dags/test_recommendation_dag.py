@@ -39,7 +39,7 @@ def test_defaults_validate(dag):
     assert values["policy_type"] == "anp-deny-applied"
     assert values["limit"] == 0
     assert values["lookback"] == 7
-    assert values["ns_allow_list"] == "kube-system,flow-aggregator,flow-visibility"
+    assert values["ns_allow_list"] == ["kube-system", "flow-aggregator", "flow-visibility"]
 
 
 @pytest.mark.parametrize(
@@ -52,9 +52,10 @@ def test_defaults_validate(dag):
         ("cluster_uuid", "not-a-uuid"),
         ("limit", -1),
         ("lookback", 0),
-        ("ns_allow_list", "kube-system,Bad_NS"),
-        ("ns_allow_list", "a,,b"),
-        ("label_ignore_list", "pod-template-hash,bad key"),
+        ("ns_allow_list", ["kube-system", "Bad_NS"]),
+        ("ns_allow_list", "kube-system,flow-aggregator"),  # a JSON list, not a comma string
+        ("ns_allow_list", ["a", "a"]),
+        ("label_ignore_list", ["pod-template-hash", "bad key"]),
         ("antrea_api_version", "v2"),
         ("warehouse_name", "wh; DROP TABLE FLOWS"),
         ("to_services", "yes"),
@@ -74,9 +75,9 @@ def test_bad_params_are_refused_naming_the_param(dag, name, value):
         ("end", "2024-05-01T00:00:00Z"),
         ("start", "2024-05-01T00:00:00+02:00"),
         ("cluster_uuid", "8f4c0c8e-2b1e-4a4f-9a57-6f2a7a4b9d10"),
-        ("ns_allow_list", ""),
-        ("ns_allow_list", "kube-system, monitoring"),
-        ("label_ignore_list", "app.kubernetes.io/instance,pod-template-hash"),
+        ("ns_allow_list", []),
+        ("ns_allow_list", ["kube-system", "monitoring"]),
+        ("label_ignore_list", ["app.kubernetes.io/instance", "pod-template-hash"]),
         ("warehouse_name", "COMPUTE_WH"),
     ],
 )
@@ -91,8 +92,8 @@ def _resolve(dag, conf):
     task = dag.get_task("resolve_window")
     params = validated_conf(dag, conf)
     return task.python_callable(
-        params=params, data_interval_end=pendulum.datetime(2024, 5, 8, tz="UTC")
-    )
+        params=params, dag=dag, data_interval_end=pendulum.datetime(2024, 5, 8, tz="UTC")
+    )["window"]
 
 
 def test_window_defaults_to_interval_end_minus_lookback(dag):
@@ -106,7 +107,9 @@ def test_run_without_data_interval_ends_now(dag):
     import datetime as dt
 
     task = dag.get_task("resolve_window")
-    window = task.python_callable(params=validated_conf(dag, {"lookback": 1}), data_interval_end=None)
+    window = task.python_callable(
+        params=validated_conf(dag, {"lookback": 1}), dag=dag, data_interval_end=None
+    )["window"]
     end = dt.datetime.fromisoformat(window["end"])
     assert abs((dt.datetime.now(dt.UTC) - end).total_seconds()) < 600
     assert end - dt.datetime.fromisoformat(window["start"]) == dt.timedelta(days=1)
@@ -115,7 +118,7 @@ def test_run_without_data_interval_ends_now(dag):
 def test_end_before_start_fails_first_task_naming_params(dag):
     from airflow.sdk.exceptions import AirflowFailException
 
-    with pytest.raises(AirflowFailException, match=r"end .* must be after start"):
+    with pytest.raises(AirflowFailException, match=r"ends at 2024-05-01 00:00:00 UTC, which is not after its start"):
         _resolve(dag, {"start": "2024-05-02T00:00:00Z", "end": "2024-05-01T00:00:00Z"})
 
 

@@ -10,8 +10,10 @@ DevTools protocol and checks what each view shows. Screenshots of every view go 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -28,6 +30,10 @@ ROOT = Path(__file__).resolve().parents[2]
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 CLUSTER = "5f0c6a3e-8f3a-4c1e-9b7d-2a1c9e4b7d10"
 PASSWORD = "e2e-admin-password"
+LONG_NS = "payments-production-eu-west"
+LONG_POD = "checkout-orchestrator-service-7d9f8b6c5d-abcde"
+LONG_POLICY = "allow-checkout-orchestrator-to-cache-and-ledger-writers"
+OLD_ANOMALY_ENDPOINT = "shop/old-batch-job-1"
 
 
 def _insert(warehouse, table, rows):
@@ -102,6 +108,34 @@ def _populate(path: Path, sql) -> None:
                 "ingressNetworkPolicyRuleName": "deny-all",
             }
         )
+    # Pods of one workload side by side (small, similar traffic), and long names.
+    for i in range(8):
+        end = NOW - dt.timedelta(hours=3, minutes=i)
+        flows.append(
+            {
+                "flowStartSeconds": end - dt.timedelta(seconds=30),
+                "flowEndSeconds": end,
+                "sourcePodNamespace": LONG_NS,
+                "sourcePodName": LONG_POD,
+                "sourceIP": "10.0.1.1",
+                "destinationPodNamespace": "data",
+                "destinationPodName": f"cache-5c8d7f9b6-{i:05d}",
+                "destinationIP": f"10.0.2.{i + 1}",
+                "sourceTransportPort": 50000 + i,
+                "destinationTransportPort": 6379,
+                "protocolIdentifier": 6,
+                "flowType": 2,
+                "octetDeltaCount": 40 + i,
+                "reverseOctetDeltaCount": 10,
+                "clusterUUID": CLUSTER,
+                "egressNetworkPolicyName": LONG_POLICY,
+                "egressNetworkPolicyNamespace": LONG_NS,
+                "egressNetworkPolicyRuleAction": 1,
+                "ingressNetworkPolicyName": LONG_POLICY + "-ingress",
+                "ingressNetworkPolicyNamespace": "data",
+                "ingressNetworkPolicyRuleAction": 1,
+            }
+        )
     _insert(warehouse, "FLOWS", flows)
     _insert(
         warehouse,
@@ -112,7 +146,8 @@ def _populate(path: Path, sql) -> None:
                 "jobType": "initial",
                 "policyType": "k8s-np",
                 "status": "succeeded",
-                "startedAt": NOW - dt.timedelta(minutes=5),
+                # Stored times carry microseconds; the page shows seconds.
+                "startedAt": NOW - dt.timedelta(minutes=5, microseconds=-723672),
                 "windowStart": NOW - dt.timedelta(days=7),
                 "windowEnd": NOW,
                 "policyCount": 1,
@@ -135,7 +170,18 @@ def _populate(path: Path, sql) -> None:
                 "  name: np-db-allow\n  namespace: data\n",
                 "ruleCount": 1,
                 "flowCount": 47,
-            }
+            },
+            {  # a static policy of the run's parameters: no evidence
+                "runId": "e2e-recommendation-run",
+                "position": 1,
+                "kind": "ClusterNetworkPolicy",
+                "apiVersion": "crd.antrea.io/v1beta1",
+                "name": "recommend-reject-all-acnp",
+                "yaml": "kind: ClusterNetworkPolicy\nmetadata:\n  name: recommend-reject-all-acnp\n",
+                "ruleCount": 0,
+                "flowCount": 0,
+                "bytes": 0,
+            },
         ],
     )
     _insert(
@@ -170,7 +216,18 @@ def _populate(path: Path, sql) -> None:
                         ]
                     }
                 ),
-            }
+            },
+            {  # before the page's default From (now-7d): shown only for a wider window
+                "runId": "e2e-drop-run",
+                "anomalyKey": "e2e-old-key",
+                "method": "baseline",
+                "granularity": "pod",
+                "endpoint": OLD_ANOMALY_ENDPOINT,
+                "direction": "egress",
+                "anomalyDate": (NOW - dt.timedelta(days=12)).date(),
+                "dropCount": 9,
+                "detectedAt": NOW,
+            },
         ],
     )
 
@@ -316,8 +373,8 @@ def test_views_show_the_recommendation_and_the_drop_anomaly(
     browser.screenshot(shots / "flows.png")
 
     _open_view(browser, airflow_server, "pods")
-    assert browser.evaluate("document.querySelectorAll('#sankey-svg path').length") == 3
-    assert browser.evaluate("document.querySelectorAll('#matrix-svg rect').length") == 2
+    assert browser.evaluate("document.querySelectorAll('#sankey-svg path').length") == 3 + 8
+    assert browser.evaluate("document.querySelectorAll('#matrix-svg rect').length") == 3
     browser.screenshot(shots / "pods.png")
 
     text = _open_view(browser, airflow_server, "recommendations")
@@ -366,3 +423,109 @@ def test_airflow_ui_lists_the_theia_view(airflow_server, token, browser, artifac
     shots = artifacts_dir / "theia-ui"
     shots.mkdir(parents=True, exist_ok=True)
     browser.screenshot(shots / "airflow-nav.png")
+
+
+_TIME_WITH_FRACTION = r"\d{2}:\d{2}:\d{2}\.\d"
+
+
+@pytest.fixture
+def signed_in(airflow_server, token, browser, artifacts_dir):
+    browser.call(
+        "Network.setCookie", name="_token", value=token, url=airflow_server + "/", path="/",
+        httpOnly=True,
+    )
+    shots = artifacts_dir / "theia-ui"
+    shots.mkdir(parents=True, exist_ok=True)
+    return browser, shots
+
+
+def test_times_show_seconds_in_utc_labelled(airflow_server, signed_in):
+    browser, _ = signed_in
+    text = _open_view(browser, airflow_server, "overview")
+    assert not re.search(_TIME_WITH_FRACTION, text)
+    newest = browser.evaluate(
+        "[...document.querySelectorAll('.card')].find(c => c.textContent.endsWith('newest flow'))"
+        ".querySelector('.value').textContent"
+    )
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC", newest), newest
+    assert re.search(r"\d{2}:\d{2}:\d{2} UTC", browser.evaluate(
+        "document.getElementById('latest-recommendation').textContent"))
+    text = _open_view(browser, airflow_server, "flows")
+    assert "flow end (UTC)" in text
+    assert not re.search(_TIME_WITH_FRACTION, text)
+    text = _open_view(browser, airflow_server, "recommendations")
+    assert "started (UTC)" in text
+    assert not re.search(_TIME_WITH_FRACTION, text)
+
+
+def test_the_flow_table_fits_1400_px(airflow_server, signed_in):
+    browser, shots = signed_in
+    text = _open_view(browser, airflow_server, "flows")
+    assert LONG_POD in text
+    assert browser.evaluate("window.innerWidth") == 1400
+    widths = browser.evaluate(
+        "(() => { const t = document.querySelector('#flow-table table');"
+        " return [document.documentElement.scrollWidth, document.documentElement.clientWidth,"
+        " t.getBoundingClientRect().right]; })()"
+    )
+    assert widths[0] <= widths[1] and widths[2] <= widths[1], widths
+    browser.screenshot(shots / "flows-1400.png")
+
+
+def test_sankey_labels_do_not_overlap(airflow_server, signed_in):
+    browser, shots = signed_in
+    _open_view(browser, airflow_server, "pods")
+    for side in ("source", "destination"):
+        # Label boxes of one side (left: text-anchor end; right: start), top to bottom.
+        boxes = browser.evaluate(
+            "[...document.querySelectorAll('#sankey-svg text')]"
+            f".filter(t => (t.getAttribute('text-anchor') === 'end') === {str(side == 'source').lower()})"
+            ".map(t => { const b = t.getBBox(); return [b.y, b.y + b.height]; })"
+            ".sort((a, b) => a[0] - b[0])"
+        )
+        assert len(boxes) >= 3
+        for (_, bottom), (top, _) in itertools.pairwise(boxes):
+            assert bottom <= top, (side, boxes)
+    browser.screenshot(shots / "pods-layout.png")
+
+
+def test_namespace_matrix_has_a_legend_and_values_on_hover(airflow_server, signed_in):
+    browser, _ = signed_in
+    _open_view(browser, airflow_server, "pods")
+    legend = browser.evaluate(
+        "(document.getElementById('matrix-legend') || {}).textContent || ''")
+    assert "bytes" in legend and "denied" in legend
+    browser.evaluate(
+        "document.querySelector('#matrix-svg rect').dispatchEvent(new MouseEvent('mouseenter'))"
+    )
+    readout = browser.evaluate(
+        "(document.getElementById('matrix-readout') || {}).textContent || ''")
+    assert "→" in readout and "flows" in readout and "denied" in readout, readout
+
+
+def test_a_static_policy_says_it_comes_from_parameters(airflow_server, signed_in):
+    browser, _ = signed_in
+    _open_view(browser, airflow_server, "recommendations")
+    row = browser.evaluate(
+        "[...[...document.querySelectorAll('#recommendation-detail tr')]"
+        ".find(r => r.textContent.includes('recommend-reject-all-acnp'))"
+        ".querySelectorAll('td')].map(td => td.textContent)"
+    )
+    assert "0" not in row[3:6], row  # not "rules 0 / flows 0"
+    assert "set by parameters" in row[3], row
+
+
+def test_drop_anomalies_cover_the_from_to_window(airflow_server, signed_in):
+    browser, shots = signed_in
+    text = _open_view(browser, airflow_server, "anomalies")
+    assert "data/db-1" in text
+    assert OLD_ANOMALY_ENDPOINT not in text  # 12 days ago, before From=now-7d
+    assert "last 30 days" not in text
+    window = browser.evaluate("document.getElementById('anomaly-window').textContent")
+    assert re.search(r"\d{2}:\d{2}:\d{2} UTC – \d{4}-", window), window
+    browser.evaluate("document.getElementById('scope').start.value = 'now-30d'")
+    browser.evaluate("document.body.dataset.loaded = ''")
+    browser.evaluate("document.querySelector('#scope button[type=submit]').click()")
+    browser.wait_for("document.body.dataset.loaded === 'anomalies'")
+    assert OLD_ANOMALY_ENDPOINT in browser.evaluate("document.body.innerText")
+    browser.screenshot(shots / "anomalies-window.png")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -111,3 +112,19 @@ def unused_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture
+def webhook(monkeypatch):
+    """The sink an ``http`` alert connection gives (the http provider's HttpHook)."""
+    pytest.importorskip("airflow")
+    from theia_sf.airflow.alerting import build_sink
+
+    def make(sink_id, url, **extra):
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_" + sink_id.upper(),
+            json.dumps({"conn_type": "http", "host": url, "extra": extra}),
+        )
+        return build_sink(sink_id)
+
+    return make

@@ -54,27 +54,43 @@ def test_unusable_connections_are_refused(monkeypatch, fields, problem):
     assert problem in str(info.value) and "bad_sink" in str(info.value)
 
 
-def test_http_connection_posts_to_the_webhook(monkeypatch, webhook_server):
+def test_http_connection_means_what_the_http_provider_means(monkeypatch, webhook_server):
+    """HttpHook's reading: extra keys are headers (but its options), login/password basic auth."""
     connection(
-        monkeypatch, "ops_webhook", conn_type="http", host="127.0.0.1",
-        port=webhook_server.port, login="theia", password="s3cret",
-        extra={"endpoint": "hooks/theia", "headers": {"X-Env": "test"}, "timeout": 3},
+        monkeypatch, "ops_webhook", conn_type="http", host=webhook_server.url,
+        login="theia", password="s3cret", extra={"X-Env": "test", "timeout": 3},
     )  # fmt: skip
     (sink,) = build_sinks(["ops_webhook"])
-    assert sink.url == webhook_server.url
+    assert type(sink.post.hook).__name__ == "HttpHook"
     sink.send(MESSAGE)
     (request,) = webhook_server.requests
     assert request["path"] == "/hooks/theia"
     assert request["headers"]["X-Env"] == "test"
+    assert "timeout" not in {k.lower() for k in request["headers"]}
     assert request["headers"]["Authorization"].startswith("Basic ")
+    assert request["headers"]["Content-Type"] == "application/json"
     assert request["body"]["anomalies"][0]["endpoint"] == "shop/ledger"
 
 
-def test_http_connection_with_full_url(monkeypatch, webhook_server):
-    connection(monkeypatch, "slack_incoming", conn_type="http", host=webhook_server.url)
+def test_http_connection_with_host_schema_and_port(monkeypatch, webhook_server):
+    connection(
+        monkeypatch, "slack_incoming", conn_type="http", host="127.0.0.1",
+        schema="http", port=webhook_server.port,
+    )  # fmt: skip
     (sink,) = build_sinks(["slack_incoming"])
     sink.send(MESSAGE)
     assert webhook_server.delivered[0]["text"] == MESSAGE.text
+    assert webhook_server.requests[0]["path"] == "/"
+
+
+def test_old_webhook_extras_are_refused_with_the_new_form(monkeypatch):
+    connection(
+        monkeypatch, "ops_webhook", conn_type="http", host="127.0.0.1",
+        extra={"endpoint": "hooks/theia", "headers": {"X-Env": "test"}},
+    )  # fmt: skip
+    with pytest.raises(ConfigurationError, match="password") as info:
+        check_alert_connections(["ops_webhook"])
+    assert "headers, endpoint" in str(info.value)
 
 
 def test_slack_webhook_connection_goes_through_the_provider(monkeypatch, webhook_server):

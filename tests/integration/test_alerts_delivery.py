@@ -11,7 +11,6 @@ import pytest
 from flowrows import flow_insert
 from theia_sf.alerts.dedup import pending_anomalies
 from theia_sf.alerts.model import AlertDeliveryError
-from theia_sf.alerts.webhook import WebhookSink
 from theia_sf.detection import DetectionConfig
 from theia_sf.services.detection import run_drop_detection, send_alerts
 from theia_sf.sql import Query
@@ -61,9 +60,11 @@ def deliveries(warehouse):
         )
 
 
-def test_webhook_gets_one_message_per_run_and_each_anomaly_once(warehouse, sql, webhook_server):
+def test_webhook_gets_one_message_per_run_and_each_anomaly_once(
+    warehouse, sql, webhook_server, webhook
+):
     run = detect(warehouse, sql)
-    sink = WebhookSink("ops_webhook", webhook_server.url, headers={"X-Token": "t0k"})
+    sink = webhook("ops_webhook", webhook_server.url, **{"X-Token": "t0k"})
     outcomes = send_alerts(warehouse, sql, run.run_id, [sink])
     assert [o.to_record() for o in outcomes] == [
         {"sink_id": "ops_webhook", "delivered": 2, "error": None}
@@ -95,10 +96,10 @@ def test_webhook_gets_one_message_per_run_and_each_anomaly_once(warehouse, sql, 
     [("fail", "answered HTTP 500"), ("hang", "did not answer within 0.5 s")],
 )
 def test_failed_webhook_fails_and_next_run_delivers_once(
-    warehouse, sql, webhook_server, mode, error
+    warehouse, sql, webhook_server, mode, error, webhook
 ):
     run = detect(warehouse, sql)
-    sink = WebhookSink("ops_webhook", webhook_server.url, timeout=0.5)
+    sink = webhook("ops_webhook", webhook_server.url, timeout=0.5)
     webhook_server.mode = mode
     with pytest.raises(AlertDeliveryError, match=error) as info:
         send_alerts(warehouse, sql, run.run_id, [sink])
@@ -118,31 +119,133 @@ def test_failed_webhook_fails_and_next_run_delivers_once(
     assert sorted(a["endpoint"] for a in body["anomalies"]) == ["shop/api", "shop/web"]
 
 
-def test_unreachable_webhook_fails_clearly(warehouse, sql, unused_port):
+def test_unreachable_webhook_fails_clearly(warehouse, sql, unused_port, webhook):
     run = detect(warehouse, sql)
-    sink = WebhookSink("ops_webhook", f"http://127.0.0.1:{unused_port}/x", timeout=2)
+    sink = webhook("ops_webhook", f"http://127.0.0.1:{unused_port}/x", timeout=2)
     with pytest.raises(AlertDeliveryError, match="unreachable"):
         send_alerts(warehouse, sql, run.run_id, [sink])
     assert deliveries(warehouse) == []
 
 
 def test_one_failing_sink_does_not_block_or_repeat_the_others(
-    warehouse, sql, webhook_server, unused_port
+    warehouse, sql, webhook_server, unused_port, webhook
 ):
     run = detect(warehouse, sql)
-    good = WebhookSink("ops_webhook", webhook_server.url)
-    bad = WebhookSink("broken_webhook", f"http://127.0.0.1:{unused_port}/x", timeout=2)
+    good = webhook("ops_webhook", webhook_server.url)
+    bad = webhook("broken_webhook", f"http://127.0.0.1:{unused_port}/x", timeout=2)
     with pytest.raises(AlertDeliveryError, match="broken_webhook"):
         send_alerts(warehouse, sql, run.run_id, [bad, good])
     assert {r["sinkid"] for r in deliveries(warehouse)} == {"ops_webhook"}
     # The retry (broken sink fixed) sends to it only; the good sink is not told twice.
-    fixed = WebhookSink("broken_webhook", webhook_server.url)
+    fixed = webhook("broken_webhook", webhook_server.url)
     outcomes = send_alerts(warehouse, sql, run.run_id, [fixed, good])
     assert [(o.sink_id, o.delivered) for o in outcomes] == [
         ("broken_webhook", 2),
         ("ops_webhook", 0),
     ]
     assert len(webhook_server.delivered) == 2
+
+
+class HostileServer:
+    """A TCP server on 127.0.0.1 that answers every connection with ``reply(socket)``."""
+
+    def __init__(self, reply):
+        import socket
+        import threading
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.closed = threading.Event()
+
+        def serve():
+            while not self.closed.is_set():
+                try:
+                    conn, _ = self.sock.accept()
+                except OSError:
+                    return
+                threading.Thread(target=self._talk, args=(conn, reply), daemon=True).start()
+
+        threading.Thread(target=serve, daemon=True).start()
+
+    def _talk(self, conn, reply):
+        try:
+            conn.recv(65536)
+            reply(conn, self.closed)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self.closed.set()
+        self.sock.close()
+
+
+def trickle_headers(conn, closed):
+    conn.sendall(b"HTTP/1.1 200 OK\r\n")
+    for i in range(1000):  # a header every 0.3 s: each read is quick, the answer never ends
+        if closed.wait(0.3):
+            return
+        conn.sendall(b"X-Slow-%d: 1\r\n" % i)
+
+
+def trickle_body(conn, closed):
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+    for _ in range(1000):
+        if closed.wait(0.3):
+            return
+        conn.sendall(b".")
+
+
+def not_http(conn, closed):
+    conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+
+
+@pytest.mark.parametrize("reply", [trickle_headers, trickle_body], ids=["headers", "body"])
+def test_a_trickling_webhook_ends_at_the_delivery_deadline(warehouse, sql, webhook, reply):
+    """Socket timeouts bound each read; the deadline bounds the whole delivery."""
+    import time
+
+    server = HostileServer(reply)
+    try:
+        run = detect(warehouse, sql)
+        sink = webhook("ops_webhook", server.url, timeout=2)
+        sink.deadline = 1.5  # 30 s in service; shorter here so the test is quick
+        started = time.monotonic()
+        with pytest.raises(AlertDeliveryError, match=r"within the 1\.5 s deadline"):
+            send_alerts(warehouse, sql, run.run_id, [sink])
+        assert time.monotonic() - started < 5
+        assert deliveries(warehouse) == []
+    finally:
+        server.close()
+
+
+def test_any_failure_of_one_sink_leaves_the_others_delivered(
+    warehouse, sql, webhook_server, webhook
+):
+    """A non-HTTP reply, or a sink raising something other than AlertDeliveryError."""
+    import http.client
+
+    class Raising:
+        sink_id = "odd_sink"
+
+        def send(self, message):
+            raise http.client.BadStatusLine("SSH-2.0-OpenSSH_9.6")
+
+    server = HostileServer(not_http)
+    try:
+        run = detect(warehouse, sql)
+        garbled = webhook("broken_webhook", server.url)
+        good = webhook("ops_webhook", webhook_server.url)
+        with pytest.raises(AlertDeliveryError) as info:
+            send_alerts(warehouse, sql, run.run_id, [Raising(), garbled, good])
+    finally:
+        server.close()
+    assert "odd_sink" in str(info.value) and "BadStatusLine" in str(info.value)
+    assert "broken_webhook" in str(info.value)
+    assert {r["sinkid"] for r in deliveries(warehouse)} == {"ops_webhook"}
+    assert len(webhook_server.delivered) == 1
 
 
 @pytest.fixture

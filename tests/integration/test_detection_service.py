@@ -162,8 +162,9 @@ def test_no_drops_means_no_anomalies(duckdb_warehouse, sql):
     assert load_results(duckdb_warehouse, sql, result.run_id)["anomalies"] == []
 
 
-def test_service_through_the_snowflake_adapter_on_fakesnow(fakesnow_warehouse, sql, webhook_server):
-    from theia_sf.alerts.webhook import WebhookSink
+def test_service_through_the_snowflake_adapter_on_fakesnow(
+    fakesnow_warehouse, sql, webhook_server, webhook
+):
     from theia_sf.services.detection import send_alerts
 
     rows = [dropped(day, i) for day, n in enumerate(WORKED) for i in range(n)]
@@ -181,7 +182,7 @@ def test_service_through_the_snowflake_adapter_on_fakesnow(fakesnow_warehouse, s
     assert [(b.endpoint, b.drops) for b in baseline.anomalies] == [("shop/web-7d9f", 90)]
     stored = load_results(fakesnow_warehouse, sql, baseline.run_id)
     assert stored["anomalies"][0]["top_policy"] == "shop/deny-web"
-    sink = WebhookSink("ops_webhook", webhook_server.url)
+    sink = webhook("ops_webhook", webhook_server.url)
     assert send_alerts(fakesnow_warehouse, sql, theia.run_id, [sink])[0].delivered == 1
     # Same anomaly key from the other method's run: already alerted.
     assert send_alerts(fakesnow_warehouse, sql, baseline.run_id, [sink])[0].delivered == 0

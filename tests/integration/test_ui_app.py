@@ -197,6 +197,73 @@ def test_bad_input_is_a_400_naming_the_parameter(client, params, word):
     assert word in response.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("flows", {"start": "now-999999999d"}),
+        ("flows", {"start": "2024-13-45T00:00:00Z"}),
+        ("overview", {"start": "2024-02-30T00:00:00Z"}),
+        ("pod-edges", {"start": "0001-01-01T00:00:00+01:00"}),
+        ("anomalies", {"end": "9999-12-31T23:59:59Z"}),
+        ("anomalies", {"start": "9999-12-01T00:00:00Z", "end": "9999-12-31T23:59:59Z"}),
+        ("namespace-matrix", {"start": "1969-12-31T00:00:00Z", "end": "1970-01-02T00:00:00Z"}),
+    ],
+)
+def test_impossible_times_are_a_400_naming_the_value(client, path, params):
+    response = client.get(f"/theia/api/{path}", params=params)
+    assert response.status_code == 400, response.text
+    detail = response.json()["detail"]
+    assert any(value in detail for value in params.values()) or "window" in detail
+
+
+def test_every_windowed_endpoint_bounds_its_window(client):
+    # Years of daily points, or every flow of a year, in one answer: refused, not computed.
+    wide = {"start": "0001-01-01T00:00:00Z", "end": "9999-12-31T00:00:00Z"}
+    series = {"endpoint": "data/db-1", "direction": "ingress"}
+    for path, extra in [("overview", {}), ("flows", {}), ("pod-edges", {}),
+                        ("namespace-matrix", {}), ("anomalies", {}),
+                        ("anomalies/series", series)]:
+        for window in (wide, {"start": "now-91d"}):
+            response = client.get(f"/theia/api/{path}", params={**window, **extra})
+            assert response.status_code == 400, (path, window, response.text)
+        assert client.get(f"/theia/api/{path}", params={"start": "now-90d", **extra}).status_code == 200
+    days = client.get("/theia/api/anomalies/series", params={"start": "now-90d", **series})
+    assert len(days.json()["series"]) == 91
+
+
+def test_an_unreachable_snowflake_is_a_quick_503_with_the_reason(monkeypatch, sql):
+    """The real connector against an address that accepts and never answers."""
+    import socket
+    import threading
+    import time
+
+    pytest.importorskip("airflow.providers.snowflake")
+    from theia_sf.airflow.runtime import warehouse
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    held = []
+    threading.Thread(target=lambda: held.extend(silent.accept() for _ in range(16)),
+                     daemon=True).start()
+    monkeypatch.setenv("AIRFLOW_CONN_THEIA_WAREHOUSE", json.dumps({
+        "conn_type": "snowflake", "login": "theia", "password": "x",
+        "extra": {"account": "acme", "host": "127.0.0.1", "port": silent.getsockname()[1],
+                  "protocol": "http", "database": "THEIA_DB", "warehouse": "WH"},
+    }))
+    app = create_app(lambda: TheiaViews(warehouse(temporary=False, login_timeout=2), sql),
+                     static_dir=STATIC)
+    started = time.monotonic()
+    response = TestClient(app).get("/api/clusters")
+    elapsed = time.monotonic() - started
+    silent.close()
+    assert response.status_code == 503
+    assert "cannot connect to Snowflake" in response.json()["detail"]
+    assert response.headers["retry-after"]
+    # Bounded by the login timeout, not by the connector's minutes of retries.
+    assert elapsed < 30, elapsed
+
+
 def test_enum_parameters_are_validated(client):
     assert client.get("/theia/api/flows", params={"action": "maybe"}).status_code == 422
     response = client.get(

@@ -440,3 +440,36 @@ def test_endpoint_drop_series_by_workload(views, duckdb_warehouse):
     assert sum(p["drops"] for p in by_pod) == 1
     assert sum(p["drops"] for p in by_workload) == 2
     assert sum(p["drops"] for p in views.endpoint_drops(SCOPE, "shop/cart", Direction.EGRESS)) == 0
+
+
+def test_static_policies_are_marked_as_set_by_parameters(runs, duckdb_warehouse):
+    insert(duckdb_warehouse, "RECOMMENDED_POLICIES", [{
+        "runId": "run-2", "position": 2, "kind": "ClusterNetworkPolicy",
+        "apiVersion": "crd.antrea.io/v1beta1", "name": "recommend-reject-all-acnp",
+        "yaml": "kind: ClusterNetworkPolicy\n", "ruleCount": 0, "flowCount": 0, "bytes": 0,
+    }])
+    policies = {p["name"]: p for p in runs.recommendation_run("run-2")["policies"]}
+    assert policies["recommend-reject-all-acnp"]["basis"] == "parameters"
+    assert policies["np-db"]["basis"] == "flows"
+
+
+def test_the_namespace_matrix_is_bounded(views, monkeypatch):
+    from theia_sf.ui import views as views_module
+
+    every = views.namespace_matrix(SCOPE)
+    assert len(every["cells"]) == 2
+    assert every["truncated"] is False
+    monkeypatch.setattr(views_module, "MAX_MATRIX_CELLS", 1)
+    matrix = views.namespace_matrix(SCOPE)
+    assert matrix["truncated"] is True
+    # The largest pairs by bytes are kept.
+    largest = sorted((c["bytes"] for c in every["cells"]), reverse=True)[:1]
+    assert [c["bytes"] for c in matrix["cells"]] == largest
+
+
+def test_scope_bounds_the_window():
+    with pytest.raises(InvalidRequestError, match="90 days"):
+        Scope(Window(END - dt.timedelta(days=91), END))
+    with pytest.raises(InvalidRequestError, match="between 1970"):
+        Scope(Window(dt.datetime(1969, 12, 31, tzinfo=dt.UTC), dt.datetime(1970, 1, 2, tzinfo=dt.UTC)))
+    Scope(Window(END - dt.timedelta(days=90), END))

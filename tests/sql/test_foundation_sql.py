@@ -12,7 +12,8 @@ T = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
 HOSTILE = "x'; DROP TABLE FLOWS; --"
 
 HISTORY = {"file_key": HOSTILE, "etag": "e1", "size_bytes": 10, "last_modified": T,
-           "layout": "v2.7", "rows_loaded": 3, "rows_rejected": 1}
+           "layout": "v2.7", "rows_loaded": 3, "rows_rejected": 1, "content_hash": "h1",
+           "outcome": "loaded", "note": None}
 REJECT = {"file_key": HOSTILE, "etag": "e1", "line_number": 7, "reason": "bad", "line": "a,'b"}
 
 
@@ -21,9 +22,16 @@ def _exercise(session, sql):
     session.execute(sql.render("ingest/insert_rejected_flow_record.sql", binds=REJECT))
     keys = session.fetch(sql.render("ingest/select_load_history.sql"))
     assert keys == [{"filekey": HOSTILE, "etag": "e1"}]
+    session.execute(sql.render("ingest/insert_load_history.sql", binds={
+        **HISTORY, "file_key": "copy.csv", "etag": "e2", "rows_loaded": 0, "rows_rejected": 0,
+        "outcome": "duplicate", "note": "same content"}))
     entry = session.fetch(sql.render("ingest/select_load_history_entry.sql",
-                                     binds={"file_key": HOSTILE, "etag": "e1"}))
-    assert entry[0]["n"] == 1
+                                     binds={"file_key": HOSTILE, "content_hash": "nothing"}))
+    assert [(e["filekey"], e["contenthash"], e["outcome"]) for e in entry] == [
+        (HOSTILE, "h1", "loaded")]
+    by_content = session.fetch(sql.render("ingest/select_load_history_entry.sql",
+                                          binds={"file_key": "other.csv", "content_hash": "h1"}))
+    assert sorted(e["filekey"] for e in by_content) == ["copy.csv", HOSTILE]
     totals = session.fetch(sql.render("ingest/select_load_totals.sql"))[0]
     assert (totals["files"], int(totals["rows_loaded"]), int(totals["rows_rejected"])) == (1, 3, 1)
     assert session.fetch(sql.render("ingest/select_flow_count.sql"))[0]["n"] == 0
@@ -48,9 +56,12 @@ def test_foundation_sql_on_fakesnow(fakesnow_warehouse, sql):
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
 def test_loader_statement_parses_for_every_layout(sql, layout):
-    q = sql.render("ingest/insert_flows_from_csv.duckdb.sql", binds={"paths": ["f.csv"]},
+    binds = {"paths": ["f.csv"], "labels_pattern": "p", "time_min": 0, "time_max": 1,
+             "max_line_bytes": 2}
+    q = sql.render("ingest/insert_flows_from_csv.duckdb.sql", binds=binds,
                    fields=LAYOUTS[layout].columns)
-    assert q.placeholders() == {"paths"}
+    assert q.placeholders() == {"paths", "labels_pattern", "time_min", "time_max",
+                                "max_line_bytes"}
     assert q.text.count("'c") == len(LAYOUTS[layout].fields)
 
 

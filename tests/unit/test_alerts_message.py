@@ -10,7 +10,6 @@ from theia_sf.alerts.message import MAX_TEXT_LINES, anomaly_line, build_message
 from theia_sf.alerts.model import AlertDeliveryError
 from theia_sf.alerts.slack import SlackSink
 from theia_sf.alerts.webhook import WebhookSink
-from theia_sf.errors import ConfigurationError
 
 RUN = {
     "run_id": "dd-123",
@@ -94,15 +93,23 @@ def test_slack_sink_failures_are_delivery_errors(client):
         SlackSink("slack_ops", client).send(build_message([anomaly()], RUN))
 
 
-@pytest.mark.parametrize("url", ["ftp://example.org/x", "not a url", "file:///etc/passwd"])
-def test_webhook_refuses_non_http_urls(url):
-    with pytest.raises(ConfigurationError, match="ops_webhook"):
-        WebhookSink("ops_webhook", url)
+def test_webhook_errors_never_show_the_secret_part_of_the_url():
+    def post(body, headers):
+        raise OSError("cannot reach https://hooks.example.org/services/T000/B000/SECRET")
 
-
-def test_webhook_repr_hides_the_url():
-    sink = WebhookSink("ops_webhook", "https://hooks.example.org/services/T000/B000/SECRET")
+    sink = WebhookSink("ops_webhook", post, target="hooks.example.org",
+                       secrets=("/services/T000/B000/SECRET", "services/T000/B000/SECRET"))
+    with pytest.raises(AlertDeliveryError, match="ops_webhook") as info:
+        sink.send(build_message([anomaly()], RUN))
+    assert "SECRET" not in str(info.value) and "***" in str(info.value)
     assert "SECRET" not in repr(sink)
+
+
+@pytest.mark.parametrize("status", [301, 404, 500])
+def test_webhook_answers_other_than_2xx_are_delivery_errors(status):
+    sink = WebhookSink("ops_webhook", lambda body, headers: (status, "Nope"), target="h")
+    with pytest.raises(AlertDeliveryError, match=f"HTTP {status} Nope"):
+        sink.send(build_message([anomaly()], RUN))
 
 
 class FakeSns:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 import pytest
 
 from theia_sf.objectstore import LocalObjectStore
@@ -64,3 +67,18 @@ def test_publish_refuses_unsafe_keys(tmp_path, area, run_id, name):
     store = LocalObjectStore(tmp_path, create=True)
     with pytest.raises(ValueError, match="unsafe"):
         publish_artifacts(store, area, run_id, {name: b""})
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_published_files_follow_the_process_umask(tmp_path, umask, mode):
+    # A web server or Grafana reading the results folder must be able to read the files.
+    store = LocalObjectStore(tmp_path, create=True)
+    previous = os.umask(umask)
+    try:
+        publish_artifacts(store, "detection", "r1", {"anomalies.json": b"{}"})
+        publish_artifacts(store, "detection", "r2", {"anomalies.json": b"[]"})  # replaces latest
+    finally:
+        os.umask(previous)
+    for key in ("detection/runs/r1/anomalies.json", "detection/latest/anomalies.json"):
+        assert stat.S_IMODE(store.local_path(key).stat().st_mode) == mode
+    assert not list(tmp_path.rglob(".tmp-*"))

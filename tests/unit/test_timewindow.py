@@ -37,7 +37,7 @@ def test_window_defaults_to_interval_end_minus_lookback():
 
 
 def test_end_before_start_is_refused():
-    with pytest.raises(TimeSpecError, match="must be after start"):
+    with pytest.raises(TimeSpecError, match="not after its start"):
         Window.resolve(start="now-1d", end="now-2d", lookback_days=7, interval_end=NOW, now=NOW)
 
 

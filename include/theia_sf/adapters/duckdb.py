@@ -24,7 +24,7 @@ from sqlglot import exp
 
 from theia_sf.errors import WarehouseBusyError
 from theia_sf.sql import Query
-from theia_sf.warehouse import row_binds, rows_as_dicts
+from theia_sf.warehouse import IN_FLIGHT, row_binds, rows_as_dicts
 
 log = logging.getLogger(__name__)
 
@@ -182,9 +182,11 @@ class DuckDBSession:
 
     def _run(self, query: Query) -> duckdb.DuckDBPyConnection:
         cursor = self.con
-        for text, names in duckdb_statements(query):
-            params = {k: v for k, v in query.binds.items() if k in names}
-            cursor = self.con.execute(text, params) if params else self.con.execute(text)
+        # interrupt() stops the statement from any thread; the connection stays usable.
+        with IN_FLIGHT.statement(query.name, self.con.interrupt):
+            for text, names in duckdb_statements(query):
+                params = {k: v for k, v in query.binds.items() if k in names}
+                cursor = self.con.execute(text, params) if params else self.con.execute(text)
         return cursor
 
     def execute(self, query: Query) -> None:
@@ -219,7 +221,8 @@ class DuckDBSession:
         count = 0
         while batch := list(itertools.islice(remaining, COLUMNS_BATCH)):
             values = [row_binds(query, row, names) for row in batch]
-            self.con.execute(text, [list(column) for column in zip(*values, strict=True)])
+            with IN_FLIGHT.statement(query.name, self.con.interrupt):
+                self.con.execute(text, [list(column) for column in zip(*values, strict=True)])
             count += len(batch)
         return count
 

@@ -19,8 +19,9 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from theia_sf.errors import WarehouseUnavailableError
 from theia_sf.sql import Query, ident
-from theia_sf.warehouse import row_binds, rows_as_dicts
+from theia_sf.warehouse import IN_FLIGHT, row_binds, rows_as_dicts
 
 INSERT_ROWS_BATCH = 50  # rows per executemany of SnowflakeSession.insert_rows
 
@@ -61,17 +62,32 @@ class SnowflakeSession:
         self.con = con
         self._in_tx = False
 
+    def cancel_running(self) -> None:
+        """Cancel, server-side, whatever this session runs (callable from another thread:
+        the connector's connections may be shared between threads)."""
+        session_id = getattr(self.con, "session_id", None)
+        if session_id is None:
+            log.warning("the Snowflake connection has no session id; nothing to cancel")
+            return
+        cursor = self.con.cursor()
+        try:
+            cursor.execute("SELECT SYSTEM$CANCEL_ALL_QUERIES(%(session_id)s)",
+                           {"session_id": session_id})  # fmt: skip
+        finally:
+            cursor.close()
+
     def _run(self, query: Query) -> Any:
         if query.native_duckdb:
             raise ValueError(f"{query.name} is a DuckDB-only statement")
         cursor = self.con.cursor()
-        for text, names in to_pyformat(query.text):
-            params = {k: v for k, v in query.binds.items() if k in names}
-            if params:
-                cursor.execute(text, params)
-            else:
-                # No binds: the text must not be %-formatted by the connector.
-                cursor.execute(text.replace("%%", "%"))
+        with IN_FLIGHT.statement(query.name, self.cancel_running):
+            for text, names in to_pyformat(query.text):
+                params = {k: v for k, v in query.binds.items() if k in names}
+                if params:
+                    cursor.execute(text, params)
+                else:
+                    # No binds: the text must not be %-formatted by the connector.
+                    cursor.execute(text.replace("%%", "%"))
         return cursor
 
     def execute(self, query: Query) -> None:
@@ -121,10 +137,12 @@ class SnowflakeSession:
         cursor = self.con.cursor()
         try:
             while batch := list(itertools.islice(remaining, INSERT_ROWS_BATCH)):
-                cursor.executemany(
-                    text,
-                    [dict(zip(ordered, row_binds(query, row, ordered), strict=True)) for row in batch],
-                )
+                with IN_FLIGHT.statement(query.name, self.cancel_running):
+                    cursor.executemany(
+                        text,
+                        [dict(zip(ordered, row_binds(query, row, ordered), strict=True))
+                         for row in batch],
+                    )
                 count += len(batch)
         finally:
             cursor.close()
@@ -183,7 +201,13 @@ class SnowflakeWarehouse:
     def session(
         self, *, read_only: bool = False, bulk_text: bool = False, streaming: bool = False
     ) -> Iterator[SnowflakeSession]:
-        con = self._connect()
+        try:
+            con = self._connect()
+        except Exception as error:  # the connector raises its own errors, and OSError
+            raise WarehouseUnavailableError(
+                f"cannot connect to Snowflake: {error}; check the theia_warehouse connection "
+                "(account, host, credentials) and the network"
+            ) from error
         session = SnowflakeSession(con)
         temp: str | None = None
         try:

@@ -2,10 +2,16 @@
 
 Supported connection types:
 
-* ``http`` / ``https``: a generic webhook (a Slack incoming webhook URL works too). The URL is
-  ``host`` when it holds a full URL, else ``<schema or https>://<host>[:<port>]``, plus the
-  ``endpoint`` extra as path. Extras: ``headers`` (object), ``timeout`` (seconds, default 10).
-  ``login``/``password``: HTTP basic authentication.
+* ``http``: a generic webhook (a Slack incoming webhook works too), posted through the http
+  provider's ``HttpHook`` with that connection's meaning: ``host`` is the base URL (or host,
+  with ``schema`` and ``port``); every extra key is a header except the hook's options
+  (``timeout`` in seconds, default 10 here; ``verify``, ``proxies``, ``cert``,
+  ``allow_redirects``...); ``login``/``password`` are HTTP basic authentication. Without a
+  login, ``password`` is the secret rest of the URL (path and query, e.g.
+  ``/services/T000/B000/XXXX``), as the Slack provider keeps a webhook token: Airflow masks it
+  in the UI, the REST API and logs, which it does not do for ``host``. Secret headers go in
+  the extra under a name Airflow masks (``Authorization``, ``X-Api-Key``, ...). Each delivery
+  ends within ``WEBHOOK_DEADLINE_SECONDS`` whatever the server does.
 * ``aws``: an SNS topic; the ``topic_arn`` extra names it and the connection's credentials
   publish (add ``topic_arn`` to ``theia_aws`` itself, or use a separate AWS connection).
 * ``generic`` with a ``topic_arn`` extra: an SNS topic published with the ``theia_aws``
@@ -19,18 +25,22 @@ typo in a connection id fails the run at once with a message naming the Param.
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlparse
 
-from theia_sf.alerts.model import AlertSink
+from theia_sf.alerts.model import AlertDeliveryError, AlertSink
 from theia_sf.errors import ConfigurationError
 
 PARAM = "alert_connections"
-WEBHOOK_TYPES = ("http", "https")
+WEBHOOK_TYPES = ("http",)
 SNS_TYPES = ("aws", "generic")
 SUPPORTED_TYPES = (*WEBHOOK_TYPES, *SNS_TYPES, "slackwebhook", "slack")
+WEBHOOK_TIMEOUT_SECONDS = 10.0  # per socket operation, unless the connection sets ``timeout``
+WEBHOOK_DEADLINE_SECONDS = 30.0  # the whole exchange
+# Extras that once meant something to this sink; HttpHook would send them as headers.
+_OLD_WEBHOOK_EXTRAS = ("headers", "endpoint")
 _TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]{1,256}")
 
 
@@ -60,8 +70,14 @@ def _problem(conn_id: str, conn: Any | None) -> str | None:
             f"connection {conn_id!r} has type {conn.conn_type!r}; alert sinks need one of "
             + ", ".join(SUPPORTED_TYPES)
         )
-    if conn_type in WEBHOOK_TYPES and not conn.host:
+    if conn_type in WEBHOOK_TYPES and not (conn.host or "").strip():
         return f"connection {conn_id!r} (webhook) has no host/URL"
+    old = [key for key in _OLD_WEBHOOK_EXTRAS if key in extra]
+    if conn_type in WEBHOOK_TYPES and old:
+        return (
+            f"connection {conn_id!r} (webhook) has the extra {', '.join(old)}: put each header "
+            "as its own extra key and the secret path of the URL in the password"
+        )
     if conn_type in SNS_TYPES:
         topic = extra.get("topic_arn") or extra.get("sns_topic_arn")
         if not topic:
@@ -95,19 +111,40 @@ def check_alert_connections(conn_ids: Sequence[str] | None) -> list[str]:
     return ids
 
 
-def webhook_url(conn: Any) -> str:
-    host = conn.host.strip()
-    if "://" in host:
-        base = host.rstrip("/")
-    else:
-        scheme = conn.schema or ("https" if conn.conn_type == "https" else "http")
-        base = f"{scheme}://{host.rstrip('/')}"
-        if conn.port:
-            base += f":{conn.port}"
-    endpoint = str(_extra(conn).get("endpoint") or "").strip()
-    if endpoint:
-        base += "/" + endpoint.lstrip("/")
-    return base
+class _HttpHookPost:
+    """``post(body, headers) -> (status, reason)`` through the http provider's ``HttpHook``.
+
+    The connection is read and the session built here, in the task's own thread; the
+    exchange itself may run in the deadline's worker thread.
+    """
+
+    def __init__(self, conn_id: str, conn: Any) -> None:
+        from airflow.providers.http.hooks.http import HttpHook
+
+        self.hook = HttpHook(method="POST", http_conn_id=conn_id)
+        options: dict[str, Any] = {"check_response": False}
+        self.timeout = _extra(conn).get("timeout")
+        if self.timeout is None:
+            self.timeout = options["timeout"] = WEBHOOK_TIMEOUT_SECONDS
+        self.session = self.hook.get_conn(extra_options=options)
+        secret_path = (conn.password or "").strip() if not conn.login else ""
+        self.secrets = (secret_path, secret_path.lstrip("/")) if secret_path else ()
+        self.base_url = self.hook.url_from_endpoint(None)
+        self.url = self.hook.url_from_endpoint(secret_path or None)
+
+    def __call__(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        import requests
+
+        request = self.session.prepare_request(
+            requests.Request("POST", self.url, data=body, headers=headers)
+        )
+        try:
+            response = self.hook.run_and_check(self.session, request, self.hook.merged_extra)
+        except requests.Timeout:
+            raise AlertDeliveryError(f"did not answer within {self.timeout} s") from None
+        except requests.ConnectionError as error:
+            raise AlertDeliveryError(f"is unreachable: {error}") from None
+        return int(response.status_code), str(response.reason or "")
 
 
 class _SlackApiClient:
@@ -133,12 +170,10 @@ def build_sink(conn_id: str) -> AlertSink:
     if conn_type in WEBHOOK_TYPES:
         from theia_sf.alerts.webhook import WebhookSink
 
-        headers = {str(k): str(v) for k, v in dict(extra.get("headers") or {}).items()}
-        if conn.login:
-            token = base64.b64encode(f"{conn.login}:{conn.password or ''}".encode()).decode()
-            headers.setdefault("Authorization", "Basic " + token)
+        post = _HttpHookPost(conn_id, conn)
+        target = urlparse(post.base_url).netloc or conn_id
         return WebhookSink(
-            conn_id, webhook_url(conn), headers=headers, timeout=float(extra.get("timeout", 10))
+            conn_id, post, target=target, deadline=WEBHOOK_DEADLINE_SECONDS, secrets=post.secrets
         )
     if conn_type in SNS_TYPES:
         from theia_sf.alerts.sns import SnsSink

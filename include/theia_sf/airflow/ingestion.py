@@ -35,8 +35,10 @@ def load_new_flow_files(layout: str | None) -> dict[str, Any]:
     if report.files_loaded == 0:
         raise AirflowSkipException(
             f"no new flow files under {store.location} ({report.files_seen} seen, "
-            f"{report.files_skipped_loaded} already loaded)"
+            f"{report.files_skipped_loaded} already handled; {report.summary()})"
         )
+    log.info("loaded %d files, %d rows; %s", report.files_loaded, report.rows_loaded,
+             report.summary())
     return report.to_record()
 
 

@@ -5,14 +5,14 @@ everything heavy (boto3, DuckDB, the Snowflake connector, sqlglot) is imported i
 functions that tasks call.
 
 * ``theia_warehouse``: the Snowflake side (conn_type ``snowflake``) or the DuckDB file
-  (conn_type ``duckdb``, host = path; missing: ``THEIA_DUCKDB_PATH`` / the data directory).
+  (the DuckDB provider's conn_type ``duckdb``, host = path; see ``runtime``).
 * ``theia_aws``: every AWS client, built by the Amazon provider's hooks.
 
 Run notes: Airflow 3.3's task execution API can read a DAG run but offers no call to change
 its note (only ``trigger_dag_run`` takes one), and tasks have no metadata-database access.
 The result table goes to the task log and to XCom (``return_value``); it becomes the run's
-note only through the public REST API, when the optional ``theia_airflow_api`` connection
-is defined (:func:`set_run_note`).
+note only through the public REST API (Airflow's own API client), when the optional
+``theia_airflow_api`` connection is defined (:func:`set_run_note`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,14 @@ from typing import Any
 
 from airflow.sdk import Param
 
+from theia_sf.airflow.params import (
+    MAX_RETENTION_DAYS,
+    alert_connections_param,
+    boolean_param,
+    enum_param,
+    integer_param,
+    text_param,
+)
 from theia_sf.errors import ConfigurationError
 from theia_sf.layouts import LAYOUTS
 from theia_sf.onboarding.names import (
@@ -36,83 +44,131 @@ from theia_sf.onboarding.names import (
 
 log = logging.getLogger(__name__)
 
-ENGINES = ["auto", "duckdb", "snowflake"]
 DEFAULT_REGION = "us-west-2"
 
 
-def _nullable(pattern: str, title: str, description: str) -> Param:
-    return Param(
-        None, type=["null", "string"], pattern=pattern, title=title, description=description
+_EXAMPLES = {
+    "stack": "e.g. default or prod-east",
+    "region": "e.g. us-west-2",
+    "bucket": "an S3 bucket name, e.g. antrea-state-1a2b",
+    "prefix": "a key prefix, e.g. antrea-flows-infra",
+    "kms_key": "a key id, key ARN or alias, e.g. alias/theia-sf-state",
+}
+
+
+def _engine_param() -> Param:
+    return enum_param(
+        "auto",
+        {
+            "auto": "auto: the kind of the theia_warehouse connection",
+            "duckdb": "duckdb (embedded)",
+            "snowflake": "snowflake",
+        },
+        section="Stack",
+        title="Engine",
+        description="duckdb (embedded), snowflake, or auto: the kind of the "
+        "theia_warehouse connection.",
     )
+
+
+def _stack_name_param() -> Param:
+    return text_param(
+        "default",
+        pattern=STACK_NAME_PATTERN,
+        section="Stack",
+        title="Stack name",
+        description="Names one deployment (lower-case letters, digits and -, up to 32, "
+        f"{_EXAMPLES['stack']}); several stacks can share an account and a state bucket.",
+    )
+
+
+def _region_param(description: str, section: str | None = "Stack") -> Param:
+    return text_param(
+        DEFAULT_REGION,
+        pattern=REGION_PATTERN,
+        section=section,
+        title="AWS region",
+        description=f"{description} An AWS region, {_EXAMPLES['region']}.",
+    )
+
+
+def _state_params(bucket_description: str) -> dict[str, Param]:
+    return {
+        "state_bucket": text_param(
+            None,
+            pattern=BUCKET_PATTERN,
+            nullable=True,
+            section="State record",
+            title="State bucket",
+            description=f"{bucket_description} Format: {_EXAMPLES['bucket']}.",
+        ),
+        "state_prefix": text_param(
+            "antrea-flows-infra",
+            pattern=PREFIX_PATTERN,
+            section="State record",
+            title="State prefix",
+            description=f"Key prefix of state records: {_EXAMPLES['prefix']}.",
+        ),
+        "state_bucket_region": text_param(
+            None,
+            pattern=REGION_PATTERN,
+            nullable=True,
+            section="State record",
+            title="State bucket region",
+            description=f"An AWS region, {_EXAMPLES['region']}. Empty: the stack's region.",
+        ),
+    }
+
+
+def _dry_run_param(
+    description: str = "Print the plan (resources and statements); touch nothing.",
+    section: str | None = None,
+) -> Param:
+    return boolean_param(False, title="Dry run", description=description, section=section)
+
+
+def _confirm_param(what: str, section: str | None = None) -> Param:
+    schema: dict[str, Any] = {"type": "string", "maxLength": 2048, "title": "Confirm"}
+    if section:
+        schema["section"] = section
+    return Param("", description=f"Type the {what} to confirm.", **schema)
 
 
 def stack_params(*, destructive: bool = False) -> dict[str, Param]:
     """Params shared by theia_onboard and theia_offboard (theia-sf's onboard flags)."""
     params: dict[str, Param] = {
-        "engine": Param(
-            "auto",
-            type="string",
-            enum=ENGINES,
-            title="Engine",
-            description="duckdb (embedded), snowflake, or auto: the kind of the "
-            "theia_warehouse connection.",
+        "engine": _engine_param(),
+        "stack_name": _stack_name_param(),
+        "region": _region_param("Region of every AWS resource of the stack."),
+        **_state_params(
+            "Existing bucket for the state record (theia_create_bucket). Required for "
+            "snowflake; for duckdb, empty keeps the state as a JSON file under the data "
+            "directory."
         ),
-        "stack_name": Param(
-            "default",
-            type="string",
-            pattern=STACK_NAME_PATTERN,
-            title="Stack name",
-            description="Names one deployment; several "
-            "stacks can share an account and a state bucket.",
+        "kms_key_id": text_param(
+            None,
+            pattern=KMS_KEY_PATTERN,
+            nullable=True,
+            section="State record",
+            title="KMS key",
+            description="Key for SSE-KMS of the state record (theia_create_kms_key): "
+            f"{_EXAMPLES['kms_key']}. Empty: SSE-S3.",
         ),
-        "region": Param(
-            DEFAULT_REGION,
-            type="string",
+        "kms_key_region": text_param(
+            None,
             pattern=REGION_PATTERN,
-            title="AWS region",
-            description="Region of every AWS resource of the stack.",
+            nullable=True,
+            section="State record",
+            title="KMS key region",
+            description=f"An AWS region, {_EXAMPLES['region']}. Empty: the region.",
         ),
-        "state_bucket": _nullable(
-            BUCKET_PATTERN,
-            "State bucket",
-            "Existing bucket for the state record (theia_create_bucket). "
-            "Required for snowflake; for duckdb, empty keeps the state "
-            "as a JSON file under the data directory.",
-        ),
-        "state_prefix": Param(
-            "antrea-flows-infra",
-            type="string",
-            pattern=PREFIX_PATTERN,
-            title="State prefix",
-            description="Key prefix of state records.",
-        ),
-        "state_bucket_region": _nullable(
-            REGION_PATTERN, "State bucket region", "Empty: the stack's region."
-        ),
-        "kms_key_id": _nullable(
-            KMS_KEY_PATTERN,
-            "KMS key",
-            "Key id, ARN or alias for SSE-KMS of the state record "
-            "(theia_create_kms_key). Empty: SSE-S3.",
-        ),
-        "kms_key_region": _nullable(REGION_PATTERN, "KMS key region", "Empty: the region."),
-        "dry_run": Param(
-            False,
-            type="boolean",
-            title="Dry run",
-            description="Print the plan (resources and statements); touch nothing.",
-        ),
+        "dry_run": _dry_run_param(section="Run"),
     }
     if destructive:
-        params["confirm"] = Param(
-            "",
-            type="string",
-            title="Confirm",
-            description="Type the stack name to confirm the deletion.",
-        )
-        params["remove_orphans"] = Param(
+        params["confirm"] = _confirm_param("stack name", section="Run")
+        params["remove_orphans"] = boolean_param(
             False,
-            type="boolean",
+            section="Run",
             title="Remove orphans",
             description="Also delete resources tagged with the stack that its state does not list.",
         )
@@ -123,34 +179,38 @@ def onboard_params() -> dict[str, Param]:
     params = stack_params()
     params.update(
         {
-            "warehouse_name": _nullable(
-                WAREHOUSE_PATTERN,
-                "Snowflake warehouse",
-                "Runs the migrations. Empty: a temporary X-Small warehouse, dropped afterwards.",
+            "warehouse_name": text_param(
+                None,
+                pattern=WAREHOUSE_PATTERN,
+                nullable=True,
+                section="Snowflake",
+                title="Snowflake warehouse",
+                description="Runs the migrations: an unquoted identifier, e.g. THEIA_WH. "
+                "Empty: a temporary X-Small warehouse, dropped afterwards.",
             ),
-            "flow_retention_days": Param(
+            "flow_retention_days": integer_param(
                 30,
-                type="integer",
                 minimum=1,
-                maximum=3650,
+                maximum=MAX_RETENTION_DAYS,
+                section="Snowflake",
                 title="Flow retention (days)",
                 description="Rows of FLOWS older than this are deleted daily (Snowflake task).",
             ),
-            "file_retention_days": Param(
+            "file_retention_days": integer_param(
                 7,
-                type="integer",
                 minimum=1,
-                maximum=3650,
+                maximum=MAX_RETENTION_DAYS,
+                section="Snowflake",
                 title="File retention (days)",
                 description="Raw flow files expire from the bucket.",
             ),
-            "flow_layout": Param(
+            "flow_layout": enum_param(
                 "v2.7",
-                type="string",
-                enum=list(LAYOUTS),
+                {name: f"Antrea {name}" for name in LAYOUTS},
+                section="Snowflake",
                 title="Flow-record layout",
-                description="Antrea version of the "
-                "Flow Aggregator (the Snowpipe COPY maps fields by position).",
+                description="Antrea version of the Flow Aggregator (the Snowpipe COPY maps "
+                "fields by position).",
             ),
         }
     )
@@ -217,17 +277,6 @@ def state_store(params: dict[str, Any], engine: str) -> Any:
     return FileStateStore(runtime.settings().data_dir / "onboarding")
 
 
-def duckdb_path() -> Any:
-    from pathlib import Path
-
-    from theia_sf.airflow import runtime
-
-    conn = runtime.get_connection(runtime.WAREHOUSE_CONN_ID)
-    if conn is not None and conn.conn_type == "duckdb" and conn.host:
-        return Path(conn.host)
-    return runtime.settings().duckdb_path
-
-
 def _fail_fast(error: Exception) -> None:
     """User-fixable errors fail the task without retries."""
     from airflow.sdk.exceptions import AirflowFailException
@@ -250,7 +299,7 @@ def onboard(params: dict[str, Any]) -> dict[str, Any]:
             from theia_sf.onboarding.embedded import EmbeddedRequest
 
             cfg = runtime.settings()
-            path = duckdb_path()
+            path = runtime.duckdb_path()
             request = EmbeddedRequest(
                 stack_name=params["stack_name"],
                 duckdb_path=path,
@@ -429,122 +478,110 @@ def delete_kms_key(params: dict[str, Any]) -> dict[str, Any]:
 
 # --- bucket, key and ingestion-health DAGs ------------------------------------------------------
 
-CONNECTION_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
-
 
 def bucket_params(*, destructive: bool) -> dict[str, Param]:
     params: dict[str, Param] = {
-        "region": Param(DEFAULT_REGION, type="string", pattern=REGION_PATTERN, title="AWS region"),
-        "name": Param(
+        "region": _region_param("Region of the bucket.", section=None),
+        "name": text_param(
             None if not destructive else "",
-            type=["null", "string"] if not destructive else "string",
             pattern=BUCKET_PATTERN,
+            nullable=not destructive,
             title="Bucket name",
-            description="Exact bucket name."
+            description=f"Exact bucket name, {_EXAMPLES['bucket']}."
             + ("" if destructive else " Empty: <prefix>-<random>."),
         ),
-        "dry_run": Param(False, type="boolean", title="Dry run"),
+        "dry_run": _dry_run_param("Print what would be done; touch nothing."),
     }
     if destructive:
-        params["force"] = Param(
-            False,
-            type="boolean",
-            title="Force",
-            description="Delete every object version first (all pages).",
+        params["force"] = boolean_param(
+            False, title="Force", description="Delete every object version first (all pages)."
         )
-        params["confirm"] = Param(
-            "", type="string", title="Confirm", description="Type the bucket name to confirm."
-        )
+        params["confirm"] = _confirm_param("bucket name")
     else:
-        params["prefix"] = Param(
+        params["prefix"] = text_param(
             "antrea",
-            type="string",
             pattern=r"^[a-z0-9][a-z0-9-]{0,40}$",
             title="Name prefix",
-            description="Used when name is empty.",
+            description="Used when name is empty: lower-case letters, digits and -, e.g. antrea.",
         )
     return params
 
 
 def key_params(*, destructive: bool) -> dict[str, Param]:
     params: dict[str, Param] = {
-        "region": Param(
-            DEFAULT_REGION,
-            type="string",
-            pattern=REGION_PATTERN,
-            title="AWS region",
-            description="Region of the key.",
-        ),
-        "dry_run": Param(False, type="boolean", title="Dry run"),
+        "region": _region_param("Region of the key.", section=None),
+        "dry_run": _dry_run_param("Print what would be done; touch nothing."),
     }
     if destructive:
-        params["key_id"] = Param(
+        params["key_id"] = text_param(
             "",
-            type="string",
             pattern=KMS_KEY_PATTERN,
             title="Key id",
-            description="Key id, ARN or alias.",
+            description=f"The key to delete: {_EXAMPLES['kms_key']}.",
         )
-        params["pending_window_days"] = Param(
+        params["pending_window_days"] = integer_param(
             30,
-            type="integer",
             minimum=7,
             maximum=30,
             title="Pending window (days)",
-            description="AWS deletes the key after this.",
+            description="AWS deletes the key after this (7 to 30 days).",
         )
-        params["confirm"] = Param(
-            "", type="string", title="Confirm", description="Type the key id to confirm."
-        )
+        params["confirm"] = _confirm_param("key id")
     else:
-        params["alias"] = Param(
+        params["alias"] = text_param(
             "alias/theia-sf-state",
-            type="string",
             pattern=KMS_ALIAS_PATTERN,
             title="Alias",
-            description="Re-runs reuse the key behind it.",
+            description="Re-runs reuse the key behind it: alias/<name>, e.g. alias/theia-sf-state.",
         )
     return params
 
 
 def health_params() -> dict[str, Param]:
     return {
-        "stack_name": Param(
-            "default", type="string", pattern=STACK_NAME_PATTERN, title="Stack name"
+        "stack_name": _stack_name_param(),
+        "region": _region_param("Region of the stack."),
+        **_state_params(
+            "Where the stack's state record is. Empty: nothing to check (embedded engine), "
+            "the run is skipped."
         ),
-        "region": Param(DEFAULT_REGION, type="string", pattern=REGION_PATTERN, title="AWS region"),
-        "state_bucket": _nullable(
-            BUCKET_PATTERN,
-            "State bucket",
-            "Where the stack's state record is. Empty: nothing to check "
-            "(embedded engine), the run is skipped.",
+        "warehouse_name": text_param(
+            None,
+            pattern=WAREHOUSE_PATTERN,
+            nullable=True,
+            section="Checks",
+            title="Snowflake warehouse",
+            description="Reads the copy history: an unquoted identifier, e.g. THEIA_WH. "
+            "Empty: a temporary warehouse.",
         ),
-        "state_prefix": Param(
-            "antrea-flows-infra", type="string", pattern=PREFIX_PATTERN, title="State prefix"
+        "max_messages": integer_param(
+            100,
+            minimum=1,
+            maximum=10000,
+            section="Checks",
+            title="Max SQS messages per run",
+            description="Error notifications read from the queue per run (1 to 10000).",
         ),
-        "state_bucket_region": _nullable(
-            REGION_PATTERN, "State bucket region", "Empty: the region."
+        "max_lag_minutes": integer_param(
+            30,
+            minimum=1,
+            maximum=10080,
+            section="Checks",
+            title="Max pipe lag (minutes)",
+            description="A pipe with older pending files is reported (1 minute to a week).",
         ),
-        "warehouse_name": _nullable(
-            WAREHOUSE_PATTERN,
-            "Snowflake warehouse",
-            "Reads the copy history. Empty: a temporary warehouse.",
+        "lookback_hours": integer_param(
+            24,
+            minimum=1,
+            maximum=336,
+            section="Checks",
+            title="Copy history lookback (hours)",
+            description="Failed loads this recent are reported (1 to 336 hours).",
         ),
-        "alert_connections": Param(
-            [],
-            type="array",
-            items={"type": "string", "pattern": CONNECTION_ID_PATTERN},
-            uniqueItems=True,
-            title="Alert connections",
-            description="Connection ids to alert (http webhook, aws "
-            "with topic_arn, slackwebhook, slack). Empty: log only.",
-        ),
-        "max_messages": Param(
-            100, type="integer", minimum=1, maximum=10000, title="Max SQS messages per run"
-        ),
-        "max_lag_minutes": Param(30, type="integer", minimum=1, title="Max pipe lag (minutes)"),
-        "lookback_hours": Param(
-            24, type="integer", minimum=1, maximum=336, title="Copy history lookback (hours)"
+        "alert_connections": alert_connections_param(
+            "Where problems are sent: http (webhook), aws with topic_arn, slackwebhook or "
+            "slack. Empty: log only.",
+            section="Alerts",
         ),
     }
 
@@ -607,45 +644,49 @@ API_CONN_ID = "theia_airflow_api"
 
 
 def set_run_note(dag_id: str, run_id: str, note: str) -> bool:
-    """Put ``note`` on the DAG run through the public REST API, when it is reachable.
+    """Put ``note`` on the DAG run through Airflow's REST API, when it is configured.
 
     A task cannot set its run's note through the task execution API (Airflow 3.3 has no such
-    call), so this uses the REST API v2 (``PATCH .../dagRuns/{run_id}``) with the optional
-    ``theia_airflow_api`` connection: host = the API base URL (e.g. http://127.0.0.1:8080),
-    login/password of a user allowed to edit DAG runs. Without it the note stays empty and
-    the outputs are in the task log and XCom. Failures are logged, never raised.
+    call), so this uses Airflow's own API client (``apache-airflow-client``, REST API v2:
+    ``PATCH .../dagRuns/{run_id}`` with ``update_mask=note``) and the optional
+    ``theia_airflow_api`` connection of type ``http``: host = the API base URL (e.g.
+    http://airflow-apiserver:8080), login/password of a user allowed to edit DAG runs. The
+    JWT comes from the auth manager's ``POST /auth/token`` (the simple and FAB auth managers
+    offer it), asked through the http provider's ``HttpHook``. Without the connection the
+    note stays empty and the outputs are in the task log and XCom. Failures are logged,
+    never raised.
     """
-    import json
-    import urllib.parse
-    import urllib.request
-
     from theia_sf.airflow import runtime
 
     conn = runtime.get_connection(API_CONN_ID)
-    if conn is None or not conn.host:
+    if conn is None or not (conn.host or "").strip():
         log.info("connection %s not defined: the run note is not set", API_CONN_ID)
         return False
-    base = conn.host.rstrip("/")
-    if "://" not in base:
-        base = f"{conn.schema or 'http'}://{base}" + (f":{conn.port}" if conn.port else "")
-
-    def call(method: str, path: str, body: dict[str, Any], token: str | None = None) -> Any:
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        request = urllib.request.Request(
-            base + path, data=json.dumps(body).encode(), headers=headers, method=method
-        )
-        with urllib.request.urlopen(request, timeout=20) as response:
-            return json.loads(response.read() or b"null")
-
     try:
-        token = call("POST", "/auth/token", {"username": conn.login, "password": conn.password})
-        path = (
-            f"/api/v2/dags/{urllib.parse.quote(dag_id, safe='')}/dagRuns/"
-            f"{urllib.parse.quote(run_id, safe='')}?update_mask=note"
+        from airflow.providers.http.hooks.http import HttpHook
+        from airflow_client import client
+
+        hook = HttpHook(method="POST", http_conn_id=API_CONN_ID)
+        answer = hook.run(
+            endpoint="/auth/token",
+            json={"username": conn.login, "password": conn.password},
+            extra_options={"timeout": 20},
         )
-        call("PATCH", path, {"note": note[:1000]}, token["access_token"])
+        config = client.Configuration(
+            host=hook.url_from_endpoint(None).rstrip("/"),
+            access_token=answer.json()["access_token"],
+        )
+        with client.ApiClient(config) as api:
+            # The raw answer: a newer server's DAG-run fields need not match this client's model.
+            response = client.DagRunApi(api).patch_dag_run_without_preload_content(
+                dag_id,
+                run_id,
+                client.DAGRunPatchBody(note=note[:1000]),
+                update_mask=["note"],
+                _request_timeout=20,
+            )
+            if not 200 <= response.status < 300:
+                raise RuntimeError(f"HTTP {response.status}: {response.data[:300]!r}")
     except Exception as error:  # a note is a convenience: never fail the run for it
         log.warning("could not set the run note through %s: %s", API_CONN_ID, error)
         return False

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from theia_sf.alerts.message import anomaly_line, build_message
-from theia_sf.alerts.model import AlertDeliveryError, AlertSink
+from theia_sf.alerts.model import AlertDeliveryError, AlertSink, try_send
 from theia_sf.detection.model import anomaly_record_from_row
 from theia_sf.sql import SqlLibrary
 from theia_sf.warehouse import Warehouse
@@ -141,7 +141,9 @@ def deliver_alerts(
 ) -> list[DeliveryOutcome]:
     """Send each sink one message with the run's new anomalies; raise if any sink failed.
 
-    Every sink is tried even when an earlier one fails; the error names all failed sinks.
+    Every sink is tried even when an earlier one fails, whatever it raised (a sink's client
+    may raise anything: ``BadStatusLine``, a provider's own errors); the error names all
+    failed sinks.
     """
     if not sinks:
         log.info("no alert connections configured; nothing to send")
@@ -157,11 +159,10 @@ def deliver_alerts(
             outcomes.append(DeliveryOutcome(sink.sink_id, 0))
             continue
         message = build_message(pending, run, nouns=kind.nouns, line=kind.line)
-        try:
-            sink.send(message)
-        except AlertDeliveryError as error:
+        error = try_send(sink, message)
+        if error is not None:
             log.error("alert sink %s: %s", sink.sink_id, error)
-            outcomes.append(DeliveryOutcome(sink.sink_id, 0, str(error)))
+            outcomes.append(DeliveryOutcome(sink.sink_id, 0, error))
             continue
         record_deliveries(
             warehouse,

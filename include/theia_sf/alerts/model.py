@@ -39,3 +39,19 @@ class AlertSink(Protocol):
     def send(self, message: AlertMessage) -> None:
         """Deliver ``message`` or raise :class:`AlertDeliveryError`."""
         ...
+
+
+def try_send(sink: AlertSink, message: AlertMessage) -> str | None:
+    """Send ``message`` to ``sink``; None when delivered, else why it was not.
+
+    A sink's client may raise anything (``http.client.BadStatusLine``, a provider's own
+    errors), so every exception counts as "not delivered": one sink's failure never keeps
+    the next sink from its delivery.
+    """
+    try:
+        sink.send(message)
+    except AlertDeliveryError as error:
+        return str(error)
+    except Exception as error:
+        return f"alert connection {sink.sink_id!r} failed: {type(error).__name__}: {error}"
+    return None

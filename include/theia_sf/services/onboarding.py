@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from theia_sf.alerts.model import AlertMessage, AlertSink
+from theia_sf.alerts.model import AlertDeliveryError, AlertMessage, AlertSink, try_send
 from theia_sf.errors import ConfigurationError
 from theia_sf.onboarding.cloud import (
     STEPS,
@@ -414,10 +414,16 @@ def check_ingestion_health(
     }
     if problems:
         message = _health_message(stack, names.pipe, errors, failed_files, health.problems, now)
-        for sink in sinks:
-            sink.send(message)  # AlertDeliveryError fails the task; messages stay queued
-            result["alerted"].append(sink.sink_id)
         log.warning("%s", message.text)
+        failures = []
+        for sink in sinks:  # every sink is tried, whatever an earlier one did
+            error = try_send(sink, message)
+            if error is None:
+                result["alerted"].append(sink.sink_id)
+            else:
+                failures.append(error)
+        if failures:  # fails the task; the queue messages stay for the retry
+            raise AlertDeliveryError("; ".join(failures))
     for _, receipt in received:
         aws.delete_message(queue_arn, receipt)
     return result

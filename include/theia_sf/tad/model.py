@@ -20,6 +20,10 @@ NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 POD_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
 # Antrea writes destinationServicePortName as <namespace>/<service>:<port name>.
 SERVICE_PORT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(:[A-Za-z0-9._-]{0,63})?$"
+# Any printable text of up to 256 characters: a substring of the labels JSON.
+POD_LABEL_PATTERN = r"^[^\x00-\x1f\x7f]{1,256}$"
+# Loose on purpose (IPv4 or IPv6 text); the first task parses the address.
+EXTERNAL_IP_PATTERN = r"^[0-9A-Fa-f.:]{2,45}$"
 MAX_LABEL_FILTER = 256
 MAX_NS_IGNORE = 100
 _NAMESPACE = re.compile(NAMESPACE_PATTERN.strip("^$"))

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from theia_sf.errors import WarehouseBusyError
+from theia_sf.errors import WarehouseBusyError, WarehouseUnavailableError
 from theia_sf.timewindow import TimeSpecError, Window, parse_time
 from theia_sf.ui.views import (
     DataUnavailableError,
@@ -89,6 +89,11 @@ def create_app(
     @app.exception_handler(DataUnavailableError)
     def _unavailable(_: Request, error: DataUnavailableError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=503)
+
+    @app.exception_handler(WarehouseUnavailableError)
+    def _unreachable(_: Request, error: WarehouseUnavailableError) -> JSONResponse:
+        log.warning("Theia page: %s", error)
+        return JSONResponse({"detail": str(error)}, status_code=503, headers={"Retry-After": "30"})
 
     @app.exception_handler(WarehouseBusyError)
     def _busy(_: Request, error: WarehouseBusyError) -> JSONResponse:
@@ -189,7 +194,11 @@ def create_app(
         cluster: ClusterParam = None,
         limit: int = 100,
     ) -> dict[str, Any]:
-        return {"anomalies": views().drop_anomalies(scope(start, end, cluster), limit)}
+        covered = scope(start, end, cluster)
+        return {
+            "window": covered.window.to_record(),
+            "anomalies": views().drop_anomalies(covered, limit),
+        }
 
     @app.get("/api/anomalies/series")
     def anomaly_series(

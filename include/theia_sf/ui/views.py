@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from theia_sf.errors import TheiaError
-from theia_sf.timewindow import Window
+from theia_sf.timewindow import EARLIEST, Window
 
 if TYPE_CHECKING:
     # Types only: the plugin imports this module in every Airflow process, and the SQL
@@ -26,11 +26,19 @@ if TYPE_CHECKING:
     from theia_sf.sql import SqlLibrary
     from theia_sf.warehouse import Warehouse
 
+# Every answer is bounded: windows by MAX_VIEW_DAYS (a page answers in seconds; analyses
+# may cover longer windows), lists by these row limits.
+MAX_VIEW_DAYS = 90
 MAX_FLOW_ROWS = 500
 MAX_EDGES = 200
 MAX_RUNS = 100
 MAX_ANOMALIES = 500
 MAX_SERIES_POINTS = 5000  # points of one throughput series the page draws
+MAX_MATRIX_CELLS = 400
+MAX_POLICIES = 1000
+# Antrea's flow times are IPFIX dateTimeSeconds (unsigned 32-bit Unix seconds): no flow lies
+# outside EARLIEST..LATEST, and a window beyond them is a mistake.
+LATEST = dt.datetime.fromtimestamp(2**32, dt.UTC)
 
 _UUID = re.compile(r"[0-9A-Fa-f-]{1,36}")
 _RUN_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
@@ -75,6 +83,17 @@ class Scope:
     def __post_init__(self) -> None:
         if self.cluster_uuid is not None and not _UUID.fullmatch(self.cluster_uuid):
             raise InvalidRequestError(f"cluster={self.cluster_uuid!r} is not a cluster UUID")
+        start, end = self.window.start, self.window.end
+        if start < EARLIEST or end > LATEST:
+            raise InvalidRequestError(
+                f"the window {start.isoformat()} .. {end.isoformat()} must lie between "
+                f"{EARLIEST.date()} and {LATEST.date()} (flow times are 32-bit Unix seconds)"
+            )
+        if end - start > dt.timedelta(days=MAX_VIEW_DAYS):
+            raise InvalidRequestError(
+                f"the window from start to end spans {(end - start).days} days; at most "
+                f"{MAX_VIEW_DAYS} days are shown at once"
+            )
 
     def binds(self) -> dict[str, Any]:
         out: dict[str, Any] = {"start_ts": self.window.start, "end_ts": self.window.end}
@@ -200,14 +219,20 @@ class TheiaViews:
         )
 
     def namespace_matrix(self, scope: Scope) -> dict[str, Any]:
+        """The largest namespace pairs by bytes (at most MAX_MATRIX_CELLS)."""
         cells = self._fetch(
-            "ui/select_namespace_matrix.sql", scope.binds(), with_cluster=bool(scope.cluster_uuid)
+            "ui/select_namespace_matrix.sql",
+            scope.binds(),
+            with_cluster=bool(scope.cluster_uuid),
+            limit=MAX_MATRIX_CELLS + 1,  # one more says whether any were left out
         )
+        truncated = len(cells) > MAX_MATRIX_CELLS
+        cells = cells[:MAX_MATRIX_CELLS]
         names = sorted(
             {c["source_namespace"] for c in cells} | {c["destination_namespace"] for c in cells},
             key=lambda n: (n is None, n or ""),
         )
-        return {"namespaces": names, "cells": cells}
+        return {"namespaces": names, "cells": cells, "truncated": truncated}
 
     # --- policy recommendation ------------------------------------------------------------
 
@@ -229,8 +254,15 @@ class TheiaViews:
             run[key] = _json_field(run[key])
         run["diff_counts"] = _diff_counts(run["diff"])
         run["policies"] = self._fetch(
-            "ui/select_recommended_policies.sql", {"run_id": run_id}, with_yaml=False
+            "ui/select_recommended_policies.sql",
+            {"run_id": run_id},
+            with_yaml=False,
+            limit=MAX_POLICIES,
         )
+        for policy in run["policies"]:
+            # Static policies (namespace allow list, cluster-wide reject) come from the run's
+            # parameters, not from flows: they have no evidence to count.
+            policy["basis"] = "flows" if policy["rule_count"] else "parameters"
         run["namespaces"] = self._fetch(
             "ui/select_recommendation_namespaces.sql", {"run_id": run_id}
         )
@@ -241,7 +273,7 @@ class TheiaViews:
         _check_run_id(run_id)
         self.recommendation_run_exists(run_id)
         policies = self._fetch(
-            "ui/select_recommended_policies.sql", {"run_id": run_id}, with_yaml=True
+            "ui/select_recommended_policies.sql", {"run_id": run_id}, with_yaml=True, limit=None
         )
         documents = [p["yaml"] if p["yaml"].endswith("\n") else p["yaml"] + "\n" for p in policies]
         return "---\n".join(documents)
@@ -275,7 +307,9 @@ class TheiaViews:
         }
 
     def _policies_by_key(self, run_id: str) -> dict[str, str]:
-        rows = self._fetch("ui/select_recommended_policies.sql", {"run_id": run_id}, with_yaml=True)
+        rows = self._fetch(
+            "ui/select_recommended_policies.sql", {"run_id": run_id}, with_yaml=True, limit=None
+        )
         return {f"{r['kind']}/{r['namespace'] or ''}/{r['name']}": r["yaml"] or "" for r in rows}
 
     def recommendation_run_exists(self, run_id: str) -> None:

@@ -2,5 +2,6 @@
 -- Snowflake's COPY_HISTORY instead).
 SELECT COUNT(*) AS "value"
 FROM LOAD_HISTORY
-WHERE loadedAt >= $__timeFrom()::TIMESTAMP_TZ
+WHERE outcome = 'loaded'
+  AND loadedAt >= $__timeFrom()::TIMESTAMP_TZ
   AND loadedAt < $__timeTo()::TIMESTAMP_TZ
