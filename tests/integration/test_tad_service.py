@@ -9,7 +9,6 @@ import pytest
 
 from flowrows import insert_flows_in_one_transaction
 from theia_sf.alerts.model import AlertDeliveryError
-from theia_sf.alerts.webhook import WebhookSink
 from theia_sf.objectstore import LocalObjectStore
 from theia_sf.services import tad as service
 from theia_sf.sql import Query
@@ -81,14 +80,14 @@ def test_spike_is_found_stored_and_published(warehouse, sql, tmp_path, algorithm
         assert point["stddev"] > 0
 
 
-def test_rerun_replaces_and_alerts_only_new_points(warehouse, sql, webhook_server):
+def test_rerun_replaces_and_alerts_only_new_points(warehouse, sql, webhook_server, webhook):
     config = TadConfig(algorithm="EWMA", agg_flow="external")
     first = service.run_throughput_anomaly_detection(warehouse, sql, config, WINDOW)
     again = service.run_throughput_anomaly_detection(warehouse, sql, config, WINDOW)
     assert again.run_id == first.run_id
     assert count(warehouse, "TAD_RUNS") == 1
     assert count(warehouse, "TAD_ANOMALIES") == len(first.anomalies)
-    sink = WebhookSink("ops", webhook_server.url)
+    sink = webhook("ops", webhook_server.url)
     (outcome,) = service.send_alerts(warehouse, sql, first.run_id, [sink])
     assert outcome.delivered == len(first.anomalies)
     (body,) = webhook_server.delivered
@@ -102,11 +101,11 @@ def test_rerun_replaces_and_alerts_only_new_points(warehouse, sql, webhook_serve
     assert len(webhook_server.delivered) == 1
 
 
-def test_failed_delivery_leaves_points_unalerted(duckdb_warehouse, sql, webhook_server):
+def test_failed_delivery_leaves_points_unalerted(duckdb_warehouse, sql, webhook_server, webhook):
     insert_flows_in_one_transaction(duckdb_warehouse, external_flows())
     config = TadConfig(algorithm="DBSCAN", agg_flow="external")
     result = service.run_throughput_anomaly_detection(duckdb_warehouse, sql, config, WINDOW)
-    sink = WebhookSink("ops", webhook_server.url)
+    sink = webhook("ops", webhook_server.url)
     webhook_server.mode = "fail"
     with pytest.raises(AlertDeliveryError):
         service.send_alerts(duckdb_warehouse, sql, result.run_id, [sink])
