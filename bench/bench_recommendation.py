@@ -1,14 +1,16 @@
 """Benchmark the policy recommendation service on flows already in the embedded engine.
 
-Shapes (issue targets on a 2-core machine):
-  ordinary   10M flows of an ordinary cluster (tens of thousands of distinct tuples)
-  highcard   1M and 10M flows with high cardinality (300,000+ distinct tuples: many pods,
-             churning pod IPs, many external IPs)
+Shapes (targets on a 2-core machine, as a ratio to the reduction statement alone):
+  ordinary   10M flows of an ordinary cluster (tens of thousands of distinct tuples): <= 1.5x
+  highcard   1M (<= 3x) and 10M (<= 2.5x) flows with high cardinality (300,000+ distinct
+             tuples: many pods, churning pod IPs, many external IPs); < 1 GiB
 
 Flows are generated with SQL inside DuckDB (``INSERT INTO FLOWS SELECT ... FROM range(n)``).
-Each measurement runs in a fresh interpreter after the data is written, and times only
-``run_policy_recommendation`` (reduction, building, self-check, rendering, persistence), not
-interpreter or Airflow start-up. Peak memory is the measuring process's maximum RSS.
+The measurement runs in a fresh interpreter after the data is written and alternates, on the
+same database, ``run_policy_recommendation`` (plan with the reduction, the shards, finish with
+the evidence; not interpreter or Airflow start-up) with the product's reduction statement alone
+(materialized in the warehouse as the product keeps it); it prints both medians and their
+ratio. Peak memory is the measuring process's maximum RSS.
 
     python bench/bench_recommendation.py                 # all three shapes
     python bench/bench_recommendation.py highcard 1000000
@@ -26,7 +28,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -104,79 +105,39 @@ def generate(path: Path, shape: str, rows: int) -> float:
     return time.monotonic() - began
 
 
-def _cpu_seconds() -> float:
-    total = 0.0
-    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-        usage = resource.getrusage(who)
-        total += usage.ru_utime + usage.ru_stime
-    return total
+def _reduction_alone(warehouse, sql, window) -> float:
+    """Seconds of the product's reduction statement alone, materialized in the warehouse as
+    the product keeps it (the same SELECT, without the run id and tuple numbers)."""
+    from theia_sf.recommendation.model import DEFAULT_LABEL_IGNORE_LIST
+    from theia_sf.services.recommendation import reduction_query
+    from theia_sf.sql import Query
+
+    select = reduction_query(sql, window, None, 0, DEFAULT_LABEL_IGNORE_LIST)
+    create = Query("bench", "CREATE OR REPLACE TEMPORARY TABLE bench_reduction AS " + select.text,
+                   select.binds)  # fmt: skip
+    with warehouse.session() as session:
+        began = time.monotonic()
+        session.execute(create)
+        return time.monotonic() - began
 
 
-def _rss_kib(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:  # the process ended
-        pass
-    return 0
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as children:
-            return [int(p) for p in children.read().split()]
-    except OSError:
-        return []
-
-
-class _TogetherPeak:
-    """The largest resident size of this process and its children at the same moment,
-    sampled every 20 ms (Linux /proc): a lower bound of the true simultaneous peak, where
-    the sum of each process's own peak is an upper bound (the peaks need not coincide)."""
-
-    def __init__(self) -> None:
-        self.kib = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        me = os.getpid()
-        while not self._stop.wait(0.02):
-            total = _rss_kib(me) + sum(_rss_kib(c) for c in _children(me))
-            self.kib = max(self.kib, total)
-
-    def __enter__(self) -> _TogetherPeak:
-        if Path(f"/proc/{os.getpid()}/status").exists():
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-
-def measure(path: Path) -> dict[str, object]:
+def measure(path: Path, repeat: int) -> dict[str, object]:
+    """In one interpreter on one database: the product's run and its reduction statement
+    alone, alternating ``repeat`` times; medians and their ratio."""
     from theia_sf.adapters.duckdb import DuckDBWarehouse
     from theia_sf.recommendation.model import Options
-    from theia_sf.services.recommendation import default_workers, run_policy_recommendation
-    from theia_sf.settings import Settings
-    from theia_sf.sql import SqlLibrary
+    from theia_sf.services.recommendation import run_policy_recommendation
+    from theia_sf.sql import Query, SqlLibrary
     from theia_sf.timewindow import Window
 
     warehouse = DuckDBWarehouse(path)
     sql = SqlLibrary(ROOT / "sql")
     window = Window(START, START + dt.timedelta(days=7))
     with warehouse.session(read_only=True) as session:
-        from theia_sf.sql import Query
-
         flows = session.fetch(Query("n", "SELECT COUNT(*) AS n FROM FLOWS"))[0]["n"]
-    # The service logs the end of each step; their times give the breakdown.
+    # The service logs the end of each step (plan, each shard, finish).
     steps: dict[str, float] = {}
-    markers = {"reduced to rules": "reduce", "policies made": "build_render_compile",
-               "self-check replayed": "self_check", "succeeded:": "persist"}  # fmt: skip
+    markers = {"reduced in the warehouse": "plan", "shard ": "shards", "succeeded:": "finish"}
 
     class Steps(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
@@ -188,66 +149,60 @@ def measure(path: Path) -> dict[str, object]:
     logger = logging.getLogger("theia_sf.services.recommendation")
     logger.setLevel(logging.INFO)
     logger.addHandler(Steps())
-    # THEIA_RECOMMENDATION_WORKERS chooses the processes, as for the DAG.
-    workers = Settings.from_env().recommendation_workers or default_workers()
-    cpu_before = _cpu_seconds()
-    began = time.monotonic()
-    with _TogetherPeak() as together:
-        summary = run_policy_recommendation(
-            warehouse, sql, window=window, options=Options.create(), workers=workers
-        )
-    wall = time.monotonic() - began
-    cpu = _cpu_seconds() - cpu_before
-    # After the last log line: closing the storage session (DuckDB's checkpoint writes the
-    # policies out; its time varies with the disk).
-    steps["close"] = round(wall - sum(steps.values()), 2)
-    # With partition workers, the run's memory is this process plus its workers: the sum of
-    # the peaks (each worker's is at most RUSAGE_CHILDREN's, the largest one) bounds it from
-    # above. It counts twice the pages a worker still shares with this process after fork.
-    own_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    worker_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    peak_kib = own_kib + (workers - 1) * worker_kib
+    products, reductions, runs = [], [], []
+    for _ in range(repeat):
+        steps.clear()
+        began = time.monotonic()
+        summary = run_policy_recommendation(warehouse, sql, window=window, options=Options.create())
+        products.append(round(time.monotonic() - began, 2))
+        runs.append(dict(steps))
+        reductions.append(round(_reduction_alone(warehouse, sql, window), 2))
+    with warehouse.session(read_only=True) as session:
+        sizes = session.fetch(
+            Query(
+                "size",
+                "SELECT SUM(LENGTH(yaml)) AS yaml, COUNT(*) AS policies, SUM(ruleCount) AS rules "
+                "FROM RECOMMENDED_POLICIES WHERE runId = :r",
+                {"r": summary.run_id},
+            )
+        )[0]
+        peers = session.fetch(
+            Query("peers", "SELECT COUNT(*) AS n FROM RECOMMENDATION_EVIDENCE WHERE runId = :r",
+                  {"r": summary.run_id})
+        )[0]["n"]  # fmt: skip
+    product = sorted(products)[len(products) // 2]
+    reduction = sorted(reductions)[len(reductions) // 2]
     return {
         "flows": flows,
         "tuples": summary.tuple_count,
         "policies": summary.policy_count,
-        "skipped_tuples": sum(v["tuples"] for v in summary.skipped.values()),
-        "wall_s": round(wall, 2),
-        "peak_rss_mib": round(peak_kib / 1024),
-        "workers": workers,
-        "rss_mib_by_process": [round(own_kib / 1024)] + [round(worker_kib / 1024)] * (workers - 1),
-        # Sampled at the same moments: what the processes held together (0 without /proc).
-        "rss_mib_together_sampled": round(together.kib / 1024),
-        # Processor time of this process and its workers (user + system): the work done,
-        # which waiting for the disk does not inflate; cpu_s / wall_s is the cores kept busy.
-        "cpu_s": round(cpu, 2),
-        "flows_per_s": round(flows / wall),
-        "tuples_per_s": round(summary.tuple_count / wall),
-        "steps_s": steps,
+        "rules": int(sizes["rules"] or 0),
+        "rule_peers": peers,
+        "yaml_mb": round(int(sizes["yaml"] or 0) / 1e6, 1),
+        "product_s": product,
+        "reduction_s": reduction,
+        "ratio": round(product / reduction, 2),
+        "runs_product_s": products,
+        "runs_reduction_s": reductions,
+        "steps_s": runs,
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
 
-def run_case(shape: str, rows: int, keep: Path | None, repeat: int = 1) -> dict[str, object]:
-    """Measure ``repeat`` times, each in a fresh interpreter; with several, the result is the
-    run of median wall time, and ``runs_wall_s`` / ``runs_cpu_s`` list them all (this machine's
-    speed varies from run to run: compare code on medians of runs taken back to back)."""
+def run_case(shape: str, rows: int, keep: Path | None, repeat: int = 3) -> dict[str, object]:
+    """Measure in a fresh interpreter after the data is written: the product and the reduction
+    alone, alternating ``repeat`` times on the same database (this machine's speed varies from
+    minute to minute: the ratio of neighbouring runs is what compares)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = (keep or Path(tmp)) / f"bench-{shape}-{rows}.duckdb"
         if not path.exists():
             seconds = generate(path, shape, rows)
             print(f"generated {rows:,} {shape} flows in {seconds:.1f} s", file=sys.stderr)
-        results = []
-        for _ in range(repeat):
-            out = subprocess.run(
-                [sys.executable, __file__, "--measure", str(path)],
-                capture_output=True, text=True, check=True,
-            )  # fmt: skip
-            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        median = sorted(results, key=lambda r: r["wall_s"])[len(results) // 2]
-        if repeat > 1:
-            median = {**median, "runs_wall_s": [r["wall_s"] for r in results],
-                      "runs_cpu_s": [r["cpu_s"] for r in results]}  # fmt: skip
-        return {"shape": shape, **median}
+        out = subprocess.run(
+            [sys.executable, __file__, "--measure", str(path), "--repeat", str(repeat)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return {"shape": shape, **json.loads(out.stdout.strip().splitlines()[-1])}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,10 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("rows", nargs="?", type=int)
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--keep", type=Path, help="keep generated databases in this directory")
-    parser.add_argument("--repeat", type=int, default=1, help="measurements per shape (median)")
+    parser.add_argument("--repeat", type=int, default=3, help="alternating runs per shape")
     args = parser.parse_args(argv)
     if args.measure:
-        print(json.dumps(measure(args.measure)))
+        print(json.dumps(measure(args.measure, args.repeat)))
         return 0
     cases = (
         [(args.shape, args.rows or 1_000_000)]

@@ -19,7 +19,9 @@ Alert connections (by id): `http` webhook (JSON with Slack-compatible `text` and
 `channel` extra) through the Slack provider. An undefined connection fails the first task, before any warehouse work; a failed
 delivery fails `send_alerts` (retries apply) and leaves the anomalies un-alerted.
 
-Logic: `theia_sf.services.detection`. This file only wires it to Airflow.
+Scheduled runs take their Params from the Airflow Variable `theia_drop_detection` (deployment
+settings); a Param given in the run's conf wins. Logic: `theia_sf.services.detection`. This
+file only wires it to Airflow.
 """
 
 from __future__ import annotations
@@ -88,6 +90,15 @@ TIMEOUTS = Timeouts("theia_drop_detection", run_minutes=180)
             title="Minimum drops",
             description="baseline: an abnormal day has at least this many drops above the mean.",
         ),
+        "shift_days": integer_param(
+            3,
+            minimum=1,
+            maximum=MAX_WINDOW_DAYS,
+            section="Method",
+            title="Level-shift days",
+            description="baseline: a level shift is alerted on its first day; after this many "
+            "days at the new level it becomes the baseline.",
+        ),
         **window_params(30, section="Window"),
         "cluster_uuid": cluster_uuid_param(section="Scope"),
         "granularity": enum_param(
@@ -102,15 +113,6 @@ TIMEOUTS = Timeouts("theia_drop_detection", run_minutes=180)
             "Where new anomalies are sent: http (webhook), aws or generic with a topic_arn "
             "extra (SNS), slackwebhook or slack. Empty: no alerts.",
             section="Alerts",
-        ),
-        "shift_days": integer_param(
-            3,
-            minimum=1,
-            maximum=MAX_WINDOW_DAYS,
-            section="Method",
-            title="Level-shift days",
-            description="baseline: a level shift is alerted on its first day; after this many "
-            "days at the new level it becomes the baseline.",
         ),
         "warehouse_name": warehouse_name_param(section="Engine"),
     },

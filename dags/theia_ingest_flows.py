@@ -2,10 +2,13 @@
 ### Theia flow ingestion (embedded DuckDB engine)
 
 Every five minutes, lists the flows location (`THEIA_FLOWS_LOCATION`: a directory, or
-`s3://bucket/prefix` through the `theia_aws` connection) and loads each new Flow Aggregator
-file into `FLOWS` exactly once. Malformed lines go to `REJECTED_FLOW_RECORDS` with their file,
-line number and reason. When rows land, the `theia_flows` asset is updated; a run that finds
-nothing new ends *skipped*.
+`s3://bucket/prefix` through the `theia_aws` connection) and loads the content of each new
+Flow Aggregator file into `FLOWS` exactly once (files are identified by a hash of their
+bytes: a touched, renamed or copied file loads nothing; a rewritten one is rejected with the
+reason in `LOAD_HISTORY`). Malformed lines go to `REJECTED_FLOW_RECORDS` with their file,
+line number and reason; a bad file never stops the others, and the task's result lists what
+was rejected. When rows land, the `theia_flows` asset is updated; a run that finds nothing
+new ends *skipped*.
 
 On the Snowflake engine Snowpipe loads the flows and this DAG skips.
 Logic: `theia_sf.ingest.ingest_flows`.
@@ -41,11 +44,14 @@ TIMEOUTS = Timeouts("theia_ingest_flows", run_minutes=60)
 def theia_ingest_flows() -> None:
     @task(pool=WAREHOUSE_POOL, outlets=[FLOWS],
           execution_timeout=TIMEOUTS.task("load_new_flow_files", 45))  # fmt: skip
-    def load_new_flow_files(params: dict, dag=None, dag_run=None) -> dict:
+    def load_new_flow_files(params: dict, dag=None, dag_run=None, outlet_events=None) -> dict:
         from theia_sf.airflow.ingestion import load_new_flow_files
         from theia_sf.airflow.settings import resolve_run
 
-        return load_new_flow_files(resolve_run(dag, params, dag_run).values["layout"])
+        report = load_new_flow_files(resolve_run(dag, params, dag_run).values["layout"])
+        if outlet_events is not None:  # downstream DAGs see what this run loaded
+            outlet_events[FLOWS].extra = {k: v for k, v in report.items() if k != "files"}
+        return report
 
     load_new_flow_files()
 

@@ -5,7 +5,8 @@ Hourly, for a Snowflake stack: reads Snowpipe's error notifications from the sta
 queue (decoding the SNS envelope; theia-sf's `receive-sqs-message`), the pipe's status and
 its copy history, and alerts every connection in `alert_connections` when files failed to
 load or the pipe lags. Queue messages are deleted only after every alert was delivered.
-Runs without `state_bucket` (the embedded engine) end *skipped*.
+Runs without `state_bucket` (the embedded engine) end *skipped*; scheduled runs take the
+watched stack from the Airflow Variable `theia_ingestion_health` (deployment settings).
 Logic: `theia_sf.services.onboarding.check_ingestion_health`.
 """
 

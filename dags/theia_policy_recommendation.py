@@ -1,19 +1,24 @@
 """
 ### Theia NetworkPolicy recommendation
 
-Nightly (and on demand from the trigger form or the REST API): reduces the unprotected flows of
-a window to distinct tuples in the warehouse, builds Kubernetes or Antrea policies that allow
-exactly what was observed, replays the observed flows through them (a self-check; a violation
-fails the run and nothing is published), records the run in `RECOMMENDATION_RUNS` /
-`RECOMMENDED_POLICIES` with its diff against the previous run with the same parameters, and
-publishes `recommendation/runs/<run_id>/policies.yaml` + `report.json` (and the same files under
+Nightly (and on demand from the trigger form or the REST API): `plan_run` reduces the
+unprotected flows of a window to distinct tuples in the warehouse (once, kept under the run id)
+and splits the namespaces into shards; one `recommend_shard` task per shard builds Kubernetes or
+Antrea policies that allow exactly what was observed and replays the observed flows through them
+(a self-check; a violation fails the run and nothing is published); `finish_run` has the
+warehouse sum the per-peer evidence and records the run in `RECOMMENDATION_RUNS` /
+`RECOMMENDED_POLICIES` / `RECOMMENDATION_EVIDENCE` with its diff against the previous run with
+the same parameters; `publish_policies` publishes `recommendation/runs/<run_id>/policies.yaml`
++ `report.json` (and the same files under
 `recommendation/latest/`) to the results location (`THEIA_RESULTS_LOCATION`).
 
 Window: `start`/`end` (`now`, `now-<n>{s,m,h,d}` or RFC 3339), or the data interval end minus
 `lookback` days. On Snowflake without `warehouse_name`, an X-Small warehouse is created for the
 run's sessions and dropped afterwards, also on failure.
 
-Logic: `theia_sf.services.recommendation`. This file only wires it to Airflow.
+Scheduled runs take their Params from the Airflow Variable `theia_policy_recommendation`
+(deployment settings); a Param given in the run's conf wins. Logic:
+`theia_sf.services.recommendation`. This file only wires it to Airflow.
 """
 
 from __future__ import annotations
@@ -115,6 +120,34 @@ TIMEOUTS = Timeouts("theia_policy_recommendation", run_minutes=300)
             f"limit. At most {MAX_FLOW_TUPLES:,}.",
         ),
         "warehouse_name": warehouse_name_param(section="Engine"),
+        "external_ipv4_prefix": integer_param(
+            32,
+            minimum=8,
+            maximum=32,
+            section="Policies",
+            title="External IPv4 prefix",
+            description="Addresses outside the cluster become ipBlocks of this prefix length "
+            "(e.g. 24 gathers 10.1.2.3 and 10.1.2.9 into 10.1.2.0/24); 32: one address each. "
+            "The run report says how many unseen addresses each widened block admits.",
+        ),
+        "external_ipv6_prefix": integer_param(
+            128,
+            minimum=8,
+            maximum=128,
+            section="Policies",
+            title="External IPv6 prefix",
+            description="As the IPv4 prefix, for IPv6 addresses; 128: one address each.",
+        ),
+        "shards": integer_param(
+            0,
+            minimum=0,
+            maximum=64,
+            section="Engine",
+            title="Shards",
+            description="Namespace shards of the run, each an Airflow task (on a distributed "
+            "executor they run on different workers). 0: automatic, 1 on DuckDB and one per "
+            "5,000 workload groups (at most 8) on Snowflake.",
+        ),
     },
     tags=["theia", "recommendation"],
     doc_md=__doc__,
@@ -128,8 +161,11 @@ def theia_policy_recommendation() -> None:
 
         from theia_sf.airflow.settings import resolve_run
         from theia_sf.errors import ConfigurationError
-        from theia_sf.recommendation.model import Options
-        from theia_sf.services.recommendation import validate_cluster_uuid, validate_limit
+        from theia_sf.services.recommendation import (
+            validate_cluster_uuid,
+            validate_limit,
+            validate_shards,
+        )
         from theia_sf.timewindow import TimeSpecError, Window
 
         # The deployment settings fill what the run was not given; then the cross-field
@@ -137,13 +173,8 @@ def theia_policy_recommendation() -> None:
         effective = resolve_run(dag, params, dag_run)
         params = effective.values
         try:
-            Options.create(
-                policy_type=params["policy_type"],
-                ns_allow_list=params["ns_allow_list"],
-                label_ignore_list=params["label_ignore_list"],
-                to_services=params["to_services"],
-                antrea_api_version=params["antrea_api_version"],
-            )
+            _options(params)
+            validate_shards(params["shards"])
             validate_cluster_uuid(params["cluster_uuid"])
             validate_limit(params["limit"])
             window = Window.resolve(
@@ -156,47 +187,61 @@ def theia_policy_recommendation() -> None:
             raise AirflowFailException(f"invalid Params (start/end/lookback...): {error}") from None
         return {"window": window.to_record(), "params": params, "sources": effective.sources}
 
-    @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("recommend_policies", 240))
-    def recommend_policies(plan: dict) -> dict:
-        import datetime as dt
-
+    @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("plan_run", 60))
+    def plan_run(resolved: dict) -> list[dict]:
         from airflow.sdk.exceptions import AirflowFailException
 
         from theia_sf.airflow import runtime
         from theia_sf.errors import ConfigurationError
         from theia_sf.migrations import migrate
-        from theia_sf.recommendation.model import Options
-        from theia_sf.services.recommendation import SelfCheckError, run_policy_recommendation
-        from theia_sf.timewindow import Window
+        from theia_sf.services.recommendation import plan_recommendation
 
-        params, window = plan["params"], plan["window"]
+        params = resolved["params"]
         warehouse = runtime.warehouse(warehouse_name=params["warehouse_name"])
         sql = runtime.sql_library()
         if warehouse.engine == "duckdb":
             with warehouse.session() as session:
                 migrate(session, sql)
         try:
-            summary = run_policy_recommendation(
+            plan = plan_recommendation(
                 warehouse,
                 sql,
-                window=Window(
-                    dt.datetime.fromisoformat(window["start"]),
-                    dt.datetime.fromisoformat(window["end"]),
-                ),
-                options=Options.create(
-                    policy_type=params["policy_type"],
-                    ns_allow_list=params["ns_allow_list"],
-                    label_ignore_list=params["label_ignore_list"],
-                    to_services=params["to_services"],
-                    antrea_api_version=params["antrea_api_version"],
-                ),
+                window=_window(resolved["window"]),
+                options=_options(params),
                 cluster_uuid=params["cluster_uuid"],
                 limit=params["limit"],
-                workers=runtime.settings().recommendation_workers,
+                shards=params["shards"],
             )
-        except (ConfigurationError, SelfCheckError) as error:
+        except ConfigurationError as error:
+            raise AirflowFailException(str(error)) from error
+        return [{**kwargs, "resolved": resolved} for kwargs in plan.shard_kwargs()]
+
+    # A shard that raises records the run as failed; a retry then only helps a shard whose
+    # worker was lost (it replaces what that attempt staged).
+    @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("recommend_shard", 180))
+    def recommend_shard(resolved: dict, recommendation_run: str, shard: int) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from theia_sf.airflow import runtime
+        from theia_sf.services.recommendation import SelfCheckError, run_shard
+
+        warehouse = runtime.warehouse(warehouse_name=resolved["params"]["warehouse_name"])
+        try:
+            return run_shard(warehouse, runtime.sql_library(), recommendation_run, shard)
+        except SelfCheckError as error:
             # Deterministic: a retry would fail the same way (the run is recorded as failed).
             raise AirflowFailException(str(error)) from error
+
+    @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("finish_run", 60))
+    def finish_run(plan: dict, shards: list) -> dict:
+        from theia_sf.airflow import runtime
+        from theia_sf.services.recommendation import finish_recommendation
+
+        warehouse = runtime.warehouse(warehouse_name=plan["params"]["warehouse_name"])
+        results = list(shards)
+        summary = finish_recommendation(
+            warehouse, runtime.sql_library(), results[0]["run_id"], results
+        )
         return summary.to_record()
 
     @task(pool=WAREHOUSE_POOL, outlets=[RECOMMENDED_POLICIES],
@@ -216,7 +261,32 @@ def theia_policy_recommendation() -> None:
         return {"run_id": summary["run_id"], **uris}
 
     plan = resolve_window()
-    publish_policies(plan=plan, summary=recommend_policies(plan=plan))
+    shards = recommend_shard.expand_kwargs(plan_run(resolved=plan))
+    publish_policies(plan=plan, summary=finish_run(plan=plan, shards=shards))
+
+
+def _window(record: dict):
+    import datetime as dt
+
+    from theia_sf.timewindow import Window
+
+    return Window(
+        dt.datetime.fromisoformat(record["start"]), dt.datetime.fromisoformat(record["end"])
+    )
+
+
+def _options(params: dict):
+    from theia_sf.recommendation.model import Options
+
+    return Options.create(
+        policy_type=params["policy_type"],
+        ns_allow_list=params["ns_allow_list"],
+        label_ignore_list=params["label_ignore_list"],
+        to_services=params["to_services"],
+        antrea_api_version=params["antrea_api_version"],
+        external_ipv4_prefix=params["external_ipv4_prefix"],
+        external_ipv6_prefix=params["external_ipv6_prefix"],
+    )
 
 
 theia_policy_recommendation()

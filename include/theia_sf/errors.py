@@ -17,3 +17,7 @@ class WarehouseBusyError(TheiaError):
 
 class WarehouseUnavailableError(TheiaError):
     """The warehouse could not be reached or refused the login (network, account, credentials)."""
+
+
+class StatementCancelled(TheiaError):
+    """A running statement was stopped in the engine because its task was ended."""

@@ -24,7 +24,6 @@ import gzip
 import hashlib
 import logging
 import os
-import shutil
 import tempfile
 import threading
 import time
@@ -131,6 +130,43 @@ def content_hash(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class FileScan:
+    """What one pass over a file tells before it is loaded."""
+
+    digest: str  # content_hash
+    lines: int | None  # lines to load or reject (None: a damaged gzip stream)
+    last_line_bytes: int
+
+
+def scan_file(path: Path) -> FileScan:
+    """The file's identity, and what its fast load must account for.
+
+    DuckDB's parallel CSV reader takes a last line longer than its buffer (about 32 MB)
+    without a word (it drops it, or loads it unchecked), so the loader must know how long
+    the last line is; the line count catches any other row the reader would lose."""
+    sha = hashlib.sha256()
+    newlines = 0
+    current = 0  # bytes of the line in progress
+    last = 0  # bytes of the last complete line
+    try:
+        for chunk in _decompressed_chunks(path, observe=sha.update):
+            count = chunk.count(b"\n")
+            if not count:
+                current += len(chunk)
+                continue
+            newlines += count
+            end = chunk.rfind(b"\n")
+            start = chunk.rfind(b"\n", 0, end) if count > 1 else -1
+            last = end - start - 1 if count > 1 else current + end
+            current = len(chunk) - end - 1
+    except DamagedFileError:
+        return FileScan(content_hash(path), None, 0)
+    if current:
+        return FileScan(sha.hexdigest(), newlines + 1, current)
+    return FileScan(sha.hexdigest(), newlines, last)
+
+
 def _open_text(path: Path) -> Any:
     if path.suffix == ".gz":
         return gzip.open(path, "rt", encoding="utf-8", errors="strict", newline="")
@@ -182,16 +218,24 @@ class DamagedFileError(Exception):
     """The file ends before its compressed stream does, or the stream is corrupt."""
 
 
-def _decompressed_chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
-    """The file's bytes, gunzipped when it ends in .gz, keeping everything before damage."""
+def _decompressed_chunks(
+    path: Path, size: int = 1 << 20, observe: Callable[[bytes], Any] | None = None
+) -> Iterator[bytes]:
+    """The file's bytes, gunzipped when it ends in .gz, keeping everything before damage.
+
+    ``observe`` sees every byte read from the file as stored."""
     with open(path, "rb") as raw:
         if path.suffix != ".gz":
             while chunk := raw.read(size):
+                if observe is not None:
+                    observe(chunk)
                 yield chunk
             return
         inflater = zlib.decompressobj(wbits=31)
         while True:
             data = raw.read(size)
+            if data and observe is not None:
+                observe(data)
             if not data:
                 if not inflater.eof:
                     raise DamagedFileError("compressed stream ends early")
@@ -208,8 +252,12 @@ def _decompressed_chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
                 # concatenated gzip members: start the next one
                 data = inflater.unused_data
                 inflater = zlib.decompressobj(wbits=31)
-                if not data and not (data := raw.read(size)):
-                    return
+                if not data:
+                    data = raw.read(size)
+                    if not data:
+                        return
+                    if observe is not None:
+                        observe(data)
 
 
 def split_good_and_bad(path: Path, layout: Layout, good_out: Path) -> tuple[int, list[BadLine], int]:
@@ -335,39 +383,36 @@ class FlowLoader:
         obj: ObjectInfo,
         path: Path,
         scratch: Path,
-        digest: str,
+        scan: FileScan,
         unchanged: Callable[[], bool] | None = None,
     ) -> FileResult | None:
-        """Load one file version exactly once; ``digest`` is its ``content_hash``.
+        """Load one file version exactly once; ``scan`` is ``scan_file(path)``.
 
         ``unchanged()`` tells whether the source still is the listed version; it is asked
         before each commit. Returns None if another run handled this version meanwhile."""
         started = time.monotonic()
         layout = self.layout_for(path)
-        if _ends_in_overlong_line(path):
-            log.info("%s: ends in a line of %d bytes or more; checking line by line", obj.key,
-                     MAX_LINE_BYTES)
+        digest = scan.digest
+        if scan.lines is None or scan.last_line_bytes >= MAX_LINE_BYTES:
             return self._load_checked(session, obj, path, scratch, digest, layout, started,
                                       unchanged)
-        reader = _newline_terminated(path, scratch)
         try:
             with session.transaction():
                 settled = self._settle(session, obj, digest, started)
                 if settled is not None:
                     return None if settled is _SEEN else settled
-                loaded = self._insert(session, reader, layout)
+                loaded = self._insert(session, path, layout)
+                if loaded != scan.lines:  # blank lines, or lines the reader lost
+                    raise _CountMismatch(f"{scan.lines} lines but {loaded} rows loaded")
                 _check_unchanged(obj, unchanged)
                 self._record(session, obj, digest, layout.name, loaded, 0, "loaded", None)
         except Exception as error:
-            if not _is_data_error(error):
+            if not (_is_data_error(error) or isinstance(error, _CountMismatch)):
                 raise
             log.info("%s: fast load failed (%s); checking line by line", obj.key, _short(error))
-        else:
-            return FileResult(obj.key, layout.name, loaded, 0, _since(started), "fast")
-        finally:
-            if reader != path:
-                reader.unlink(missing_ok=True)
-        return self._load_checked(session, obj, path, scratch, digest, layout, started, unchanged)
+            return self._load_checked(session, obj, path, scratch, digest, layout, started,
+                                      unchanged)
+        return FileResult(obj.key, layout.name, loaded, 0, _since(started), "fast")
 
     def _load_checked(
         self, session: Session, obj: ObjectInfo, path: Path, scratch: Path, digest: str,
@@ -462,35 +507,6 @@ class FlowLoader:
                        "outcome": outcome, "note": note},
             )
         )
-
-
-# DuckDB's CSV reader takes a last line of 32 MiB or more that has no newline without a
-# word: it drops it, or loads it unchecked. A plain file is looked at from its end; a gzip
-# file cannot be without inflating it all, so its fast path reads a copy ending in one more
-# gzip member holding a newline (members concatenate; a blank line carries no record).
-_NEWLINE_MEMBER = gzip.compress(b"\n", mtime=0)
-
-
-def _newline_terminated(path: Path, scratch: Path) -> Path:
-    """What the fast path reads: ``path`` itself, or for gzip a copy that ends in a newline."""
-    if path.suffix != ".gz":
-        return path
-    copy = scratch / "terminated.csv.gz"
-    with open(path, "rb") as source, open(copy, "wb") as target:
-        shutil.copyfileobj(source, target, 1 << 20)
-        target.write(_NEWLINE_MEMBER)
-    return copy
-
-
-def _ends_in_overlong_line(path: Path) -> bool:
-    """Whether a plain file ends in a line of ``MAX_LINE_BYTES`` or more without a newline."""
-    if path.suffix == ".gz":
-        return False
-    with open(path, "rb") as handle:
-        size = handle.seek(0, os.SEEK_END)
-        handle.seek(max(0, size - MAX_LINE_BYTES))
-        tail = handle.read()
-    return len(tail) >= MAX_LINE_BYTES and b"\n" not in tail
 
 
 class _CountMismatch(Exception):
@@ -624,20 +640,19 @@ def ingest_flows(
             try:
                 if isinstance(store, LocalObjectStore):
                     source = store.local_path(obj.key)
-                    digest = content_hash(source)
                     path.symlink_to(source)
                     unchanged = lambda: _stat_etag(store, obj.key) == obj.etag  # noqa: E731
                 else:
                     store.download(obj.key, path)
-                    digest = content_hash(path)
+                scan = scan_file(path)
             except (OSError, ValueError) as error:  # gone, unreadable, or now a link outside
                 with lock:
                     report.entries_skipped += 1
                 problem(f"{obj.key}: left out: cannot be read ({_short(error)})")
                 return
             with lock:
-                earlier = claims.get(digest)
-                own = None if earlier else claims.setdefault(digest, threading.Event())
+                earlier = claims.get(scan.digest)
+                own = None if earlier else claims.setdefault(scan.digest, threading.Event())
             if earlier is not None:
                 earlier.wait()
                 if stop.is_set():
@@ -647,7 +662,7 @@ def ingest_flows(
 
             worker = DuckDBSession(con.cursor()) if con is not None else session
             try:
-                result = loader.load(worker, obj, path, scratch, digest, unchanged)
+                result = loader.load(worker, obj, path, scratch, scan, unchanged)
             except FileChangedError as error:
                 with lock:
                     report.files_deferred += 1

@@ -128,6 +128,10 @@ class Selector:
             raw = {}
         if not isinstance(raw, Mapping):
             raise PolicyError(f"{where}: selector must be a mapping")
+        if raw.keys() <= {"matchLabels"}:  # the usual shape: one selector object per label set
+            labels = raw.get("matchLabels") or {}
+            if all(type(k) is str and type(v) is str for k, v in labels.items()):
+                return _labels_selector(tuple(sorted(labels.items())))
         unknown = set(raw) - {"matchLabels", "matchExpressions"}
         if unknown:
             raise PolicyError(f"{where}: unsupported selector fields {sorted(unknown)}")
@@ -176,18 +180,10 @@ class Selector:
         return None
 
 
-def _selector(raw: Any, where: str, memo: dict[Any, Any] | None) -> Selector:
-    if (
-        memo is None
-        or (type(raw) is not dict and not isinstance(raw, Mapping))
-        or not _memoized(memo, raw)
-    ):
-        return Selector.parse(raw, where)
-    key = ("selector", id(raw))
-    found = memo.get(key)
-    if found is None:
-        return _remember(memo, raw, key, Selector.parse(raw, where))
-    return found[1]
+@lru_cache(maxsize=65536)
+def _labels_selector(labels: Labels) -> Selector:
+    """The matchLabels-only selector of these labels (selectors are immutable values)."""
+    return Selector(labels)
 
 
 @lru_cache(maxsize=65536)
@@ -289,9 +285,7 @@ class Peer:
             self.by_name = (self.policy_namespace, items)
 
     @classmethod
-    def parse(
-        cls, raw: Any, where: str, policy_namespace: str | None, memo: dict[Any, Any] | None = None
-    ) -> Peer:
+    def parse(cls, raw: Any, where: str, policy_namespace: str | None) -> Peer:
         if type(raw) is not dict and not isinstance(raw, Mapping):  # ABC check only if needed
             raise PolicyError(f"{where}: peer must be a mapping")
         if not _PEER_FIELDS.issuperset(raw):
@@ -317,10 +311,8 @@ class Peer:
             if (raw["namespaces"] or {}).get("match") != "Self":
                 raise PolicyError(f"{where}: only namespaces.match=Self is supported")
             self_ns = True
-        pod = _selector(raw["podSelector"], where, memo) if "podSelector" in raw else None
-        ns = (
-            _selector(raw["namespaceSelector"], where, memo) if "namespaceSelector" in raw else None
-        )
+        pod = Selector.parse(raw["podSelector"], where) if "podSelector" in raw else None
+        ns = Selector.parse(raw["namespaceSelector"], where) if "namespaceSelector" in raw else None
         if pod is None and ns is None and not self_ns:
             raise PolicyError(f"{where}: empty peer")
         return cls(pod, ns, self_ns, policy_namespace=policy_namespace)
@@ -377,9 +369,47 @@ class Rule:
     services: frozenset[tuple[str, str]] | None = None
     applied_to: tuple[Peer, ...] | None = None
     decision: Decision | None = None  # set by PolicySet on first use (a rule has one policy)
+    # The peers by shape, so a rule listing thousands of peers matches one in constant time:
+    # single hosts by canonical address; "labels in namespace X" by (X, whether X comes from a
+    # namespaceSelector); every other peer is tried in turn.
+    hosts: frozenset[str] = frozenset()
+    named: dict[tuple[str, bool], list[frozenset[tuple[str, str]]]] = field(default_factory=dict)
+    others: tuple[Peer, ...] = ()
+
+    def __post_init__(self) -> None:
+        hosts = set()
+        others = []
+        for peer in self.peers or ():
+            if peer.host is not None:
+                hosts.add(peer.host)
+            elif peer.by_name is not None:
+                key = (peer.by_name[0], peer.by_name_selector)
+                self.named.setdefault(key, []).append(peer.by_name[1])
+            else:
+                others.append(peer)
+        self.hosts = frozenset(hosts)
+        self.others = tuple(others)
 
     def matches_port(self, port: int, protocol: str) -> bool:
         return self.ports is None or any(p.matches(port, protocol) for p in self.ports)
+
+    def matches_peer(
+        self, peer: Endpoint, ns_labels: Mapping[str, str] | None, applied_ns: str | None
+    ) -> bool:
+        """Whether one of the rule's peers is ``peer`` (the rule has peers)."""
+        ip = peer.ip
+        if self.hosts and ip is not None and (ip in self.hosts or _canonical(ip) in self.hosts):
+            return True
+        if self.named and peer.namespace is not None:
+            items = _label_view(peer.labels)[1]
+            # The name a namespaceSelector sees (its metadata.name label), and the namespace
+            # itself for bare podSelectors of the policy's namespace.
+            seen_name = ns_labels.get(NS_NAME_LABEL) if ns_labels else None
+            for key in ((seen_name, True), (peer.namespace, False)):
+                for required in self.named.get(key, ()):  # type: ignore[arg-type]
+                    if required <= items:
+                        return True
+        return any(p.matches(peer, ns_labels, applied_ns) for p in self.others)
 
 
 def _parse_ports(raw: Any, where: str) -> tuple[PortSpec, ...] | None:
@@ -411,6 +441,13 @@ def _add_pod_label_keys(keys: set[str], peers: tuple[Peer, ...] | None) -> None:
                 keys.add(key)
             for expression in pod.expressions:
                 keys.add(expression[0])
+
+
+def _add_once(index: dict[Any, list[int]], key: Any, i: int) -> None:
+    """Add rule ``i`` under ``key`` once (a rule may list several peers of one key)."""
+    found = index.setdefault(key, [])
+    if not found or found[-1] != i:
+        found.append(i)
 
 
 @dataclass(slots=True)
@@ -452,7 +489,7 @@ class RuleIndex:
                 if peer.namespace is not None and not peer.self_namespace:
                     ns = peer.namespace.exact_namespace()
                     if ns is not None:
-                        self.by_ns.setdefault(ns, []).append(i)
+                        _add_once(self.by_ns, ns, i)
                         continue
                 if (
                     peer.namespace is None
@@ -460,9 +497,10 @@ class RuleIndex:
                     and not peer.self_namespace
                     and peer.policy_namespace is not None
                 ):
-                    self.by_ns.setdefault(peer.policy_namespace, []).append(i)
+                    _add_once(self.by_ns, peer.policy_namespace, i)
                     continue
-                self.generic.append(i)
+                if not self.generic or self.generic[-1] != i:
+                    self.generic.append(i)
 
     def candidates(
         self, peer: Endpoint, service: tuple[str, str] | None, ns_name: str | None
@@ -518,7 +556,6 @@ class RuleIndex:
         rules = self.rules
         port, protocol = flow.port, flow.protocol
         applied_ns = applied.namespace
-        peer_items = None
         # Plain loops and inlined checks rather than any(<generator>) and method calls: this
         # runs twice for every replayed flow. Each inlined check is the method's exact logic.
         for i in candidates:
@@ -541,27 +578,8 @@ class RuleIndex:
                         break
                 else:
                     continue
-            if rule.peers is None:
+            if rule.peers is None or rule.matches_peer(peer, ns_labels, applied_ns):
                 return rule
-            for p in rule.peers:
-                by_name = p.by_name
-                if by_name is not None:  # Peer.matches for "labels in namespace X"
-                    if peer_ns is None:
-                        continue
-                    if p.by_name_selector:
-                        # The name a namespaceSelector sees (Selector.matches on ns_labels).
-                        if by_name[0] != (ns_labels.get(NS_NAME_LABEL) if ns_labels else None):
-                            continue
-                    elif by_name[0] != peer_ns:
-                        continue
-                    if not by_name[1]:
-                        return rule
-                    if peer_items is None:
-                        peer_items = _label_view(peer.labels)[1]
-                    if by_name[1] <= peer_items:
-                        return rule
-                elif p.matches(peer, ns_labels, applied_ns):
-                    return rule
         return None
 
 
@@ -599,90 +617,7 @@ class CompiledPolicy:
         return found
 
 
-# Memo keys of its bookkeeping (see compile_memo): the objects worth memoizing, and id -> the
-# memo's keys for that object (see forget_compiled).
-_ONLY = object()
-_KEYS = object()
-
-
-def compile_memo(shared: Mapping[int, Any] | None = None) -> dict[Any, Any]:
-    """A memo for :func:`compile_policy` calls over the manifests of one set: sub-trees that
-    several manifests hold are compiled once. By default every sub-tree is memoized and kept
-    alive as long as the memo. With ``shared`` (id -> object, kept alive by the caller), only
-    those objects are; the others are compiled where they occur and go with their manifest."""
-    memo: dict[Any, Any] = {}
-    if shared is not None:
-        memo[_ONLY] = shared
-        memo[_KEYS] = {}
-    return memo
-
-
-def forget_compiled(memo: dict[Any, Any], ids: Iterable[int]) -> None:
-    """Drop what a memo made with ``shared`` holds for these objects: call it before the
-    caller lets them out of ``shared`` (their ids may then be reused)."""
-    keys_of = memo[_KEYS]
-    for i in ids:
-        for key in one_or_many(keys_of.pop(i, None)):
-            memo.pop(key, None)
-
-
-def _memoized(memo: dict[Any, Any], raw: Any) -> bool:
-    only = memo.get(_ONLY)
-    return only is None or id(raw) in only
-
-
-def _remember(memo: dict[Any, Any], raw: Any, key: Any, value: Any) -> Any:
-    memo[key] = (raw, value)
-    keys_of = memo.get(_KEYS)
-    if keys_of is not None:
-        add_one_or_many(keys_of, id(raw), key)
-    return value
-
-
-def add_one_or_many(index: dict[Any, Any], at: Any, item: tuple[Any, ...]) -> None:
-    """Add ``item`` (a tuple) under ``at``: the item itself while it is the only one, a list
-    from the second on (most entries of these indexes have one item; a list costs more)."""
-    found = index.get(at)
-    if found is None:
-        index[at] = item
-    elif type(found) is list:
-        found.append(item)
-    else:
-        index[at] = [found, item]
-
-
-def one_or_many(found: Any) -> Iterable[Any]:
-    """The items an :func:`add_one_or_many` entry holds (None: none)."""
-    if found is None:
-        return ()
-    return found if type(found) is list else (found,)
-
-
-def _peers(raw: Any, where: str, ns: str | None, memo: dict[Any, Any]) -> tuple[Peer, ...]:
-    # Policies built by the recommender share peer lists; compile each list object once.
-    if not _memoized(memo, raw):
-        return tuple(Peer.parse(p, where, ns, memo) for p in raw)
-    key = ("peers", id(raw), ns)
-    found = memo.get(key)
-    if found is None:
-        return _remember(memo, raw, key, tuple(Peer.parse(p, where, ns, memo) for p in raw))
-    return found[1]
-
-
-def _ports_memo(raw: Any, where: str, memo: dict[Any, Any]) -> tuple[PortSpec, ...] | None:
-    if not _memoized(memo, raw):
-        return _parse_ports(raw, where)
-    key = ("ports", id(raw))
-    found = memo.get(key)
-    if found is None:
-        return _remember(memo, raw, key, _parse_ports(raw, where))
-    return found[1]
-
-
-def _parse_rule(
-    r: Any, here: str, peer_key: str, antrea: bool, ns: str | None, memo: dict[Any, Any]
-) -> tuple[tuple[Any, ...], bool]:
-    """Rule fields after the index, and whether they are the same in every namespace."""
+def _parse_rule(index: int, r: Any, here: str, peer_key: str, antrea: bool, ns: str | None) -> Rule:
     if type(r) is not dict and not isinstance(r, Mapping):  # ABC check only if needed
         raise PolicyError(f"{here}: rule must be a mapping")
     action = "Allow"
@@ -690,66 +625,34 @@ def _parse_rule(
         action = str(r.get("action") or "")
         if action not in ("Allow", "Drop", "Reject", "Pass"):
             raise PolicyError(f"{here}: unsupported action {action!r}")
-    independent = True
     services = None
     if r.get("toServices"):
         services = frozenset(
             (str(s.get("namespace") or ns or ""), str(s["name"])) for s in r["toServices"]
         )
-        independent = all(s.get("namespace") for s in r["toServices"])
     peers_raw = r.get(peer_key)
-    peers = None if not peers_raw else _peers(peers_raw, here, ns, memo)
-    if peers and any(p.cidr is None and p.namespace is None and not p.self_namespace
-                     for p in peers):  # fmt: skip
-        independent = False  # a bare podSelector means "in the policy's namespace"
+    peers = tuple(Peer.parse(p, here, ns) for p in peers_raw) if peers_raw else None
     applied = r.get("appliedTo")
-    if applied:
-        independent = False
-    ports_raw = r.get("ports")
-    fields = (
+    return Rule(
+        index,
         action,
         peers,
-        _ports_memo(ports_raw, here, memo) if ports_raw else None,
+        _parse_ports(r.get("ports"), here),
         services,
         tuple(Peer.parse(a, here, ns) for a in applied) if applied else None,
     )
-    return fields, independent
 
 
-def _rules(
-    raw: Any, direction: str, where: str, antrea: bool, ns: str | None, memo: dict[Any, Any]
-) -> list[Rule]:
-    # Policies built by the recommender share rule objects (same peer and ports); each one
-    # is parsed once per set (per namespace when its meaning depends on the namespace).
-    rules = []
+def _rules(raw: Any, direction: str, where: str, antrea: bool, ns: str | None) -> list[Rule]:
     peer_key = "to" if direction == "egress" else "from"
-    only = memo.get(_ONLY)
-    for i, r in enumerate(raw or []):
-        if only is not None and id(r) not in only:
-            fields, _ = _parse_rule(r, f"{where} {direction}[{i}]", peer_key, antrea, ns, memo)
-            rules.append(Rule(i, *fields))
-            continue
-        shared_key = ("rule", id(r), peer_key, antrea)
-        found = memo.get(shared_key)
-        if found is None:
-            found = memo.get((*shared_key, ns))
-        if found is None:
-            fields, independent = _parse_rule(
-                r, f"{where} {direction}[{i}]", peer_key, antrea, ns, memo
-            )
-            # The raw rule is kept with its fields: its id stays unique while memo lives.
-            _remember(memo, r, shared_key if independent else (*shared_key, ns), fields)
-            found = (r, fields)
-        rules.append(Rule(i, *found[1]))
-    return rules
+    return [
+        _parse_rule(i, r, f"{where} {direction}[{i}]", peer_key, antrea, ns)
+        for i, r in enumerate(raw or [])
+    ]
 
 
-def compile_policy(
-    manifest: Mapping[str, Any], memo: dict[Any, Any] | None = None
-) -> CompiledPolicy:
-    """Compile one manifest; ``memo`` (see :func:`compile_memo`) shares compiled peers and
-    rules between manifests of one set."""
-    memo = {} if memo is None else memo
+def compile_policy(manifest: Mapping[str, Any]) -> CompiledPolicy:
+    """Compile one manifest."""
     api = str(manifest.get("apiVersion") or "")
     kind = str(manifest.get("kind") or "")
     meta = manifest.get("metadata") or {}
@@ -772,10 +675,10 @@ def compile_policy(
             0,
             0.0,
             applied,
-            RuleIndex(_rules(spec.get("egress"), "egress", where, False, ns, memo))
+            RuleIndex(_rules(spec.get("egress"), "egress", where, False, ns))
             if "Egress" in types
             else None,
-            RuleIndex(_rules(spec.get("ingress"), "ingress", where, False, ns, memo))
+            RuleIndex(_rules(spec.get("ingress"), "ingress", where, False, ns))
             if "Ingress" in types
             else None,
         )
@@ -789,8 +692,8 @@ def compile_policy(
             raise PolicyError(f"{where}: unknown tier {spec.get('tier')!r}")
         if "priority" not in spec:
             raise PolicyError(f"{where}: spec.priority is required")
-        egress = _rules(spec.get("egress"), "egress", where, True, scope, memo)
-        ingress = _rules(spec.get("ingress"), "ingress", where, True, scope, memo)
+        egress = _rules(spec.get("egress"), "egress", where, True, scope)
+        ingress = _rules(spec.get("ingress"), "ingress", where, True, scope)
         applied_raw = spec.get("appliedTo")
         if applied_raw:
             applied = tuple(Peer.parse(a, where, scope) for a in applied_raw)
@@ -820,10 +723,7 @@ class PolicySet:
         manifests: Iterable[Mapping[str, Any]],
         namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
-        memo = compile_memo()
-        compiled = [compile_policy(m, memo) for m in manifests]
-        del memo
-        self._index(compiled, namespace_labels)
+        self._index([compile_policy(m) for m in manifests], namespace_labels)
 
     @classmethod
     def from_compiled(
@@ -831,7 +731,7 @@ class PolicySet:
         compiled: Iterable[CompiledPolicy],
         namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
     ) -> PolicySet:
-        """A set of policies compiled one by one (:func:`compile_policy` with a shared memo)."""
+        """A set of policies compiled one by one (:func:`compile_policy`)."""
         self = cls.__new__(cls)
         self._index(compiled, namespace_labels)
         return self

@@ -4,6 +4,10 @@ Initialises an Airflow home (SQLite metadata, LocalExecutor with parallelism 4, 
 off, API on 127.0.0.1:8080, simple auth manager with a generated admin password), starts
 the API server, scheduler and DAG processor, and drives the DAGs through the REST API v2.
 No Airflow import here: Airflow runs in its own processes, as it would for a user.
+
+The same class starts the production topology (tests/topology): another metadata database
+(Postgres), the CeleryExecutor with its broker, the FAB auth manager, a triggerer, and
+Celery workers started with :meth:`LocalAirflow.start_celery_worker`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = {"success", "failed"}
+AUTH_MANAGERS = {
+    "simple": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+    "fab": "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager",
+}
 
 
 # Airflow's API server signs JWTs with HMAC-SHA512, which wants a key of at least 64 bytes.
@@ -85,6 +93,12 @@ class LocalAirflow:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
     log_dir: Path | None = None  # default: <home>/logs
+    executor: str = "LocalExecutor"
+    database_url: str | None = None  # SQLAlchemy URL; default: an SQLite file in the home
+    celery_broker_url: str | None = None  # for the CeleryExecutor
+    auth_manager: str = "simple"  # a key of AUTH_MANAGERS
+    triggerer: bool = False
+    logs: dict[int, Path] = field(default_factory=dict)  # process id -> its log file
 
     @property
     def url(self) -> str:
@@ -103,17 +117,17 @@ class LocalAirflow:
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": self.executor,
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": (
+                self.database_url or f"sqlite:///{self.home / 'airflow.db'}"
+            ),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
-            "AIRFLOW__CORE__AUTH_MANAGER": (
-                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-            ),
+            "AIRFLOW__CORE__AUTH_MANAGER": AUTH_MANAGERS[self.auth_manager],
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
                 f"{u}:{'admin' if u == 'admin' else u}" for u in self.users
             ),
@@ -127,13 +141,13 @@ class LocalAirflow:
             "AIRFLOW__API__SECRET_KEY": self._secret("api_secret_key"),
             "THEIA_DATA_DIR": str(self.data_dir),
             "THEIA_SQL_DIR": str(ROOT / "sql"),
-            "AIRFLOW_CONN_THEIA_WAREHOUSE": json.dumps(
-                {"conn_type": "duckdb", "host": str(self.data_dir / "theia.duckdb")}
-            ),
             "PYTHONPATH": os.pathsep.join(
                 [str(ROOT / "include"), str(ROOT / "plugins"), env.get("PYTHONPATH", "")]
             ).rstrip(os.pathsep),
         })
+        if self.celery_broker_url:
+            # The result backend defaults to the metadata database (db+<sql_alchemy_conn>).
+            env["AIRFLOW__CELERY__BROKER_URL"] = self.celery_broker_url
         env.update(self.extra_env)
         return env
 
@@ -147,10 +161,15 @@ class LocalAirflow:
         return path.read_text().strip()
 
     def airflow(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+        done = subprocess.run(
             [shutil.which("airflow", path=self.env()["PATH"]) or "airflow", *args],
-            env=self.env(), check=check, capture_output=True, text=True,
+            env=self.env(), capture_output=True, text=True,
         )
+        if check and done.returncode:
+            tail = "\n  ".join((done.stderr or done.stdout).strip().splitlines()[-15:])
+            raise RuntimeError(f"airflow {' '.join(args[:2])} exited with {done.returncode}:"
+                               f"\n  {tail}")
+        return done
 
     def init(self) -> dict[str, str]:
         """Create the home, the metadata DB, the warehouse pool; return new passwords."""
@@ -168,9 +187,17 @@ class LocalAirflow:
         self.passwords_file.write_text(json.dumps(passwords))
         self.passwords_file.chmod(0o600)
         self.airflow("db", "migrate")
+        if self.auth_manager == "fab":
+            for user in created:
+                self._create_fab_user(user, self.users[user])
         # DuckDB has one writer: warehouse tasks queue on a one-slot pool.
         self.airflow("pools", "set", "theia_warehouse", "1",
                      "Tasks that write to the Theia warehouse (one writer for DuckDB)")
+        # In the metadata database, not an AIRFLOW_CONN_ variable: Admin > Connections then
+        # shows and edits it (the DuckDB provider's form, "Database path" = host).
+        if self.airflow("connections", "get", "theia_warehouse", check=False).returncode:
+            self.airflow("connections", "add", "theia_warehouse", "--conn-type", "duckdb",
+                         "--conn-host", str(self.data_dir / "theia.duckdb"))
         return created
 
     def start(self, log_dir: Path | None = None, *, timeout: float = 180) -> None:
@@ -191,20 +218,44 @@ class LocalAirflow:
             # local Airflow could not start. Without it nothing but the API listens.
             self._spawn("scheduler", "--skip-serve-logs")
             self._spawn("dag-processor")
+            if self.triggerer:
+                self._spawn("triggerer", "--skip-serve-logs")  # its log server: port 8794
         except BaseException:
             self.stop()
             raise
+
+    def start_celery_worker(self, name: str, *, concurrency: int = 2,
+                            env: dict[str, str] | None = None) -> None:
+        """Start an ``airflow celery worker`` named ``name`` (its Celery node name)."""
+        self._spawn("celery", "worker", "--celery-hostname", f"{name}@%h",
+                    "--concurrency", str(concurrency), "--skip-serve-logs",
+                    log_name=f"worker-{name}", env={**self.env(), **(env or {})})
+
+    def _create_fab_user(self, user: str, password: str) -> None:
+        # The simple auth manager's convention: user "admin" is an Admin, any other a Viewer.
+        role = "Admin" if user == "admin" else "Viewer"
+        # "--password=": a generated password may begin with "-", which argparse would take
+        # for an option.
+        self.airflow("users", "create", "--username", user, f"--password={password}",
+                     "--role", role, "--firstname", user, "--lastname", "theia",
+                     "--email", f"{user}@theia.invalid")
 
     def check_port(self) -> None:
         if not _port_is_free(self.port):
             raise PortInUseError(self.port)
 
-    def _spawn(self, name: str, *args: str) -> None:
-        out = open(self.log_path(name), "ab")  # noqa: SIM115 - lives as long as the process
-        self.processes.append(subprocess.Popen(
-            ["airflow", name, *args], env=self.env(), stdout=out, stderr=subprocess.STDOUT,
+    def _spawn(self, name: str, *args: str, log_name: str | None = None,
+               env: dict[str, str] | None = None) -> None:
+        log = self.log_path(log_name or name)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        out = open(log, "ab")  # noqa: SIM115 - lives as long as the process
+        proc = subprocess.Popen(
+            ["airflow", name, *args], env=env or self.env(), stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # one process group per component: stop() ends its children
-        ))
+        )
+        self.processes.append(proc)
+        self.logs[proc.pid] = log
 
     def log_path(self, name: str) -> Path:
         return (self.log_dir or self.home / "logs") / f"{name}.out"
@@ -224,20 +275,24 @@ class LocalAirflow:
 
     # --- REST API v2 -----------------------------------------------------------------------
 
+    def check_processes(self) -> None:
+        """Raise if an Airflow process has exited, with the end of its log."""
+        for proc in self.processes:
+            if proc.poll() is not None:
+                log = self.logs.get(proc.pid) or self.log_path(proc.args[1])  # type: ignore[index]
+                name = log.stem
+                tail = log.read_text(errors="replace").splitlines()[-5:] if log.exists() else []
+                if any("address already in use" in line.lower() for line in tail):
+                    raise PortInUseError(self.port)
+                raise RuntimeError(
+                    f"airflow {name} exited with {proc.returncode}; see {log}:\n  "
+                    + "\n  ".join(tail)
+                )
+
     def wait_healthy(self, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for proc in self.processes:
-                if proc.poll() is not None:
-                    name = proc.args[1]  # type: ignore[index]
-                    log = self.log_path(name)
-                    tail = log.read_text(errors="replace").splitlines()[-5:] if log.exists() else []
-                    if any("address already in use" in line.lower() for line in tail):
-                        raise PortInUseError(self.port)
-                    raise RuntimeError(
-                        f"airflow {name} exited with {proc.returncode}; see {log}:\n  "
-                        + "\n  ".join(tail)
-                    )
+            self.check_processes()
             try:
                 with urllib.request.urlopen(f"{self.url}/api/v2/monitor/health", timeout=5):
                     return
@@ -311,6 +366,7 @@ class LocalAirflow:
         deadline = time.monotonic() + timeout
         quoted = urllib.request.quote(run_id, safe="")
         while time.monotonic() < deadline:
+            self.check_processes()  # a dead scheduler or worker would leave the run queued
             run = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quoted}")
             if run["state"] in TERMINAL:
                 return dict(run)

@@ -43,9 +43,6 @@ class Settings:
     flow_retention_days: int
     duckdb_memory_limit: str
     ingest_batch_files: int
-    # Processes a recommendation run uses (None: one per usable core, at most two). One
-    # process needs less memory in all; two finish large runs sooner.
-    recommendation_workers: int | None = None
 
     def __post_init__(self) -> None:
         if self.flow_layout not in LAYOUT_NAMES:
@@ -67,11 +64,6 @@ class Settings:
             flow_retention_days=_int(env, "THEIA_FLOW_RETENTION_DAYS", 30, 1),
             duckdb_memory_limit=env.get("THEIA_DUCKDB_MEMORY_LIMIT") or "2GB",
             ingest_batch_files=_int(env, "THEIA_INGEST_MAX_FILES", 500, 1),
-            recommendation_workers=(
-                _int(env, "THEIA_RECOMMENDATION_WORKERS", 1, 1)
-                if env.get("THEIA_RECOMMENDATION_WORKERS")
-                else None
-            ),
         )
 
 

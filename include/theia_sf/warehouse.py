@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from theia_sf.sql import Query
@@ -90,32 +90,66 @@ class InFlight:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._cancels: dict[int, tuple[str, Callable[[], None]]] = {}
+        self._cancels: dict[int, tuple[str, Callable[[], None], object]] = {}
         self._next = 0
 
-    @contextmanager
-    def statement(self, label: str, cancel: Callable[[], None]) -> Iterator[None]:
+    def statement(self, label: str, cancel: Callable[[], None], owner: object) -> _Running:
+        """Context of one statement of ``owner`` (its connection)."""
+        return _Running(self, label, cancel, owner)
+
+    def release(self, owner: object) -> None:
+        """Forget every statement of ``owner`` (when its connection closes: a signal handler
+        raising at the wrong moment can skip a statement's own exit)."""
+        with self._lock:
+            for token in [t for t, entry in self._cancels.items() if entry[2] is owner]:
+                del self._cancels[token]
+
+    def _add(self, label: str, cancel: Callable[[], None], owner: object) -> int:
         with self._lock:
             self._next += 1
-            token = self._next
-            self._cancels[token] = (label, cancel)
+            self._cancels[self._next] = (label, cancel, owner)
+            return self._next
+
+    def _remove(self, token: int) -> None:
+        with self._lock:
+            self._cancels.pop(token, None)
+
+    @staticmethod
+    def _cancel(label: str, cancel: Callable[[], None]) -> None:
+        log.warning("cancelling the running statement %s", label)
         try:
-            yield
-        finally:
-            with self._lock:
-                del self._cancels[token]
+            cancel()
+        except Exception:  # a failed cancel must not hide why the task is ending
+            log.exception("could not cancel %s", label)
 
     def cancel_all(self) -> int:
         """Cancel every running statement (from any thread); returns how many were asked."""
         with self._lock:
             running = list(self._cancels.values())
-        for label, cancel in running:
-            log.warning("cancelling the running statement %s", label)
-            try:
-                cancel()
-            except Exception:  # one failed cancel must not keep the others running
-                log.exception("could not cancel %s", label)
+        for label, cancel, _owner in running:
+            self._cancel(label, cancel)
         return len(running)
+
+
+class _Running:
+    """One statement in :class:`InFlight` (a plain class, not a generator: a signal handler
+    may raise in ``__exit__``, and the entry must be gone first)."""
+
+    def __init__(
+        self, registry: InFlight, label: str, cancel: Callable[[], None], owner: object
+    ) -> None:
+        self.registry, self.label, self.cancel, self.owner = registry, label, cancel, owner
+        self.token = 0
+
+    def __enter__(self) -> None:
+        self.token = self.registry._add(self.label, self.cancel, self.owner)
+
+    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
+        self.registry._remove(self.token)
+        # Not an engine error: a timeout, an interrupt or an exit left the statement running
+        # in the engine (e.g. Snowflake still executing it); stop it there.
+        if error is not None and not isinstance(error, (Exception, GeneratorExit)):
+            self.registry._cancel(self.label, self.cancel)
 
 
 IN_FLIGHT = InFlight()

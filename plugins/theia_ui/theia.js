@@ -275,7 +275,8 @@ async function showRun(run) {
     { label: "flows", render: r => r.basis === "parameters" ? STATIC_POLICY : r.flow_count },
     { label: "bytes", render: r => r.basis === "parameters" ? STATIC_POLICY : bytes(r.bytes) },
     { label: "last seen (UTC)", render: r => when(r.last_seen, false) },
-  ], detail.policies));
+  ], detail.policies, p => showEvidence(detail.run_id, p)));
+  parts.push(el("div", { id: "policy-evidence" }, el("p", {}, "Select a policy to see the peers of its rules with their evidence.")));
   parts.push(el("h3", {}, "Diff against the previous run" + (diff.previous_run_id ? " " + diff.previous_run_id : " (none: first run with these parameters)")));
   parts.push(el("p", { id: "diff-counts" }, `added ${diff.added.length}, removed ${diff.removed.length}, changed ${diff.changed.length}, unchanged ${diff.unchanged}` +
     (d ? ` (stored: +${d.added} −${d.removed} ~${d.changed})` : "")));
@@ -285,6 +286,23 @@ async function showRun(run) {
   const yaml = await fetch("api/recommendations/" + encodeURIComponent(run.run_id) + "/yaml", { credentials: "same-origin" });
   parts.push(el("h3", {}, "YAML"), el("pre", { id: "policy-yaml" }, yaml.ok ? await yaml.text() : "HTTP " + yaml.status));
   replace("recommendation-detail", ...parts);
+}
+
+// A policy's rules, each with its peers busiest first and the flows behind each peer.
+async function showEvidence(runId, policy) {
+  const params = { kind: policy.kind, name: policy.name, top: 20 };
+  if (policy.namespace) params.namespace = policy.namespace;
+  const data = await api("recommendations/" + encodeURIComponent(runId) + "/evidence", params);
+  const parts = [el("h3", {}, "Evidence: " + (policy.namespace ? policy.namespace + "/" : "") + policy.name)];
+  if (!data.rules.length) parts.push(el("p", {}, "No observed flows behind this policy (a static or reject policy)."));
+  for (const rule of data.rules) {
+    const shown = rule.peers.length < rule.peer_count ? ` (busiest ${rule.peers.length} of ${rule.peer_count} peers)` : ` (${rule.peer_count} peers)`;
+    parts.push(el("h4", {}, `${rule.direction} rule ${rule.rule}${shown}`), table([
+      { label: "peer", key: "peer" }, { label: "flows", key: "flow_count" }, { label: "bytes", render: p => bytes(p.bytes) },
+      { label: "first seen (UTC)", render: p => when(p.first_seen, false) }, { label: "last seen (UTC)", render: p => when(p.last_seen, false) },
+    ], rule.peers));
+  }
+  replace("policy-evidence", ...parts);
 }
 
 async function loadRecommendations() {

@@ -46,9 +46,5 @@ FROM read_csv(
     auto_detect = false,
     strict_mode = true,
     max_line_size = $max_line_bytes,
-    -- The parallel reader drops a last line longer than its buffer (32 MiB) without a word
-    -- and cannot read a file holding such a line; the serial one reports both. Gzip files
-    -- are read serially anyway, and concurrent files keep the cores busy.
-    parallel = false,
     compression = 'auto'
 );

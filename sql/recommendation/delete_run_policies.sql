@@ -1,3 +1,8 @@
--- The policies a failed run had stored before it failed (they are stored in several commits).
-DELETE FROM RECOMMENDED_POLICIES
-WHERE runId = :run_id
+-- Everything a failed run had stored or staged before it failed.
+DELETE FROM RECOMMENDED_POLICIES WHERE runId = :run_id;
+DELETE FROM RECOMMENDATION_EVIDENCE WHERE runId = :run_id;
+DELETE FROM RECOMMENDATION_STAGED_POLICIES WHERE runId = :run_id;
+DELETE FROM RECOMMENDATION_RULE_PEERS WHERE runId = :run_id;
+DELETE FROM RECOMMENDATION_TUPLE_CELLS WHERE runId = :run_id;
+DELETE FROM RECOMMENDATION_SHARDS WHERE runId = :run_id;
+DELETE FROM RECOMMENDATION_TUPLES WHERE runId = :run_id;

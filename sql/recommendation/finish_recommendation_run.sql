@@ -9,5 +9,8 @@ UPDATE RECOMMENDATION_RUNS SET
     warnings = :warnings,
     previousRunId = :previous_run_id,
     diff = :diff,
-    error = :error
+    error = :error,
+    widenedBlocks = :widened_blocks
 WHERE runId = :run_id
+    -- A run ends once: a later failure (a shard still running) keeps the first outcome.
+    AND status = 'running'

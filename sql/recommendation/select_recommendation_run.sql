@@ -5,6 +5,7 @@ SELECT
     finishedAt AS finished_at, tupleCount AS tuple_count, flowCount AS flow_count,
     policyCount AS policy_count, skippedTuples AS skipped_tuples, skippedFlows AS skipped_flows,
     warnings, previousRunId AS previous_run_id, diff, error, yamlUri AS yaml_uri,
-    reportUri AS report_uri, publishedAt AS published_at
+    reportUri AS report_uri, publishedAt AS published_at, shardCount AS shard_count,
+    widenedBlocks AS widened_blocks
 FROM RECOMMENDATION_RUNS
 WHERE runId = :run_id

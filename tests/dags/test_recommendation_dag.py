@@ -23,14 +23,20 @@ def test_dag_shape(dag):
     assert dag.dag_id == DAG_FILE.stem
     assert dag.tags == {"theia", "recommendation"} or set(dag.tags) == {"theia", "recommendation"}
     assert dag.doc_md and "recommendation" in dag.doc_md
-    assert set(dag.task_ids) == {"resolve_window", "recommend_policies", "publish_policies"}
-    assert dag.get_task("recommend_policies").pool == "theia_warehouse"
+    assert set(dag.task_ids) == {
+        "resolve_window", "plan_run", "recommend_shard", "finish_run", "publish_policies"
+    }  # fmt: skip
+    for task_id in ("plan_run", "recommend_shard", "finish_run", "publish_policies"):
+        assert dag.get_task(task_id).pool == "theia_warehouse"
+    # The shards are mapped over the plan's shard list.
+    assert dag.get_task("recommend_shard").upstream_task_ids == {"plan_run"}
+    assert dag.get_task("finish_run").upstream_task_ids == {"resolve_window", "recommend_shard"}
     outlets = dag.get_task("publish_policies").outlets
     assert [o.name for o in outlets] == ["theia_recommended_policies"]
     assert set(dag.params) == {
         "policy_type", "limit", "start", "end", "lookback", "ns_allow_list",
         "label_ignore_list", "to_services", "cluster_uuid", "antrea_api_version",
-        "warehouse_name",
+        "warehouse_name", "external_ipv4_prefix", "external_ipv6_prefix", "shards",
     }  # fmt: skip
 
 
@@ -59,6 +65,11 @@ def test_defaults_validate(dag):
         ("antrea_api_version", "v2"),
         ("warehouse_name", "wh; DROP TABLE FLOWS"),
         ("to_services", "yes"),
+        ("shards", 65),
+        ("shards", -1),
+        ("external_ipv4_prefix", 33),
+        ("external_ipv4_prefix", 7),
+        ("external_ipv6_prefix", 129),
     ],
 )
 def test_bad_params_are_refused_naming_the_param(dag, name, value):
@@ -126,25 +137,32 @@ def _run_dag(tmp_path, confs, duckdb_path, results):
     return run_dag_tests("theia_policy_recommendation", tmp_path, confs, duckdb_path, results)
 
 
-@pytest.mark.slow
-def test_generated_flows_ingested_then_recommended_twice(tmp_path, sql):
-    import yaml
-
+def _ingested(tmp_path, sql, **generated):
+    """A DuckDB file holding generated demo flows: (warehouse, its path, the demo)."""
     from theia_sf.adapters.duckdb import DuckDBWarehouse
     from theia_sf.demo import generate_flows
     from theia_sf.ingest import ingest_flows
     from theia_sf.migrations import migrate
     from theia_sf.objectstore import LocalObjectStore
-    from theia_sf.services.recommendation import load_run
 
     flows_dir = tmp_path / "flows"
-    demo = generate_flows(flows_dir, records=5000, days=2, seed=3)
+    demo = generate_flows(flows_dir, **generated)
     duckdb_path = tmp_path / "theia.duckdb"
     warehouse = DuckDBWarehouse(duckdb_path, lock_timeout=60)
     with warehouse.session() as session:
         migrate(session, sql)
     report = ingest_flows(warehouse, sql, LocalObjectStore(flows_dir))
     assert report.files_loaded >= 1
+    return warehouse, duckdb_path, demo
+
+
+@pytest.mark.slow
+def test_generated_flows_ingested_then_recommended_twice(tmp_path, sql):
+    import yaml
+
+    from theia_sf.services.recommendation import load_run
+
+    warehouse, duckdb_path, demo = _ingested(tmp_path, sql, records=5000, days=2, seed=3)
 
     results = tmp_path / "results"
     window = {"start": demo.start, "end": "now"}
@@ -192,3 +210,35 @@ def test_generated_flows_ingested_then_recommended_twice(tmp_path, sql):
     assert any("toServices" in rule for rule in web[0]["spec"]["egress"])
     report_doc = json.loads((results / "recommendation" / "latest" / "report.json").read_text())
     assert report_doc["run_id"] == ids[1]
+
+
+@pytest.mark.slow
+def test_three_shards_publish_the_yaml_one_shard_publishes(tmp_path, sql):
+    from theia_sf.services.recommendation import load_run
+    from theia_sf.sql import Query
+
+    warehouse, duckdb_path, demo = _ingested(tmp_path, sql, records=3000, days=1, seed=5)
+    results = tmp_path / "results"
+    window = {"start": demo.start, "end": "now"}
+    states, log = _run_dag(
+        tmp_path, [{**window, "shards": 3}, {**window, "shards": 1}], duckdb_path, results
+    )
+    for run in states:
+        assert set(run.values()) == {"success"}, log[-5000:]
+    # Three mapped shard tasks ran in the first run, one in the second.
+    assert "recommend_shard" in states[0]
+    with warehouse.session(read_only=True) as session:
+        ids = [
+            r["run_id"]
+            for r in session.fetch(
+                Query("t", "SELECT runId AS run_id FROM RECOMMENDATION_RUNS ORDER BY startedAt")
+            )
+        ]
+        three, one = (load_run(session, sql, i) for i in ids)
+    assert (three["shard_count"], one["shard_count"]) == (3, 1)
+    assert three["tuple_count"] == one["tuple_count"] > 0
+    yaml_three = (results / "recommendation" / "runs" / ids[0] / "policies.yaml").read_text()
+    yaml_one = (results / "recommendation" / "runs" / ids[1] / "policies.yaml").read_text()
+    assert yaml_three == yaml_one
+    assert yaml_one.count("kind: NetworkPolicy") >= 3
+    assert one["diff"]["previous_run_id"] == ids[0] and one["diff"]["changed"] == []

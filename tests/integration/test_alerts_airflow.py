@@ -83,6 +83,30 @@ def test_http_connection_with_host_schema_and_port(monkeypatch, webhook_server):
     assert webhook_server.requests[0]["path"] == "/"
 
 
+def test_webhook_secret_in_the_password_is_the_url_path_and_never_quoted(
+    monkeypatch, webhook_server, unused_port
+):
+    """Airflow masks a connection's password, not its host: the secret part lives there."""
+    secret = "/hooks/theia/T000/B000/s3cr3tt0k3n"
+    base = f"http://127.0.0.1:{webhook_server.port}"
+    connection(monkeypatch, "ops_webhook", conn_type="http", host=base, password=secret)
+    (sink,) = build_sinks(["ops_webhook"])
+    sink.send(MESSAGE)
+    (request,) = webhook_server.requests
+    assert request["path"] == secret
+    assert "Authorization" not in request["headers"]  # no login: not basic auth
+    assert "s3cr3t" not in repr(sink) + sink.target
+
+    connection(
+        monkeypatch, "ops_webhook", conn_type="http", host=f"http://127.0.0.1:{unused_port}",
+        password=secret,
+    )  # fmt: skip
+    (dead,) = build_sinks(["ops_webhook"])
+    with pytest.raises(AlertDeliveryError, match="unreachable") as info:
+        dead.send(MESSAGE)
+    assert "s3cr3tt0k3n" not in str(info.value)
+
+
 def test_old_webhook_extras_are_refused_with_the_new_form(monkeypatch):
     connection(
         monkeypatch, "ops_webhook", conn_type="http", host="127.0.0.1",

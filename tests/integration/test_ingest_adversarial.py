@@ -157,18 +157,29 @@ def _poison_run(duckdb_warehouse, sql, flows, good_file_lines):
     return report
 
 
+@pytest.mark.parametrize("last", [False, True], ids=["among-good-lines", "last-line"])
 def test_a_line_longer_than_the_reader_buffer_is_rejected(tmp_path, duckdb_warehouse, sql,
-                                                          lines):
-    # 33 MiB: past DuckDB's 32 MiB CSV buffer (the parallel reader gave up on the file).
+                                                          lines, last):
+    # 33 MiB: past DuckDB's CSV buffer (about 32 MB). Among good lines the parallel reader gave up
+    # on the file; as the last line (with its newline) it dropped it without a word.
     flows = tmp_path / "flows"
     huge = _with(lines[5], LABELS, '{"app":"' + "x" * (33 * 2**20) + '"}')
-    _write(flows / "poison.csv", [*lines[:5], huge, *lines[6:10]])
+    content = [*lines[:5], *lines[6:10], huge] if last else [*lines[:5], huge, *lines[6:10]]
+    _write(flows / "poison.csv", content)
     _write(flows / "good.csv", lines[10:20])
     report = _poison_run(duckdb_warehouse, sql, flows, 10)
     assert (report.rows_loaded, report.rows_rejected) == (19, 1)
     [(key, number, reason)] = _rejects(duckdb_warehouse)
-    assert (key, number) == ("poison.csv", 6)
+    assert (key, number) == ("poison.csv", 10 if last else 6)
     assert reason.startswith("line is 346") and "the limit is" in reason
+
+
+def test_blank_lines_cost_the_fast_path_but_lose_nothing(tmp_path, duckdb_warehouse, sql, lines):
+    # The fast path must account for every line; blank ones make it check line by line.
+    flows = tmp_path / "flows"
+    _write(flows / "gaps.csv", [*lines[:3], "", *lines[3:6], "", ""])
+    report = _ingest(duckdb_warehouse, sql, flows)
+    assert (report.rows_loaded, report.rows_rejected, report.files[0].path) == (6, 0, "checked")
 
 
 def test_a_time_out_of_range_is_rejected_by_the_check(tmp_path, duckdb_warehouse, sql, lines):
@@ -266,7 +277,7 @@ def test_labels_must_be_a_flat_string_map(tmp_path, duckdb_warehouse, sql, lines
 
 
 def test_one_huge_line_without_newline_is_rejected(tmp_path, duckdb_warehouse, sql, lines):
-    # 40 MiB, past the reader's 32 MiB buffer: DuckDB took it as 0 rows and no error.
+    # 40 MiB, past the reader's buffer (about 32 MB): DuckDB took it as 0 rows and no error.
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "huge.csv").write_bytes(b"x" * (40 * 2**20))
@@ -332,3 +343,44 @@ def test_s3_copies_and_rewrites_load_nothing_twice(tmp_path, duckdb_warehouse, s
                                                             "p-a.csv": "rejected"}
         assert ingest_flows(duckdb_warehouse, sql, store, now=NOW).files == []
     assert _flow_count(duckdb_warehouse) == 20
+
+
+# --- what the loader guards itself -------------------------------------------------------
+
+
+def test_a_file_that_changes_while_loading_is_left_for_the_next_run(tmp_path, duckdb_warehouse,
+                                                                    sql, lines, monkeypatch):
+    from theia_sf import ingest
+
+    flows = tmp_path / "flows"
+    path = _write(flows / "growing.csv", lines[:10])
+    original = ingest.FlowLoader._insert
+
+    def insert_then_append(self, session, reader, layout):
+        rows = original(self, session, reader, layout)
+        with open(path, "a") as handle:  # the writer is not done with the file yet
+            handle.write(lines[10] + "\n")
+        return rows
+
+    monkeypatch.setattr(ingest.FlowLoader, "_insert", insert_then_append)
+    report = _ingest(duckdb_warehouse, sql, flows)
+    assert (report.files_loaded, report.files_deferred) == (0, 1)
+    assert "growing.csv changed while it was being loaded" in report.problems[0]
+    assert _flow_count(duckdb_warehouse) == 0
+    monkeypatch.setattr(ingest.FlowLoader, "_insert", original)
+    assert _ingest(duckdb_warehouse, sql, flows).rows_loaded == 11
+
+
+def test_a_temporary_directory_with_a_glob_character_is_refused(tmp_path, duckdb_warehouse,
+                                                                sql, lines, monkeypatch):
+    import tempfile
+
+    from theia_sf.errors import ConfigurationError
+
+    odd = tmp_path / "tmp[1]"
+    odd.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(odd))
+    _write(tmp_path / "flows" / "a.csv", lines[:3])
+    with pytest.raises(ConfigurationError, match=r"glob character.*TMPDIR"):
+        _ingest(duckdb_warehouse, sql, tmp_path / "flows")
+    assert _flow_count(duckdb_warehouse) == 0

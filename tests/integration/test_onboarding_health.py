@@ -3,8 +3,11 @@ history from the recorded Snowflake double, alerts through sinks."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
+from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -199,3 +202,47 @@ def test_unknown_stack_is_a_configuration_error(stack, sql):
             sql=sql,
             sinks=[],
         )
+
+
+def test_the_dag_watches_the_stack_its_deployment_setting_names(
+    stack, moto_endpoint, webhook_server, monkeypatch
+):
+    """The DAG's task, in a run without conf (as scheduled), takes the stack, the state bucket
+    and the alert connection from the Variable theia_ingestion_health and alerts once."""
+    pytest.importorskip("airflow")
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.providers.snowflake.hooks.snowflake import SnowflakeHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_THEIA_WAREHOUSE", json.dumps({"conn_type": "snowflake"}))
+    monkeypatch.setenv("AIRFLOW_CONN_THEIA_AWS", json.dumps({
+        "conn_type": "aws", "login": "testing", "password": "testing",
+        "extra": {"endpoint_url": moto_endpoint, "region_name": REGION},
+    }))  # fmt: skip
+    monkeypatch.setenv("AIRFLOW_CONN_OPS_ALERTS",
+                       json.dumps({"conn_type": "http", "host": webhook_server.url}))  # fmt: skip
+    monkeypatch.setenv("AIRFLOW_VAR_THEIA_INGESTION_HEALTH", json.dumps({
+        "stack_name": "prod", "region": REGION, "state_bucket": "theia-state",
+        "state_prefix": "infra", "alert_connections": ["ops_alerts"],
+    }))  # fmt: skip
+    monkeypatch.setattr(SnowflakeHook, "get_conn", lambda self: stack.sf.connect())
+    stack.publish("/records-ddd.csv.gz")
+
+    dag_file = Path(__file__).resolve().parents[2] / "dags" / "theia_ingestion_health.py"
+    dag = DagBag(dag_folder=str(dag_file)).dags["theia_ingestion_health"]
+    task = dag.get_task("check_ingestion")
+
+    class ScheduledRun:
+        run_type = "scheduled"
+        conf: ClassVar[dict] = {}
+
+    def run():
+        params = copy.deepcopy(dag.params).validate()
+        return task.python_callable(params=params, dag=dag, dag_run=ScheduledRun())
+
+    result = run()
+    assert result["effective"]["sources"]["state_bucket"] == "setting"
+    assert result["alerted"] == ["ops_alerts"]
+    [body] = webhook_server.delivered
+    assert "records-ddd.csv.gz" in body["text"]
+    assert stack.depth() == 0
+    assert run()["problems"] == [] and len(webhook_server.delivered) == 1  # once

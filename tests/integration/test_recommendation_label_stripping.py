@@ -96,8 +96,7 @@ def _tuples(warehouse, sql, rows: list[dict], ignore: tuple[str, ...]):
 
 def _outcome(recommendation):
     return (
-        [(p.kind, p.name, p.manifest, p.evidence_json, p.flow_count, p.bytes,
-          p.first_seen, p.last_seen) for p in recommendation.policies],
+        [(p.kind, p.name, p.manifest, p.rule_count, p.peers) for p in recommendation.policies],
         sorted(map(repr, recommendation.flows)),
         {reason: counts["flows"] for reason, counts in recommendation.skipped.items()},
         recommendation.warnings,
@@ -105,7 +104,9 @@ def _outcome(recommendation):
     )  # fmt: skip
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(rows=flow_rows, ignore=st.sampled_from(IGNORE_LISTS))
 def test_dropping_ignored_labels_in_the_warehouse_changes_no_output(warehouse, sql, rows, ignore):
     options = Options.create(label_ignore_list=",".join(ignore))

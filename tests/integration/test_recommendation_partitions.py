@@ -1,12 +1,9 @@
-"""A recommendation run split over worker processes stores exactly what one process stores."""
+"""A recommendation run split into namespace shards stores exactly what one shard stores."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
-import multiprocessing
-import os
 import random
 import shutil
 
@@ -75,205 +72,131 @@ def loaded(tmp_path_factory, sql):
     return path
 
 
-def _run(tmp_path, sql, loaded, workers: int, policy_type: str):
-    path = tmp_path / f"{policy_type}-{workers}.duckdb"
+def _run(tmp_path, sql, loaded, shards: int, policy_type: str):
+    path = tmp_path / f"{policy_type}-{shards}.duckdb"
     shutil.copyfile(loaded, path)
     warehouse = DuckDBWarehouse(path, lock_timeout=60)
     summary = run_policy_recommendation(
         warehouse, sql, window=WINDOW, options=Options.create(policy_type=policy_type),
-        run_id=RUN_ID, workers=workers,
+        run_id=RUN_ID, shards=shards,
     )  # fmt: skip
     with warehouse.session() as session:
         _, stored = session.fetch_rows(
             Query(
                 "stored",
                 "SELECT position, kind, apiVersion, namespace, name, yaml, yamlSha256, ruleCount, "
-                "flowCount, bytes, firstSeen, lastSeen, evidence FROM RECOMMENDED_POLICIES "
+                "flowCount, bytes, firstSeen, lastSeen FROM RECOMMENDED_POLICIES "
                 "WHERE runId = :run_id ORDER BY position",
+                {"run_id": RUN_ID},
+            )
+        )
+        _, evidence = session.fetch_rows(
+            Query(
+                "evidence",
+                "SELECT kind, namespace, name, direction, ruleIndex, peerIndex, peer, flowCount, "
+                "bytes, firstSeen, lastSeen FROM RECOMMENDATION_EVIDENCE WHERE runId = :run_id "
+                "ORDER BY kind, namespace, name, direction, ruleIndex, peerIndex",
                 {"run_id": RUN_ID},
             )
         )
         run = load_run(session, sql, RUN_ID)
     record = {k: run[k] for k in ("status", "tuple_count", "flow_count", "policy_count",
                                   "skipped_tuples", "skipped_flows", "warnings")}  # fmt: skip
-    return summary, stored, record
+    return summary, stored, evidence, record
 
 
 @pytest.mark.parametrize("policy_type", ["anp-deny-applied", "anp-deny-all", "k8s-np"])
-def test_partitioned_runs_store_what_one_process_stores(
-    tmp_path, sql, loaded, policy_type, caplog
-):
-    caplog.set_level(logging.INFO, logger=service.__name__)
-    one, stored_one, record_one = _run(tmp_path, sql, loaded, 1, policy_type)
+def test_sharded_runs_store_what_one_shard_stores(tmp_path, sql, loaded, policy_type):
+    one, stored_one, evidence_one, record_one = _run(tmp_path, sql, loaded, 1, policy_type)
     # The flows make a run worth splitting: several namespaces, skips and warnings.
     assert len({row[3] for row in stored_one}) >= 8
     assert sum(v["tuples"] for v in one.skipped.values()) > 0 and one.warnings
-    for workers in (2, 3):
-        summary, stored, record = _run(tmp_path, sql, loaded, workers, policy_type)
-        assert f"in {workers} partitions" in caplog.text
+    assert evidence_one and sum(row[7] for row in evidence_one) >= one.flow_count // 2
+    for shards in (2, 3, 5):
+        summary, stored, evidence, record = _run(tmp_path, sql, loaded, shards, policy_type)
+        assert summary.shards == shards
         assert stored == stored_one
+        assert evidence == evidence_one
         assert record == record_one
         assert summary.tuple_count == one.tuple_count == record_one["tuple_count"]
         assert summary.skipped == one.skipped
         assert summary.warnings == one.warnings
-    assert multiprocessing.active_children() == []
 
 
-def test_a_failing_worker_fails_the_run_and_leaves_no_process(tmp_path, sql, loaded, monkeypatch):
-    parent = os.getpid()
-    real = service._make_and_check
+def test_a_failing_shard_fails_the_run_and_keeps_nothing(tmp_path, sql, loaded, monkeypatch):
+    path = tmp_path / "failing.duckdb"
+    shutil.copyfile(loaded, path)
+    warehouse = DuckDBWarehouse(path, lock_timeout=60)
+    plan = service.plan_recommendation(
+        warehouse, sql, window=WINDOW, options=Options.create(), shards=3, run_id=RUN_ID
+    )
+    first = service.run_shard(warehouse, sql, RUN_ID, 0)
+    real = service.collect
 
-    def fails_in_a_worker(collected, spool):
-        if os.getpid() != parent:
-            raise MemoryError("worker ran out of memory")
-        return real(collected, spool)
+    def broken(*args, **kwargs):
+        raise MemoryError("shard 1 ran out")
 
-    monkeypatch.setattr(service, "_make_and_check", fails_in_a_worker)
-    shutil.copyfile(loaded, tmp_path / "failing.duckdb")
-    duckdb_warehouse = DuckDBWarehouse(tmp_path / "failing.duckdb", lock_timeout=60)
-    run_id = "44444444-4444-4444-4444-444444444444"
-    with pytest.raises(RuntimeError, match="partition 1 failed") as raised:
-        run_policy_recommendation(
-            duckdb_warehouse, sql, window=WINDOW, options=Options.create(), run_id=run_id,
-            workers=2,
+    monkeypatch.setattr(service, "collect", broken)
+    with pytest.raises(MemoryError):
+        service.run_shard(warehouse, sql, RUN_ID, 1)
+    monkeypatch.setattr(service, "collect", real)
+    # A shard still running when another failed does not stage into the failed run.
+    with pytest.raises(service.TheiaError, match="failed, not running"):
+        service.run_shard(warehouse, sql, RUN_ID, 2)
+    with pytest.raises(service.TheiaError, match="failed, not running"):
+        service.finish_recommendation(warehouse, sql, RUN_ID, [first])
+    assert plan.shards == 3
+    with warehouse.session() as session:
+        run = load_run(session, sql, RUN_ID)
+        counts = [
+            session.fetch(Query("n", f"SELECT COUNT(*) AS n FROM {table} WHERE runId = :r",
+                                {"r": RUN_ID}))[0]["n"]
+            for table in ("RECOMMENDATION_TUPLES", "RECOMMENDATION_STAGED_POLICIES",
+                          "RECOMMENDATION_RULE_PEERS", "RECOMMENDATION_TUPLE_CELLS",
+                          "RECOMMENDATION_SHARDS", "RECOMMENDED_POLICIES",
+                          "RECOMMENDATION_EVIDENCE")
+        ]  # fmt: skip
+    assert run["status"] == "failed" and "shard 1 ran out" in run["error"]
+    assert counts == [0] * 7
+
+
+def test_a_retried_shard_replaces_what_its_first_attempt_staged(tmp_path, sql, loaded):
+    path = tmp_path / "retried.duckdb"
+    shutil.copyfile(loaded, path)
+    warehouse = DuckDBWarehouse(path, lock_timeout=60)
+    service.plan_recommendation(
+        warehouse, sql, window=WINDOW, options=Options.create(), shards=2, run_id=RUN_ID
+    )
+    results = [service.run_shard(warehouse, sql, RUN_ID, shard) for shard in (0, 1, 1)]
+    summary = service.finish_recommendation(warehouse, sql, RUN_ID, results[:2])
+    _, stored_one, evidence_one, _ = _run(tmp_path, sql, loaded, 1, "anp-deny-applied")
+    assert summary.policy_count == len(stored_one)
+    with warehouse.session() as session:
+        evidence = session.fetch(
+            Query("e", "SELECT COUNT(*) AS n FROM RECOMMENDATION_EVIDENCE WHERE runId = :r",
+                  {"r": RUN_ID})
         )  # fmt: skip
-    assert "MemoryError: worker ran out of memory" in str(raised.value)
-    assert multiprocessing.active_children() == []
-    with duckdb_warehouse.session() as session:
-        run = load_run(session, sql, run_id)
-    assert run["status"] == "failed"
-    assert "worker ran out of memory" in run["error"]
+    assert evidence == [{"n": len(evidence_one)}]
 
 
-def test_workers_must_be_a_positive_integer(duckdb_warehouse, sql):
+@pytest.mark.parametrize("bad", [-1, 65, True, "2", 1.5])
+def test_shards_must_be_an_integer_from_0_to_64(duckdb_warehouse, sql, bad):
     from theia_sf.errors import ConfigurationError
 
-    for bad in (0, -1, True, "2"):
-        with pytest.raises(ConfigurationError, match="workers"):
-            run_policy_recommendation(
-                duckdb_warehouse, sql, window=WINDOW, options=Options.create(), workers=bad
-            )
-
-
-class _Function:
-    """A C function as ctypes shows it: settable ``argtypes``, calls recorded."""
-
-    def __init__(self) -> None:
-        self.argtypes: list[object] = []
-        self.calls: list[tuple[object, ...]] = []
-
-    def __call__(self, *args: object) -> int:
-        self.calls.append(args)
-        return 1
-
-
-class _Libc:
-    """A C library with or without ``malloc_trim`` (musl has none)."""
-
-    def __init__(self, with_trim: bool) -> None:
-        self.trims = _Function()
-        if with_trim:
-            self.malloc_trim = self.trims
-
-
-@pytest.mark.parametrize("with_trim", [True, False])
-def test_the_parent_trims_the_heap_before_storing_where_the_libc_can(
-    tmp_path, sql, loaded, monkeypatch, with_trim
-):
-    libc = _Libc(with_trim)
-    monkeypatch.setattr(service.ctypes, "CDLL", lambda name, **kwargs: libc)
-    summary, stored, record = _run(tmp_path, sql, loaded, 2, "anp-deny-applied")
-    assert record["status"] == "succeeded" and len(stored) == summary.policy_count > 0
-    # Once, in this process (a worker's calls would not show here), between making and storing.
-    assert libc.trims.calls == ([(0,)] if with_trim else [])
-
-
-def _sleeping_worker(report):
-    service._end_with_parent()
-    report.send(os.getpid())
-    import time
-
-    time.sleep(60)
-
-
-def _forking_parent(report):
-    context = multiprocessing.get_context("fork")
-    context.Process(target=_sleeping_worker, args=(report,)).start()
-    import time
-
-    time.sleep(60)
-
-
-def _gone(pid):
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            return any(line.startswith("State:") and "Z" in line for line in status)
-    except FileNotFoundError:
-        return True
-
-
-@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux /proc")
-def test_a_worker_stops_when_the_process_that_forked_it_is_killed():
-    import signal
-    import time
-
-    context = multiprocessing.get_context("fork")
-    ours, theirs = context.Pipe()
-    parent = context.Process(target=_forking_parent, args=(theirs,))
-    parent.start()
-    assert ours.poll(30)
-    worker = ours.recv()
-    assert not _gone(worker)
-    os.kill(parent.pid, signal.SIGKILL)  # as a task runner's hard kill would
-    parent.join()
-    deadline = time.monotonic() + 10
-    while not _gone(worker) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _gone(worker)
-
-
-def test_a_worker_that_cannot_start_stops_the_others(tmp_path, sql, loaded, monkeypatch):
-    from multiprocessing.context import ForkProcess
-
-    real_start = ForkProcess.start
-    started = []
-
-    def start_twice(self):
-        if started:
-            raise OSError("Cannot allocate memory")
-        started.append(self)
-        real_start(self)
-
-    monkeypatch.setattr(ForkProcess, "start", start_twice)
-    shutil.copyfile(loaded, tmp_path / "no-fork.duckdb")
-    warehouse = DuckDBWarehouse(tmp_path / "no-fork.duckdb", lock_timeout=60)
-    with pytest.raises(OSError, match="Cannot allocate memory"):
+    with pytest.raises(ConfigurationError, match="shards"):
         run_policy_recommendation(
-            warehouse, sql, window=WINDOW, options=Options.create(), workers=3
+            duckdb_warehouse, sql, window=WINDOW, options=Options.create(), shards=bad
         )
-    assert len(started) == 1 and not started[0].is_alive()
-    assert multiprocessing.active_children() == []
 
 
-def test_router_sends_each_tuple_to_the_owners_of_its_namespaces():
-    router = service._Router(2)
-    rows = [(f"ns-{i % 10}", None, None, None, f"ns-{(i * 3) % 10}", *[None] * 9)
-            for i in range(1000)]  # fmt: skip
-    rows += [(None, None, None, None, None, *[None] * 9), ("", None, None, None, "x", *[None] * 9)]
-    parts, placed = router.split(rows)
-    assert set(placed) == {f"ns-{i}" for i in range(10)} | {"x"}
-    owners = router.owners
-    for part, routed in enumerate(parts):
-        expected = [r for r in rows
-                    if part in {owners.get(r[0] or ""), owners.get(r[4] or "")}
-                    or (part == 0 and not r[0] and not r[4])]  # fmt: skip
-        assert routed == expected
-    # Equal namespaces (by tuple ends in the first batch) are split evenly.
-    counts = [list(owners.values()).count(p) for p in (0, 1)]
-    assert abs(counts[0] - counts[1]) <= 1
-    # A namespace first seen later goes to the partition with less work, and is sent once.
-    loads = list(router.loads)
-    later, placed = router.split([("new-ns", *[None] * 13)])
-    assert placed == {"new-ns": loads.index(min(loads))} == {"new-ns": owners["new-ns"]}
-    assert later[owners["new-ns"]] == [("new-ns", *[None] * 13)]
-    assert router.split([("new-ns", *[None] * 13)])[1] == {}
+def test_default_shards_follow_the_engine_and_the_groups():
+    assert service.default_shards("duckdb", 100_000, 50) == 1
+    assert service.default_shards("snowflake", 10, 3) == 1
+    assert service.default_shards("snowflake", 12_000, 50) == 3
+    assert service.default_shards("snowflake", 12_000, 2) == 2
+    assert service.default_shards("snowflake", 10**6, 500) == 8
+
+
+def test_namespaces_go_to_the_least_loaded_shard_busiest_first():
+    owners = service.assign_shards({"a": 10, "b": 7, "c": 5, "d": 3, "e": 1}, 2)
+    assert owners == {"a": 0, "b": 1, "c": 1, "d": 0, "e": 1}

@@ -75,16 +75,38 @@ def test_run_persists_publishes_and_diffs(duckdb_warehouse, sql, insert_flows, t
         rows = session.fetch(
             Query(
                 "t",
-                "SELECT name, evidence, flowCount AS fc FROM RECOMMENDED_POLICIES "
+                "SELECT name, flowCount AS fc, bytes FROM RECOMMENDED_POLICIES "
                 "WHERE runId = :r AND kind = 'NetworkPolicy' ORDER BY position",
                 {"r": first.run_id},
             )
         )
+        evidence = session.fetch(
+            Query(
+                "e",
+                "SELECT name, direction, ruleIndex AS rule, peer, flowCount AS fc, bytes, "
+                "firstSeen AS first, lastSeen AS last FROM RECOMMENDATION_EVIDENCE "
+                "WHERE runId = :r ORDER BY name, direction, ruleIndex, peerIndex",
+                {"r": first.run_id},
+            )
+        )
+        staging = session.fetch(
+            Query("s", "SELECT COUNT(*) AS n FROM RECOMMENDATION_TUPLES WHERE runId = :r",
+                  {"r": first.run_id})
+        )  # fmt: skip
+    assert staging == [{"n": 0}]  # the run's reduction goes once the run is committed
     web = next(r for r in rows if r["fc"] == 4)
-    evidence = json.loads(web["evidence"])
-    assert [e["direction"] for e in evidence] == ["egress", "egress", "egress"]
-    assert evidence[2]["flow_count"] == 2  # F1 and F4 merged into one rule
-    assert evidence[2]["bytes"] == 300
+    assert web["bytes"] == 600
+    web_peers = [e for e in evidence if e["name"] == web["name"]]
+    assert [(e["direction"], e["rule"], e["peer"], e["fc"], e["bytes"]) for e in web_peers] == [
+        ("egress", 0, "93.184.216.34/32", 1, 150),
+        ("egress", 1, "service kube-system/kube-dns", 1, 150),
+        ("egress", 2, "shop/{app=db}", 2, 300),  # F1 and F4: one peer once labels are ignored
+    ]
+    assert all(e["first"] is not None and e["first"] <= e["last"] for e in web_peers)
+    db_peers = [e for e in evidence if e["name"] != web["name"]]
+    assert [(e["direction"], e["peer"], e["fc"]) for e in db_peers] == [
+        ("ingress", "shop/{app=web}", 2)
+    ]
 
     # Second run, one new flow: its policy changes, nothing is added or removed.
     insert_flows(duckdb_warehouse, [
@@ -213,13 +235,13 @@ def test_self_check_failure_fails_the_run(duckdb_warehouse, sql, insert_flows, m
     assert "self-check failed" in run["error"]
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("shards", [1, 2])
 def test_policy_reaching_outside_its_namespace_fails_the_self_check(
-    duckdb_warehouse, sql, insert_flows, monkeypatch, workers
+    duckdb_warehouse, sql, insert_flows, monkeypatch, shards
 ):
-    """Each partition replays only the flows of its own namespaces, which is exact only while
+    """Each shard replays only the flows of its own namespaces, which is exact only while
     no recommended policy applies to pods elsewhere: a builder whose reject ACNPs selected
-    pods in every namespace must fail the run, whatever the number of partitions."""
+    pods in every namespace must fail the run, whatever the number of shards."""
     import theia_sf.services.recommendation as service
 
     insert_flows(duckdb_warehouse, WORKED_EXAMPLE)
@@ -239,11 +261,11 @@ def test_policy_reaching_outside_its_namespace_fails_the_self_check(
         return collected
 
     monkeypatch.setattr(service, "collect", any_namespace)
-    run_id = "33333333-3333-3333-3333-33333333333" + str(workers)
+    run_id = "33333333-3333-3333-3333-33333333333" + str(shards)
     with pytest.raises(SelfCheckError, match=r"outside the namespace .*recommend-reject-"):
         run_policy_recommendation(
             duckdb_warehouse, sql, window=WINDOW, options=Options.create(), run_id=run_id,
-            workers=workers,
+            shards=shards,
         )  # fmt: skip
     with duckdb_warehouse.session() as session:
         run = load_run(session, sql, run_id)
@@ -293,17 +315,12 @@ def _stored(warehouse, run_id):
         )[1]
 
 
-def test_policies_stored_over_several_commits(duckdb_warehouse, sql, insert_flows, monkeypatch):
+def test_a_failure_when_committing_keeps_nothing_of_the_run(
+    duckdb_warehouse, sql, insert_flows, monkeypatch
+):
     import theia_sf.services.recommendation as service
 
     insert_flows(duckdb_warehouse, WORKED_EXAMPLE)
-    whole = run_policy_recommendation(duckdb_warehouse, sql, window=WINDOW, options=Options.create())
-    monkeypatch.setattr(service, "COMMIT_BYTES", 1)  # one commit per policy
-    split = run_policy_recommendation(duckdb_warehouse, sql, window=WINDOW, options=Options.create())
-    assert split.policy_count == whole.policy_count == 7
-    assert _stored(duckdb_warehouse, split.run_id) == _stored(duckdb_warehouse, whole.run_id)
-
-    # A failure after some commits: the run is failed and keeps none of its policies.
     real = service._finish
 
     def fails_at_the_end(session, sql, run_id, status, **values):
@@ -321,3 +338,74 @@ def test_policies_stored_over_several_commits(duckdb_warehouse, sql, insert_flow
         run = load_run(session, sql, run_id)
     assert run["status"] == "failed"
     assert _stored(duckdb_warehouse, run_id) == []
+
+
+def test_the_published_report_describes_itself(duckdb_warehouse, sql, insert_flows, tmp_path):
+    """report.json names its own publication: when, and the URIs of the YAML and itself; and
+    lists each rule's peers with their evidence, busiest first."""
+    insert_flows(duckdb_warehouse, WORKED_EXAMPLE)
+    store = LocalObjectStore(tmp_path / "results", create=True)
+    run = run_policy_recommendation(duckdb_warehouse, sql, window=WINDOW, options=Options.create())
+    uris = publish_recommendation(duckdb_warehouse, sql, store, run.run_id)
+    for key in (
+        f"recommendation/runs/{run.run_id}/report.json",
+        "recommendation/latest/report.json",
+    ):
+        report = json.loads(store.get_bytes(key))
+        assert report["yaml_uri"] == uris["yaml"]
+        assert report["report_uri"] == uris["report"]
+        assert dt.datetime.fromisoformat(report["published_at"]).tzinfo is not None
+    with duckdb_warehouse.session() as session:
+        stored = load_run(session, sql, run.run_id)
+    assert (stored["yaml_uri"], stored["report_uri"]) == (uris["yaml"], uris["report"])
+    assert stored["published_at"] == report["published_at"]
+    web = next(p for p in report["policies"] if len(p["rules"]) == 3)
+    assert [(r["direction"], r["peer_count"], [x["peer"] for x in r["peers"]])
+            for r in web["rules"]] == [
+        ("egress", 1, ["93.184.216.34/32"]),
+        ("egress", 1, ["service kube-system/kube-dns"]),
+        ("egress", 1, ["shop/{app=db}"]),
+    ]  # fmt: skip
+    assert web["rules"][2]["peers"][0]["flow_count"] == 2
+
+
+def test_external_peers_compacted_into_wider_blocks_are_reported(
+    duckdb_warehouse, sql, insert_flows, tmp_path
+):
+    to = [{**WORKED_EXAMPLE[2], "destinationIP": ip} for ip in ("203.0.113.5", "203.0.113.9")]
+    six = {**WORKED_EXAMPLE[2], "destinationIP": "2001:db8::7"}
+    insert_flows(duckdb_warehouse, [*to, six])
+    options = Options.create(external_ipv4_prefix=24, external_ipv6_prefix=120)
+    run = run_policy_recommendation(duckdb_warehouse, sql, window=WINDOW, options=options)
+    store = LocalObjectStore(tmp_path / "results", create=True)
+    publish_recommendation(duckdb_warehouse, sql, store, run.run_id)
+    (anp,) = [d for d in _policies(store, run.run_id) if d["kind"] == "NetworkPolicy"]
+    assert anp["spec"]["egress"][0]["to"] == [
+        {"ipBlock": {"cidr": "203.0.113.0/24"}},
+        {"ipBlock": {"cidr": "2001:db8::/120"}},
+    ]
+    report = json.loads(store.get_bytes("recommendation/latest/report.json"))
+    assert report["widened_blocks"] == [
+        {"cidr": "2001:db8::/120", "seen": 1, "unseen": 255},
+        {"cidr": "203.0.113.0/24", "seen": 2, "unseen": 254},
+    ]
+    assert report["parameters"]["external_ipv4_prefix"] == 24
+    # Without compaction the parameters (and so the diff chain) are those of earlier runs.
+    assert "external_ipv4_prefix" not in Options.create().to_record()
+
+
+def test_label_json_nested_deeper_than_a_parser_goes_is_skipped_and_counted(
+    duckdb_warehouse, sql, insert_flows
+):
+    """One flow whose labels nest 2,000 levels (or are not a flat string map) is counted as
+    skipped; the run succeeds with the other flows' policies."""
+    deep = '{"a":' * 2000 + '"x"' + "}" * 2000
+    odd = [
+        {**WORKED_EXAMPLE[0], "sourcePodLabels": deep},
+        {**WORKED_EXAMPLE[0], "destinationPodLabels": '{"app":["db"]}'},
+    ]
+    insert_flows(duckdb_warehouse, [*WORKED_EXAMPLE, *odd])
+    run = run_policy_recommendation(duckdb_warehouse, sql, window=WINDOW, options=Options.create())
+    assert run.status == "succeeded"
+    assert run.skipped == {"invalid_labels": {"tuples": 2, "flows": 2}}
+    assert run.policy_count == 7

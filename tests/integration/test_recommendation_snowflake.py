@@ -89,7 +89,7 @@ def test_temporary_warehouse_is_dropped_when_the_run_fails(recorded, sql, monkey
     def boom(*args, **kwargs):
         raise RuntimeError("warehouse query failed")
 
-    monkeypatch.setattr(service, "iter_batches", boom)
+    monkeypatch.setattr(service, "_shard_rows", boom)
     with pytest.raises(RuntimeError, match="warehouse query failed"):
         run_policy_recommendation(
             warehouse, sql, window=WINDOW, options=Options.create(),

@@ -18,6 +18,7 @@ from theia_sf.services.recommendation import (
     fetch_tuples,
     load_run,
     reduction_query,
+    rule_evidence,
     run_policy_recommendation,
 )
 from theia_sf.sql import Query
@@ -95,7 +96,9 @@ def test_reduction_gives_the_same_tuples_on_both_engines(both, sql, cluster, lim
         assert all(r[3] is None for r in answers[0] if r[9] in (1, 2))  # pod IPs dropped
 
 
-def test_ignored_labels_are_dropped_alike_on_both_engines(duckdb_warehouse, fakesnow_warehouse, sql):
+def test_ignored_labels_are_dropped_alike_on_both_engines(
+    duckdb_warehouse, fakesnow_warehouse, sql
+):
     # The rewrite's regular expressions run on RE2 (DuckDB) and Snowflake's engine: the same
     # texts must come out of both, for every edge case of the rewrite.
     rows = [
@@ -125,6 +128,19 @@ def test_limit_keeps_the_busiest_tuples(both, sql):
     assert top[0][10] == 2
 
 
+def normal_evidence(found):
+    """Evidence with times as whole seconds of UTC (engines return them in their own types)."""
+    out = {}
+    for key, rules in found.items():
+        out[key] = [
+            {**r, "peers": [{**p, "first_seen": dt.datetime.fromisoformat(p["first_seen"]).timestamp(),
+                             "last_seen": dt.datetime.fromisoformat(p["last_seen"]).timestamp()}
+                            for p in r["peers"]]}
+            for r in rules
+        ]  # fmt: skip
+    return out
+
+
 def test_service_persists_the_same_policies_on_both_engines(both, sql):
     results = []
     for warehouse in both:
@@ -141,6 +157,19 @@ def test_service_persists_the_same_policies_on_both_engines(both, sql):
         results.append((summary, run, [tuple(r[1:]) for r in rows]))
     (duck, duck_run, duck_rows), (snow, snow_run, snow_rows) = results
     assert duck_rows == snow_rows
+    # The evidence, summed by each warehouse from its own copy of the run's tuples.
+    evidence = []
+    for warehouse, summary in zip(both, (duck, snow), strict=True):
+        with warehouse.session() as session:
+            found = rule_evidence(session, sql, summary.run_id)
+            busiest = rule_evidence(session, sql, summary.run_id, top=1)
+        evidence.append(found)
+        assert busiest.keys() == found.keys()
+        for key, rules in busiest.items():  # the report's form: the busiest peer of each rule
+            assert [r["peers"] for r in rules] == [r["peers"][:1] for r in found[key]]
+        assert found and all(p["flow_count"] > 0 for rules in found.values()
+                             for r in rules for p in r["peers"])  # fmt: skip
+    assert normal_evidence(evidence[0]) == normal_evidence(evidence[1])
     assert duck.policy_count == snow.policy_count == len(duck_rows)
     assert duck_run["skipped_flows"] == snow_run["skipped_flows"]
     assert snow_run["engine"] == "snowflake"
@@ -178,9 +207,9 @@ def test_storing_session_on_duckdb_bounds_memory_and_compresses_with_zstd(duckdb
         usual = session.fetch(setting)[0]["m"]
     with duckdb_warehouse.session(bulk_text=True) as session:
         bounded = session.fetch(setting)[0]["m"]
-        compression = session.fetch(
-            Query("c", "SELECT current_setting('force_compression') AS c")
-        )[0]["c"]
+        compression = session.fetch(Query("c", "SELECT current_setting('force_compression') AS c"))[
+            0
+        ]["c"]
     assert compression.lower() == "zstd"
     # DuckDB reports limits in its own units (e.g. "244.1 MiB"): compare byte counts.
     assert memory_bytes(bounded.replace(" ", "")) < memory_bytes(usual.replace(" ", ""))
@@ -221,22 +250,22 @@ def test_insert_rows_stores_every_row_once_on_both_engines(both, sql, count, mon
 
     monkeypatch.setattr(duckdb_adapter, "COLUMNS_BATCH", 50)
     query = sql.render(
-        "recommendation/insert_recommended_policies.sql",
-        binds={"run_id": "run-x", "kind": "NetworkPolicy"},
-        row_binds=("position", "api_version", "namespace", "name", "yaml", "yaml_sha256",
-                   "rule_count", "flow_count", "bytes", "first_seen", "last_seen", "evidence"),
+        "recommendation/insert_staged_policy.sql",
+        binds={"run_id": "run-x", "kind": "NetworkPolicy", "shard": 0},
+        row_binds=("order_group", "order_namespace", "order_labels", "order_index",
+                   "api_version", "namespace", "name", "yaml", "yaml_sha256", "rule_count"),
     )  # fmt: skip
     rows = [
-        {"position": n, "api_version": "v1", "namespace": None if n % 7 else f"ns-{n}",
+        {"order_group": 1, "order_namespace": f"ns-{n}", "order_labels": "app\x01x\x02",
+         "order_index": n, "api_version": "v1", "namespace": None if n % 7 else f"ns-{n}",
          "name": f"p-{n}", "yaml": f"spec: {n}\n" * (n % 5), "yaml_sha256": str(n),
-         "rule_count": n, "flow_count": 10 * n, "bytes": 2**40 + n,
-         "first_seen": T0 + dt.timedelta(seconds=n), "last_seen": None, "evidence": "[]"}
+         "rule_count": 2**31 + n if n % 2 else n}
         for n in range(count)
     ]  # fmt: skip
     read = Query(
         "r",
-        "SELECT position, kind, namespace, name, yaml, bytes, firstSeen FROM RECOMMENDED_POLICIES "
-        "WHERE runId = :run_id ORDER BY position",
+        "SELECT orderIndex, kind, namespace, name, yaml, ruleCount, orderLabels "
+        "FROM RECOMMENDATION_STAGED_POLICIES WHERE runId = :run_id ORDER BY orderIndex",
         {"run_id": "run-x"},
     )
     stored = []
@@ -245,8 +274,8 @@ def test_insert_rows_stores_every_row_once_on_both_engines(both, sql, count, mon
             assert session.insert_rows(query, iter(rows)) == count
             stored.append(normal(session.fetch_rows(read)[1]))
     expected = [
-        (r["position"], "NetworkPolicy", r["namespace"], r["name"], r["yaml"], r["bytes"],
-         r["first_seen"]) for r in rows
+        (r["order_index"], "NetworkPolicy", r["namespace"], r["name"], r["yaml"],
+         r["rule_count"], r["order_labels"]) for r in rows
     ]  # fmt: skip
     for found in stored:  # (normal() sorts rows by their text)
         assert found == normal(expected)
@@ -276,12 +305,12 @@ def test_insert_rows_refuses_what_it_cannot_repeat(both, sql):
     )
     assert names == ("a", "b")
     with pytest.raises(KeyError, match="unbound placeholders"):
-        sql.render("recommendation/insert_recommended_policies.sql", binds={"run_id": "r"})
+        sql.render("recommendation/insert_staged_policy.sql", binds={"run_id": "r"})
     query = sql.render(
-        "recommendation/insert_recommended_policies.sql", binds={"run_id": "r"},
-        row_binds=("position", "kind", "api_version", "namespace", "name", "yaml", "yaml_sha256",
-                   "rule_count", "flow_count", "bytes", "first_seen", "last_seen", "evidence"),
+        "recommendation/insert_staged_policy.sql", binds={"run_id": "r", "shard": 0},
+        row_binds=("order_group", "order_namespace", "order_labels", "order_index", "kind",
+                   "api_version", "namespace", "name", "yaml", "yaml_sha256", "rule_count"),
     )  # fmt: skip
     for warehouse in both:
         with warehouse.session() as session, pytest.raises(KeyError, match="no value for :"):
-            session.insert_rows(query, [{"position": 1}])
+            session.insert_rows(query, [{"order_group": 1}])

@@ -202,7 +202,9 @@ def test_datasource_provisioning_has_the_fixed_uid_and_env_settings():
     for key in ("account", "username", "warehouse", "database", "role"):
         assert ds["jsonData"][key].startswith("$SNOWFLAKE_"), key
     assert ds["jsonData"]["schema"] == "THEIA"
-    assert ds["secureJsonData"]["password"] == "$SNOWFLAKE_PASSWORD"
+    # Key-pair sign-in, no password.
+    assert ds["jsonData"]["authMethod"] == "keyPair"
+    assert ds["secureJsonData"] == {"privateKey": "$SNOWFLAKE_PRIVATE_KEY"}
 
 
 def test_dashboard_provider_points_at_the_dashboards_folder():

@@ -272,10 +272,15 @@ def test_pod_label_keys_lists_every_key_a_pod_selector_reads():
         (anp("shop", [{"namespaceSelector": ns_sel("other"), "podSelector": {}}]), "shop"),
         (acnp([{"namespaceSelector": ns_sel("shop"), "podSelector": {}}]), "shop"),
         (
-            acnp([
-                {"namespaceSelector": ns_sel("shop")},
-                {"namespaceSelector": ns_sel("shop"), "podSelector": {"matchLabels": {"a": "b"}}},
-            ]),
+            acnp(
+                [
+                    {"namespaceSelector": ns_sel("shop")},
+                    {
+                        "namespaceSelector": ns_sel("shop"),
+                        "podSelector": {"matchLabels": {"a": "b"}},
+                    },
+                ]
+            ),
             "shop",
         ),
         (acnp([{"namespaceSelector": ns_sel("shop")}, {"namespaceSelector": ns_sel("db")}]), None),
@@ -290,36 +295,31 @@ def test_applied_namespace_names_the_only_namespace_a_policy_can_select(manifest
     assert compile_policy(manifest).applied_namespace() == namespace
 
 
-def test_a_restricted_compile_memo_keeps_only_the_shared_fragments():
-    """With ``shared``, fragments outside it are compiled where they occur and not kept (a
-    large set's rules are freed with their manifests); shared ones are compiled once, until
-    forgotten."""
-    from theia_sf.policyeval import compile_memo, compile_policy, forget_compiled
+def test_a_rule_listing_many_peers_matches_each_of_them_and_nothing_else():
+    """A merged rule lists every peer seen on its port set (thousands of addresses at scale):
+    its peer index must give the verdict that trying its peers one by one gives."""
+    peers = [{"ipBlock": {"cidr": f"10.0.{i // 250}.{i % 250}/32"}} for i in range(1000)]
+    peers += [
+        {"ipBlock": {"cidr": "2001:db8::/120"}},
+        {"namespaceSelector": ns_sel("db"), "podSelector": {"matchLabels": {"app": "pg"}}},
+        {"podSelector": {"matchLabels": {"app": "cache"}}},  # in the policy's namespace
+        {"namespaceSelector": {"matchLabels": {"team": "x"}}},
+    ]  # fmt: skip
+    rule = {"action": "Allow", "to": peers, "ports": TCP5432}
+    policies = PolicySet(
+        [anp("shop", [{"podSelector": {}}], egress=[rule])], namespace_labels={"ana": {"team": "x"}}
+    )
+    src = Endpoint.pod("shop", {"app": "web"})
 
-    ports = [{"port": 443, "protocol": "TCP"}]
-    memo = compile_memo({id(ports): ports})
-    compiled = []
-    for i in range(50):
-        rule = {"action": "Allow", "to": [{"ipBlock": {"cidr": f"10.0.0.{i}/32"}}], "ports": ports}
-        manifest = anp("shop", [{"podSelector": {}}], egress=[rule], name=f"p{i}")
-        compiled.append(compile_policy(manifest, memo))
-        del rule, manifest  # its id may be reused by the next one
-    assert [c.egress.rules[0].peers[0].cidr for c in compiled] == [
-        f"10.0.0.{i}/32" for i in range(50)
-    ]
-    shared_ports = {id(c.egress.rules[0].ports) for c in compiled}
-    assert len(shared_ports) == 1  # the shared port list was compiled once
-    # Only the port list is memoized: no rule, peer or selector.
-    assert [k[0] for k in memo if isinstance(k, tuple)] == ["ports"]
-    forget_compiled(memo, [id(ports)])
-    assert not [k for k in memo if isinstance(k, tuple)]
+    def allowed(dst):  # by the rule (Antrea policies do not isolate: no match allows too)
+        return policies.evaluate(Flow(src, dst, 5432)).egress.reason == "rule"
 
-
-def test_an_unrestricted_compile_memo_shares_every_fragment():
-    from theia_sf.policyeval import compile_memo, compile_policy
-
-    rule = {"action": "Allow", "to": [{"ipBlock": {"cidr": "10.0.0.1/32"}}], "ports": TCP5432}
-    memo = compile_memo()
-    first = compile_policy(anp("a", [{"podSelector": {}}], egress=[rule], name="x"), memo)
-    second = compile_policy(anp("b", [{"podSelector": {}}], egress=[rule], name="y"), memo)
-    assert first.egress.rules[0].peers is second.egress.rules[0].peers
+    assert allowed(Endpoint.external("10.0.3.249"))
+    assert not allowed(Endpoint.external("10.0.4.0"))
+    assert allowed(Endpoint.external("2001:db8::ff"))
+    assert allowed(Endpoint.pod("db", {"app": "pg", "v": "1"}))
+    assert not allowed(Endpoint.pod("db", {"app": "web"}))
+    assert allowed(Endpoint.pod("shop", {"app": "cache"}))
+    assert not allowed(Endpoint.pod("db", {"app": "cache"}))
+    assert allowed(Endpoint.pod("ana", {}))
+    assert policies.evaluate(Flow(src, Endpoint.external("10.0.0.1"), 80)).egress.reason != "rule"

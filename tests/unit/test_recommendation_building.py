@@ -4,7 +4,6 @@ policy types, and each deliberate difference from theia-sf."""
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 
 import pytest
 
@@ -228,7 +227,7 @@ def test_names_are_stable_and_depend_only_on_the_applied_to_group():
     assert len({p.name for p in first.policies}) == len(first.policies)
 
 
-def test_rules_are_merged_per_peer_with_all_ports_sorted():
+def test_a_peer_gets_all_its_ports_in_one_rule_sorted():
     tuples = [
         FlowTuple("a", '{"app":"x"}', None, None, "b", '{"app":"y"}', None, port, proto, 1)
         for port, proto in [(9090, 6), (53, 17), (80, 6), (53, 6), (80, 6)]
@@ -242,44 +241,52 @@ def test_rules_are_merged_per_peer_with_all_ports_sorted():
         {"port": 80, "protocol": "TCP"},
         {"port": 9090, "protocol": "TCP"},
     ]
-    assert src.evidence[0]["ports"] == ["53/TCP", "53/UDP", "80/TCP", "9090/TCP"]
-    assert src.evidence[0]["flow_count"] == 5
+    assert src.rule_count == 1
 
 
-def test_rule_evidence_sums_counts_and_keeps_the_time_range_beyond_64_bits():
-    """Evidence is packed into 64-bit arrays; a corrupt counter or time past that range must
-    still sum exactly (that group's evidence stays in lists), in any row order."""
-    def row(dst, flows, octets, first, last):
-        return FlowTuple("a", '{"app":"x"}', None, None, "b", dst, None, 80, 6, 1,
-                         flows, octets, first, last)  # fmt: skip
+def test_peers_sharing_an_exact_port_set_share_one_rule_in_peer_order():
+    """One rule per (direction, exact port set): peers seen on {80} share a rule, the peer seen
+    on {80, 443} gets its own (merging it would admit 443 to the others)."""
 
-    big = 2**64 + 5
-    tuples = [
-        row('{"app":"y"}', 3, 100, 1_700_000_100, 1_700_000_200),
-        row('{"app":"z"}', 1, 7, None, None),
-        row('{"app":"y"}', 2, big, 1_700_000_000, 2**70),
-        row('{"app":"y"}', 2**63, 1, -(2**65), 1_700_000_300),
-    ]
-    for order in (tuples, tuples[::-1]):
-        src = next(p for p in build(order, policy_type="k8s-np").policies if p.namespace == "a")
-        y, z = sorted(src.evidence, key=lambda e: e["flow_count"], reverse=True)
-        assert (y["flow_count"], y["bytes"]) == (5 + 2**63, 101 + big)
-        assert (y["first_seen"], y["last_seen"]) == (-(2**65), 2**70)
-        assert (z["flow_count"], z["bytes"], z["first_seen"], z["last_seen"]) == (1, 7, None, None)
-        assert (src.flow_count, src.bytes) == (6 + 2**63, 108 + big)
+    def row(dst_ip, port):
+        return FlowTuple("a", '{"app":"x"}', None, dst_ip, None, None, None, port, 6, 3)
+
+    rows = [row("203.0.113.9", 80), row("198.51.100.1", 80), row("10.0.0.5", 80),
+            row("10.0.0.5", 443), row("192.0.2.7", 80), row("2001:db8::1", 80)]  # fmt: skip
+    (anp,) = by_name(build(rows), "recommend-allow-anp-")
+    egress = anp.manifest["spec"]["egress"]
+    assert [([p["ipBlock"]["cidr"] for p in r["to"]], [p["port"] for p in r["ports"]])
+            for r in egress] == [
+        (["10.0.0.5/32"], [80, 443]),
+        (["192.0.2.7/32", "198.51.100.1/32", "203.0.113.9/32", "2001:db8::1/128"], [80]),
+    ]  # fmt: skip
+    assert [(rp.direction, rp.rule, rp.position) for rp in anp.peers] == [
+        ("egress", 0, 0), ("egress", 1, 0), ("egress", 1, 1), ("egress", 1, 2), ("egress", 1, 3)
+    ]  # fmt: skip
+    assert anp.rule_count == 2
 
 
-def test_rule_evidence_of_decimal_numbers_is_whole_seconds_and_counts():
-    """A warehouse may return NUMBER columns as Decimal: the evidence shows them as ints."""
-    numbers = (Decimal(80), Decimal(6), 1, Decimal(2), Decimal(10), Decimal("1700000000.0"),
-               Decimal(1700000100))  # fmt: skip
-    rows = [FlowTuple("a", '{"app":"x"}', None, None, "b", '{"app":"y"}', None, *numbers)]
-    src = next(p for p in build(rows, policy_type="k8s-np").policies if p.namespace == "a")
-    (evidence,) = src.evidence
-    assert [type(evidence[k]) for k in ("flow_count", "bytes", "first_seen", "last_seen")] == [
-        int
-    ] * 4
-    assert (evidence["first_seen"], evidence["last_seen"]) == (1_700_000_000, 1_700_000_100)
+def test_services_reached_from_one_group_share_one_to_services_rule():
+    rows = [F2, F2._replace(svc_port_name="shop/api:http", dst_ns="shop", dst_port=8080)]
+    anps = by_name(build(rows), "recommend-allow-anp-")
+    (web,) = [p for p in anps if p.manifest["spec"]["egress"]]
+    assert web.manifest["spec"]["egress"] == [
+        {"action": "Allow", "toServices": [{"name": "kube-dns", "namespace": "kube-system"},
+                                           {"name": "api", "namespace": "shop"}]}
+    ]  # fmt: skip
+
+
+def test_label_json_nested_a_thousand_levels_deep_is_skipped_and_counted():
+    deep = '{"a":' * 5000 + '"x"' + "}" * 5000
+    not_flat = '{"app":{"name":"web"}}'
+    rec = build([
+        FlowTuple("a", deep, None, None, "b", "{}", None, 80, 6, 1, 4),
+        FlowTuple("a", "{}", None, None, "b", not_flat, None, 80, 6, 1, 2),
+        F1,
+    ])  # fmt: skip
+    assert rec.skipped == {"invalid_labels": {"tuples": 2, "flows": 6}}
+    assert rec.tuple_count == 3
+    assert by_name(rec, "recommend-allow-anp-")
 
 
 def test_from_external_becomes_an_ingress_ip_block_rule():

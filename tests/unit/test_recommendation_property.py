@@ -9,7 +9,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theia_sf.policyeval import PolicySet
+from theia_sf.policyeval import Flow, PolicySet
 from theia_sf.recommendation.building import build_recommendation
 from theia_sf.recommendation.model import FlowTuple, Options, is_label_key, is_label_value
 from theia_sf.recommendation.render import render_documents, render_manifests
@@ -168,7 +168,7 @@ def test_random_flows_give_sound_deterministic_policies(flows, policy_type, to_s
     rnd.shuffle(shuffled)
     other = build_recommendation(shuffled, options)
     assert text == render_documents(render_manifests([p.manifest for p in other.policies]))
-    assert [p.evidence for p in other.policies] == [p.evidence for p in rec.policies]
+    assert [p.peers for p in other.policies] == [p.peers for p in rec.policies]
     assert other.skipped == rec.skipped
 
 
@@ -193,6 +193,39 @@ valid_rows = st.builds(
 )  # fmt: skip
 
 
+def one_rule_per_peer(collected):
+    """The run's manifests in the shape before rules were merged per port set: each group's
+    allow policy with one rule per peer, carrying the ports that peer was seen on."""
+    from theia_sf.recommendation.building import _rule
+
+    antrea = collected.options.policy_type != "k8s-np"
+    out = []
+    for (kind, ns, labels, n), policy in collected.keyed_policies():
+        manifest = json.loads(json.dumps(policy.manifest))
+        if kind == 1 and n == 0:
+            group = collected.groups[(ns, labels)]
+            for direction, key in (("egress", "to"), ("ingress", "from")):
+                peers = getattr(group, direction)
+                manifest["spec"][direction] = [
+                    _rule(tuple(sorted(peers[peer])), [peer], key, antrea) for peer in sorted(peers)
+                ]
+        out.append(manifest)
+    return out
+
+
+def probes(flows, rnd):
+    """The observed flows, and flows made by recombining their ends, ports and Services (most
+    of which were never observed, so some rule must deny them)."""
+    ends = list(dict.fromkeys(e for f in flows for e in f[:2]))
+    ports = [*dict.fromkeys((f.port, f.protocol) for f in flows), (8443, "TCP")]
+    services = [*dict.fromkeys(f.service for f in flows if f.service), None]
+    made = list(flows)
+    for _ in range(60 if ends else 0):
+        port, protocol = rnd.choice(ports)
+        made.append(Flow(rnd.choice(ends), rnd.choice(ends), port, protocol, rnd.choice(services)))
+    return made
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     st.lists(st.one_of(valid_rows, valid_rows, valid_rows, rows), max_size=40),
@@ -200,64 +233,58 @@ valid_rows = st.builds(
     st.booleans(),
     st.randoms(use_true_random=False),
 )
-def test_replaying_namespace_by_namespace_denies_what_the_whole_set_denies(
+def test_rules_merged_per_port_set_admit_exactly_what_one_rule_per_peer_admits(
     flows, policy_type, to_services, rnd
 ):
-    """The run replays each namespace's flows against the static policies and that
-    namespace's own as soon as they are made. With rules dropped at random (so that flows are
-    denied), it must deny exactly the directions the whole set denies."""
+    """Every peer of a merged rule was seen on each of its ports, so the merged set admits
+    exactly the flows its one-rule-per-peer expansion admits, direction by direction, for
+    observed flows and for recombined ones alike."""
     from theia_sf.recommendation.building import collect
-    from theia_sf.services.recommendation import _make_and_check, _Spool
 
     options = Options.create(policy_type=policy_type, to_services=to_services)
-    collected = collect(flows, options)
-    replayed = collected.replay_flows()
-    made = collected.keyed_policies
-    manifests = []
-
-    def with_dropped_rules():
-        for order, policy in made():
-            spec = policy.manifest["spec"]
-            for direction in ("egress", "ingress"):
-                if spec.get(direction):
-                    spec[direction] = [r for r in spec[direction] if rnd.random() < 0.6]
-            manifests.append(policy.manifest)
-            yield order, policy
-
-    collected.keyed_policies = with_dropped_rules
-    spool = _Spool()
-    try:
-        result = _make_and_check(collected, spool)
-    finally:
-        spool.close()
-    verdicts = PolicySet(manifests).violations(replayed)
-    denied = sum(not v.egress.allowed for v in verdicts) + sum(
-        not v.ingress.allowed for v in verdicts
-    )
-    assert result.violations == denied
-    assert result.unconfined_count == 0 and not result.ignored_keys
-    pods = sum((f.source.namespace is not None) + (f.destination.namespace is not None)
-               for f in replayed)  # fmt: skip
-    assert result.replayed == pods
+    rec = build_recommendation(flows, options)
+    merged = PolicySet(p.manifest for p in rec.policies)
+    expanded = PolicySet(one_rule_per_peer(collect(flows, options)))
+    for flow in probes(rec.flows, rnd):
+        a, b = merged.evaluate(flow), expanded.evaluate(flow)
+        assert (a.egress.allowed, a.ingress.allowed) == (b.egress.allowed, b.ingress.allowed), flow
+    # No rule is split further: peers of one direction have distinct port sets across rules.
+    for policy in rec.policies:
+        for direction in ("egress", "ingress"):
+            port_sets = [
+                json.dumps(r.get("ports")) for r in policy.manifest["spec"].get(direction) or []
+            ]
+            if policy.name.startswith(("recommend-allow-anp", "recommend-k8s-np")):
+                assert len(port_sets) == len(set(port_sets))
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.one_of(valid_rows, valid_rows, rows), max_size=40), policy_types, st.booleans())
-def test_the_run_stores_what_building_and_rendering_at_once_give(flows, policy_type, to_services):
-    """The run makes, renders and compiles policies one at a time and lets shared fragments
-    go after their last use (see Collected.retire); the documents and evidence it spools are
-    those of building every policy first and rendering them together."""
+@given(
+    st.lists(st.one_of(valid_rows, valid_rows, rows), max_size=40),
+    policy_types,
+    st.booleans(),
+    st.sets(st.sampled_from(["shop", "payments", "kube-system", "db", "a-b", "default"])),
+)
+def test_shards_of_a_run_add_up_to_the_whole_run(flows, policy_type, to_services, first_shard):
+    """Two shards (any split of the namespaces) make the whole run's policies, in its order,
+    and count its tuples and skips exactly once."""
     from theia_sf.recommendation.building import collect
-    from theia_sf.services.recommendation import _make_and_check, _Spool
 
     options = Options.create(policy_type=policy_type, to_services=to_services)
-    expected = build_recommendation(flows, options)
-    spool = _Spool()
-    try:
-        result = _make_and_check(collect(flows, options), spool)
-        spooled = [row for _, row in spool.rows()]
-    finally:
-        spool.close()
-    assert result.violations == 0
-    assert [row[4] for row in spooled] == render_manifests([p.manifest for p in expected.policies])
-    assert [row[11] for row in spooled] == [p.evidence_json for p in expected.policies]
+    whole = collect(flows, options)
+    every = {ns for f in flows for ns in (f.src_ns, f.dst_ns) if ns}
+    parts = [
+        collect(flows, options, owned=every & first_shard, counts_orphans=True),
+        collect(flows, options, owned=every - first_shard, counts_orphans=False),
+    ]
+    merged = sorted(kp for part in parts for kp in part.keyed_policies())
+    assert [p for _, p in merged] == whole.policies()
+    assert sum(p.tuple_count for p in parts) == whole.tuple_count == len(flows)
+    assert sum(p.flow_count for p in parts) == whole.flow_count
+    skipped = {}
+    for part in parts:
+        for reason, counts in part.skipped.items():
+            total = skipped.setdefault(reason, {"tuples": 0, "flows": 0})
+            total["tuples"] += counts["tuples"]
+            total["flows"] += counts["flows"]
+    assert skipped == whole.skipped

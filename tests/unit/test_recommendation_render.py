@@ -85,15 +85,13 @@ def test_rendered_policies_equal_pyyaml_output(rows, policy_type):
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(row, max_size=16), st.sampled_from(["anp-deny-applied", "anp-deny-all", "k8s-np"]))
-def test_streamed_rendering_equals_pyyaml_output(rows, policy_type):
-    # The service renders one policy at a time, each freed after its turn, with shared rules,
-    # peers, ports and selectors rendered once: it must write exactly what PyYAML writes.
+def test_rendering_one_policy_at_a_time_equals_pyyaml_output(rows, policy_type):
+    # The service renders one policy at a time with one Renderer (its scalar texts shared):
+    # it must write exactly what PyYAML writes.
     collected = collect(rows, Options.create(policy_type=policy_type))
-    renderer = Renderer(collected.shared)
+    renderer = Renderer()
     for policy in collected.policies():
         assert renderer.render(policy.manifest) == render_with_pyyaml(policy.manifest)
-    with pytest.raises(RuntimeError):
-        next(iter(collected.policies()))  # iterable once: the rules are freed
 
 
 PLAIN_CANDIDATES = ["app-1", "ns-0", "recommend-allow-anp-abc", "a", "z9", "yes", "no", "on",
@@ -115,31 +113,6 @@ def test_plain_fast_path_covers_names_and_cidrs():
     assert not is_plain("on") and not is_plain("null") and not is_plain("Yes")
 
 
-def test_renderer_holds_shared_fragments_until_it_forgets_them():
-    """A cached text is only valid for the object it was rendered from: the renderer holds
-    that object (so its id cannot be reused) until forget() lets it go."""
-    import gc
-    import weakref
-
-    from theia_sf.recommendation.render import Renderer, render_manifest
-
-    class Rule(dict):  # a dict that can be weakly referenced
-        pass
-
-    rule = Rule(action="Allow", ports=[{"port": 443, "protocol": "TCP"}])
-    shared = {id(rule): rule}
-    renderer = Renderer(shared)
-    manifest = {"kind": "X", "spec": {"egress": [rule], "ingress": [rule]}}
-    assert renderer.render(manifest) == render_manifest(manifest)
-    gone = weakref.ref(rule)
-    del shared[id(rule)], manifest, rule
-    gc.collect()
-    assert gone() is not None  # still held: its texts are cached
-    renderer.forget([id(gone())])
-    gc.collect()
-    assert gone() is None
-
-
 def test_rendering_is_unchanged_when_the_scalar_cache_starts_over(monkeypatch):
     from theia_sf.recommendation import render
 
@@ -148,7 +121,7 @@ def test_rendering_is_unchanged_when_the_scalar_cache_starts_over(monkeypatch):
         {"kind": "X", "spec": {"to": [{"ipBlock": {"cidr": f"10.0.{i}.1/32"}}], "on": "yes"}}
         for i in range(30)
     ]
-    emitter = render.Renderer({})
+    emitter = render.Renderer()
     assert [emitter.render(m) for m in manifests] == [
         render.render_with_pyyaml(m) for m in manifests
     ]

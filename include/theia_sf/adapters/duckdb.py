@@ -22,7 +22,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from theia_sf.errors import WarehouseBusyError
+from theia_sf.errors import StatementCancelled, WarehouseBusyError
 from theia_sf.sql import Query
 from theia_sf.warehouse import IN_FLIGHT, row_binds, rows_as_dicts
 
@@ -173,6 +173,31 @@ def _is_lock_conflict(error: Exception) -> bool:
     return "Could not set lock" in text or "Conflicting lock" in text
 
 
+class _Interruptible:
+    """Run a statement that ``IN_FLIGHT.cancel_all`` can interrupt. DuckDB also stops on a
+    signal whose Python handler raised (Airflow's timeout), and reports either as a bare
+    "interrupted": say why instead. A class, not a generator: a signal handler may raise
+    while the context exits."""
+
+    def __init__(self, label: str, con: duckdb.DuckDBPyConnection) -> None:
+        self.label = label
+        self.running = IN_FLIGHT.statement(label, con.interrupt, con)
+
+    def __enter__(self) -> None:
+        self.running.__enter__()
+
+    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
+        self.running.__exit__(kind, error, tb)
+        interrupted = isinstance(error, duckdb.InterruptException) or (
+            isinstance(error, RuntimeError) and "interrupted" in str(error)
+        )
+        if interrupted:
+            raise StatementCancelled(
+                f"{self.label} was interrupted in DuckDB: its task was ended (the "
+                "execution_timeout passed, or the task was marked failed or stopped)"
+            ) from error
+
+
 class DuckDBSession:
     engine = "duckdb"
 
@@ -183,7 +208,7 @@ class DuckDBSession:
     def _run(self, query: Query) -> duckdb.DuckDBPyConnection:
         cursor = self.con
         # interrupt() stops the statement from any thread; the connection stays usable.
-        with IN_FLIGHT.statement(query.name, self.con.interrupt):
+        with _Interruptible(query.name, self.con):
             for text, names in duckdb_statements(query):
                 params = {k: v for k, v in query.binds.items() if k in names}
                 cursor = self.con.execute(text, params) if params else self.con.execute(text)
@@ -204,7 +229,12 @@ class DuckDBSession:
         columns = [d[0].lower() for d in cursor.description or []]
 
         def batches() -> Iterator[list[tuple[Any, ...]]]:
-            while rows := cursor.fetchmany(size):
+            while True:
+                # A streamed result is still being computed while it is read.
+                with _Interruptible(query.name, self.con):
+                    rows = cursor.fetchmany(size)
+                if not rows:
+                    return
                 yield rows
 
         return columns, batches()
@@ -221,7 +251,7 @@ class DuckDBSession:
         count = 0
         while batch := list(itertools.islice(remaining, COLUMNS_BATCH)):
             values = [row_binds(query, row, names) for row in batch]
-            with IN_FLIGHT.statement(query.name, self.con.interrupt):
+            with _Interruptible(query.name, self.con):
                 self.con.execute(text, [list(column) for column in zip(*values, strict=True)])
             count += len(batch)
         return count
@@ -315,4 +345,5 @@ class DuckDBWarehouse:
         try:
             yield DuckDBSession(con)
         finally:
+            IN_FLIGHT.release(con)
             con.close()

@@ -80,7 +80,7 @@ class SnowflakeSession:
         if query.native_duckdb:
             raise ValueError(f"{query.name} is a DuckDB-only statement")
         cursor = self.con.cursor()
-        with IN_FLIGHT.statement(query.name, self.cancel_running):
+        with IN_FLIGHT.statement(query.name, self.cancel_running, self.con):
             for text, names in to_pyformat(query.text):
                 params = {k: v for k, v in query.binds.items() if k in names}
                 if params:
@@ -137,7 +137,7 @@ class SnowflakeSession:
         cursor = self.con.cursor()
         try:
             while batch := list(itertools.islice(remaining, INSERT_ROWS_BATCH)):
-                with IN_FLIGHT.statement(query.name, self.cancel_running):
+                with IN_FLIGHT.statement(query.name, self.cancel_running, self.con):
                     cursor.executemany(
                         text,
                         [dict(zip(ordered, row_binds(query, row, ordered), strict=True))
@@ -234,4 +234,5 @@ class SnowflakeWarehouse:
                     log.info("dropping temporary warehouse %s", temp)
                     session._plain("DROP WAREHOUSE IF EXISTS " + temp)
             finally:
+                IN_FLIGHT.release(con)
                 con.close()

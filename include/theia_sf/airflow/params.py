@@ -269,6 +269,12 @@ def alert_connections_param(description: str, section: str | None = None) -> Par
 # --- unknown conf keys ------------------------------------------------------------------------
 
 
+def closest_name(name: str, names: Iterable[str]) -> str | None:
+    """The name in ``names`` that ``name`` most likely misspells (None: nothing close)."""
+    close = difflib.get_close_matches(name, list(names), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def unknown_conf_keys(conf: Mapping[str, Any] | None, known: Iterable[str]) -> str | None:
     """A sentence naming each conf key that no Param defines, with the closest Param name."""
     names = sorted(known)
@@ -277,8 +283,8 @@ def unknown_conf_keys(conf: Mapping[str, Any] | None, known: Iterable[str]) -> s
         return None
     parts = []
     for key in unknown:
-        close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
-        parts.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
+        close = closest_name(key, names)
+        parts.append(f"{key!r} (did you mean {close!r}?)" if close else repr(key))
     noun = "key" if len(unknown) == 1 else "keys"
     return (
         f"The run's conf has the unknown {noun} {', '.join(parts)}; this DAG's Params are "

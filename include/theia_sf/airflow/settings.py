@@ -13,23 +13,28 @@ takes the setting. The first task logs the effective values and where each came 
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from theia_sf.airflow.params import (
+    CONNECTION_ID_PATTERN,
+    MAX_ALERT_CONNECTIONS,
+    closest_name,
+    strict_pattern,
+)
 from theia_sf.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
 SERVICE_VARIABLE = "theia_service"
-CONNECTION_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,250}$"
 CONNECTION_IDS_SCHEMA = {
     "type": "array",
-    "items": {"type": "string", "pattern": CONNECTION_ID_PATTERN},
+    "items": {"type": "string", "pattern": strict_pattern(CONNECTION_ID_PATTERN)},
     "uniqueItems": True,
+    "maxItems": MAX_ALERT_CONNECTIONS,
 }
 SERVICE_SCHEMAS: dict[str, dict[str, Any]] = {
     "failure_alert_connections": CONNECTION_IDS_SCHEMA,
@@ -62,8 +67,8 @@ def check_values(key: str, values: Mapping[str, Any], schemas: Mapping[str, Any]
     problems = []
     for name, value in values.items():
         if name not in schemas:
-            close = difflib.get_close_matches(name, list(schemas), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            close = closest_name(name, schemas)
+            hint = f" (did you mean {close!r}?)" if close else ""
             problems.append(f"{name!r} is not a setting here{hint}")
             continue
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -106,6 +105,13 @@ class Options:
     label_ignore_list: tuple[str, ...] = DEFAULT_LABEL_IGNORE_LIST
     to_services: bool = True
     antrea_api_version: AntreaApiVersion = AntreaApiVersion.V1BETA1
+    # External-peer compaction: addresses outside the cluster become ipBlocks of this prefix
+    # length (32 and 128: one address each, no compaction).
+    external_ipv4_prefix: int = 32
+    external_ipv6_prefix: int = 128
+
+    def external_prefix(self, version: int) -> int:
+        return self.external_ipv4_prefix if version == 4 else self.external_ipv6_prefix
 
     @classmethod
     def create(
@@ -116,6 +122,8 @@ class Options:
         label_ignore_list: str | list[str] | tuple[str, ...] | None = DEFAULT_LABEL_IGNORE_LIST,
         to_services: bool = True,
         antrea_api_version: str = AntreaApiVersion.V1BETA1.value,
+        external_ipv4_prefix: int = 32,
+        external_ipv6_prefix: int = 128,
     ) -> Options:
         try:
             ptype = PolicyType(policy_type)
@@ -136,18 +144,49 @@ class Options:
                 raise ConfigurationError(
                     f"label_ignore_list: {key!r} is not a valid Kubernetes label key"
                 )
+        for param, value, top in (
+            ("external_ipv4_prefix", external_ipv4_prefix, 32),
+            ("external_ipv6_prefix", external_ipv6_prefix, 128),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or not 8 <= value <= top:
+                raise ConfigurationError(f"{param}={value!r} must be an integer from 8 to {top}")
         return cls(
-            ptype, namespaces, keys, bool(to_services), AntreaApiVersion.parse(antrea_api_version)
+            ptype,
+            namespaces,
+            keys,
+            bool(to_services),
+            AntreaApiVersion.parse(antrea_api_version),
+            external_ipv4_prefix,
+            external_ipv6_prefix,
         )
 
     def to_record(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "policy_type": self.policy_type.value,
             "ns_allow_list": list(self.ns_allow_list),
             "label_ignore_list": list(self.label_ignore_list),
             "to_services": self.to_services,
             "antrea_api_version": self.antrea_api_version.value,
         }
+        # Only when on: runs without compaction keep the parameters (and so the diff chain)
+        # they had before compaction existed.
+        if (self.external_ipv4_prefix, self.external_ipv6_prefix) != (32, 128):
+            record["external_ipv4_prefix"] = self.external_ipv4_prefix
+            record["external_ipv6_prefix"] = self.external_ipv6_prefix
+        return record
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Options:
+        """The options of a stored run's parameters (see :meth:`to_record`)."""
+        return cls.create(
+            policy_type=record["policy_type"],
+            ns_allow_list=tuple(record["ns_allow_list"]),
+            label_ignore_list=tuple(record["label_ignore_list"]),
+            to_services=record["to_services"],
+            antrea_api_version=record["antrea_api_version"],
+            external_ipv4_prefix=record.get("external_ipv4_prefix", 32),
+            external_ipv6_prefix=record.get("external_ipv6_prefix", 128),
+        )
 
 
 class FlowTuple(NamedTuple):
@@ -181,28 +220,28 @@ def to_datetime(epoch: int | float | None) -> dt.datetime | None:
     return None if epoch is None else dt.datetime.fromtimestamp(int(epoch), dt.UTC)
 
 
+class RulePeer(NamedTuple):
+    """One peer of one rule of a policy: its direction, rule index, place in the rule's peer
+    list, and the peer (see :mod:`theia_sf.recommendation.building`)."""
+
+    direction: str
+    rule: int
+    position: int
+    peer: tuple[Any, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class RecommendedPolicy:
-    """One emitted object: its manifest (as it will be rendered) and per-rule evidence."""
+    """One emitted object: its manifest (as it will be rendered) and the peers of its rules.
+    The evidence behind each peer is summed by the warehouse (``RECOMMENDATION_EVIDENCE``)."""
 
     kind: str
     api_version: str
     namespace: str | None
     name: str
     manifest: Mapping[str, Any]
-    # JSON array, one object per rule in rule order: {"direction", "rule", "peer", "ports",
-    # "flow_count", "bytes", "first_seen", "last_seen"} (times in Unix seconds). Kept as the
-    # text that is stored: a large run has hundreds of thousands of rules.
-    evidence_json: str = "[]"
     rule_count: int = 0
-    flow_count: int = 0  # summed over the rules
-    bytes: int = 0
-    first_seen: int | None = None  # earliest over the rules, Unix seconds
-    last_seen: int | None = None
-
-    @property
-    def evidence(self) -> tuple[dict[str, Any], ...]:
-        return tuple(json.loads(self.evidence_json))
+    peers: tuple[RulePeer, ...] = ()
 
     @property
     def key(self) -> str:

@@ -5,7 +5,6 @@ a run's time for large policy sets, so documents are emitted here directly, with
 layout PyYAML produces for this restricted shape (mappings, sequences, strings, integers). Each
 distinct string is quoted by PyYAML itself, once, so quoting rules ("on", "1", "null"...) are
 PyYAML's. Anything outside that shape falls back to ``yaml.dump``; tests compare both paths.
-Sub-trees shared between policies (peers, port lists) are rendered once per call.
 """
 
 from __future__ import annotations
@@ -15,8 +14,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import yaml
-
-from theia_sf.policyeval import add_one_or_many, one_or_many
 
 try:
     _Dumper: Any = yaml.CSafeDumper
@@ -67,33 +64,10 @@ def _plain(value: Any) -> Any:
 
 
 class _Emitter:
-    """Emits lines. ``shared`` (id -> object, kept alive by the caller) limits the cache of
-    rendered sub-trees to those objects; without it every sub-tree is cached, which is only
-    valid while all rendered objects are alive (ids are reused once an object is freed)."""
+    """Emits lines; remembers how it wrote recent scalars (texts and numbers, by value)."""
 
-    def __init__(self, shared: Mapping[int, Any] | None = None) -> None:
+    def __init__(self) -> None:
         self.scalars: dict[Any, str] = {}
-        self.only = shared
-        # Rendered text of a sub-tree (its lines joined), by (id, indent): a manifest's line
-        # list then holds one item per shared sub-tree, which the final join copies once.
-        self.shared: dict[tuple[int, int], str] = {}
-        # id -> the object: a cached object is held, so its id cannot be reused while its
-        # texts are kept (forget() lets it go); keys_of: id -> its key (or keys) in shared.
-        self.held: dict[int, Any] = {}
-        self.keys_of: dict[int, Any] = {}
-
-    def keep(self, key: tuple[int, int], value: Any, text: str) -> str:
-        self.shared[key] = text
-        if self.only is not None:
-            self.held[key[0]] = value
-            add_one_or_many(self.keys_of, key[0], key)
-        return text
-
-    def forget(self, ids: Iterable[int]) -> None:
-        for i in ids:
-            for key in one_or_many(self.keys_of.pop(i, None)):
-                del self.shared[key]
-            self.held.pop(i, None)
 
     def scalar(self, value: Any) -> str:
         text = self.scalars.get(value)
@@ -157,50 +131,20 @@ class _Emitter:
                 out.append(head + " " + self.scalar(v))
 
     def nested(self, value: Mapping[str, Any], indent: int, out: list[str]) -> None:
-        if self.only is not None and id(value) not in self.only:
-            self.mapping(value, indent, out)
-            return
-        key = (id(value), indent)
-        text = self.shared.get(key)
-        if text is None:
-            lines: list[str] = []
-            self.mapping(value, indent, lines)
-            text = self.keep(key, value, "\n".join(lines))
-        out.append(text)
+        self.mapping(value, indent, out)
 
     def sequence(self, items: Sequence[Any], indent: int, out: list[str]) -> None:
-        cache = self.only is None or id(items) in self.only
-        key = (id(items), indent)
-        cached = self.shared.get(key) if cache else None
-        if cached is not None:
-            out.append(cached)
-            return
-        lines: list[str] = []
         pad = " " * indent
-        only = self.only
         for item in items:
             if type(item) is dict or isinstance(item, Mapping):
-                if not item:
-                    lines.append(pad + "- {}")
-                elif only is not None and id(item) in only:  # a shared item: rendered once
-                    item_key = (id(item), -indent - 1)
-                    item_text = self.shared.get(item_key)
-                    if item_text is None:
-                        item_lines: list[str] = []
-                        self.mapping(item, indent + 2, item_lines, first=pad + "- ")
-                        item_text = self.keep(item_key, item, "\n".join(item_lines))
-                    lines.append(item_text)
+                if item:
+                    self.mapping(item, indent + 2, out, first=pad + "- ")
                 else:
-                    self.mapping(item, indent + 2, lines, first=pad + "- ")
+                    out.append(pad + "- {}")
             elif isinstance(item, list | tuple):
                 raise _Fallback  # nested sequences do not occur in policies
             else:
-                lines.append(pad + "- " + self.scalar(item))
-        if cache:
-            text = self.keep(key, items, "\n".join(lines))
-            out.append(text)
-        else:
-            out.extend(lines)
+                out.append(pad + "- " + self.scalar(item))
 
 
 def _render(emitter: _Emitter, manifest: Mapping[str, Any]) -> str:
@@ -222,22 +166,13 @@ def render_manifests(manifests: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 class Renderer:
-    """Renders manifests one at a time (each may be freed after its turn).
+    """Renders manifests one at a time, sharing the scalar texts between them."""
 
-    ``shared`` maps the ids of sub-trees that several manifests hold (peer lists, port lists,
-    selectors) to those objects; they are rendered once. The caller keeps them alive.
-    """
-
-    def __init__(self, shared: Mapping[int, Any]) -> None:
-        self._emitter = _Emitter(shared)
+    def __init__(self) -> None:
+        self._emitter = _Emitter()
 
     def render(self, manifest: Mapping[str, Any]) -> str:
         return _render(self._emitter, manifest)
-
-    def forget(self, ids: Iterable[int]) -> None:
-        """Drop the texts of these shared objects: call it before the caller lets them out of
-        ``shared`` (their ids may then be reused)."""
-        self._emitter.forget(ids)
 
 
 def render_manifest(manifest: Mapping[str, Any]) -> str:

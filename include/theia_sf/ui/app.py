@@ -174,6 +174,12 @@ def create_app(
     def recommendation_diff(run_id: str) -> dict[str, Any]:
         return views().recommendation_diff(run_id)
 
+    @app.get("/api/recommendations/{run_id}/evidence")
+    def recommendation_evidence(
+        run_id: str, kind: str, name: str, namespace: str | None = None, top: int = 20
+    ) -> dict[str, Any]:
+        return views().recommendation_evidence(run_id, kind, namespace, name, top)
+
     @app.get("/api/recommendations/{run_id}/yaml")
     def recommendation_yaml(run_id: str) -> Response:
         text = views().recommendation_yaml(run_id)

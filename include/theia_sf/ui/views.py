@@ -32,6 +32,7 @@ MAX_VIEW_DAYS = 90
 MAX_FLOW_ROWS = 500
 MAX_EDGES = 200
 MAX_RUNS = 100
+MAX_EVIDENCE_PEERS = 500  # peers per rule in one answer (a rule may list thousands)
 MAX_ANOMALIES = 500
 MAX_SERIES_POINTS = 5000  # points of one throughput series the page draws
 MAX_MATRIX_CELLS = 400
@@ -42,6 +43,7 @@ LATEST = dt.datetime.fromtimestamp(2**32, dt.UTC)
 
 _UUID = re.compile(r"[0-9A-Fa-f-]{1,36}")
 _RUN_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_OBJECT_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")  # a DNS-1123 subdomain
 
 
 class InvalidRequestError(TheiaError, ValueError):
@@ -311,6 +313,33 @@ class TheiaViews:
             "ui/select_recommended_policies.sql", {"run_id": run_id}, with_yaml=True, limit=None
         )
         return {f"{r['kind']}/{r['namespace'] or ''}/{r['name']}": r["yaml"] or "" for r in rows}
+
+    def recommendation_evidence(
+        self, run_id: str, kind: str, namespace: str | None, name: str, top: int = 20
+    ) -> dict[str, Any]:
+        """One policy's rules, each with its peers busiest first (at most ``top``) and their
+        evidence (flows, bytes, first and last seen), and how many peers each rule lists."""
+        from theia_sf.recommendation.evidence import group_rules
+
+        _check_run_id(run_id)
+        if kind not in ("NetworkPolicy", "ClusterNetworkPolicy"):
+            raise InvalidRequestError(f"kind={kind!r} must be NetworkPolicy or ClusterNetworkPolicy")
+        for label, value in (("namespace", namespace or "x"), ("name", name)):
+            if not _OBJECT_NAME.fullmatch(value):
+                raise InvalidRequestError(f"{label}={value!r} is not a Kubernetes object name")
+        if not 1 <= top <= MAX_EVIDENCE_PEERS:
+            raise InvalidRequestError(f"top={top} must be between 1 and {MAX_EVIDENCE_PEERS}")
+        self.recommendation_run_exists(run_id)
+        rows = self._fetch(
+            "recommendation/select_run_evidence.sql",
+            {"run_id": run_id, "kind": kind, "namespace": namespace or None, "name": name,
+             "top": top},
+            one_policy=True,
+            top=True,
+        )  # fmt: skip
+        rules = group_rules(rows).get((kind, namespace or None, name), [])
+        return {"run_id": run_id, "kind": kind, "namespace": namespace, "name": name,
+                "rules": rules}  # fmt: skip
 
     def recommendation_run_exists(self, run_id: str) -> None:
         if not self._fetch("ui/select_recommendation_run.sql", {"run_id": run_id}):

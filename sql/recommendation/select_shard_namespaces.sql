@@ -1,0 +1,1 @@
+SELECT namespace FROM RECOMMENDATION_SHARDS WHERE runId = :run_id AND shard = :shard
