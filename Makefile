@@ -49,6 +49,7 @@ bench: install-run
 	$(PY) bench/bench_ingest.py
 	$(PY) bench/bench_recommendation.py
 	$(PY) bench/bench_detection.py
+	$(PY) bench/bench_tad.py
 
 ## Regenerate the Grafana dashboards from sql/dashboards/.
 dashboards: install-run

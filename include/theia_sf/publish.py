@@ -7,8 +7,10 @@ Keys: ``<area>/runs/<run_id>/<name>`` (immutable, one folder per run) and
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from theia_sf.objectstore import ObjectStore
 
@@ -51,3 +53,11 @@ def publish_artifacts(
     for name, data in files.items():
         store.put_bytes(latest_key(area, name), data, _content_type(name))
     return uris
+
+
+def publish_json(
+    store: ObjectStore, area: str, run_id: str, name: str, document: Any
+) -> dict[str, str]:
+    """Publish ``document`` as indented, key-sorted JSON (see :func:`publish_artifacts`)."""
+    data = json.dumps(document, indent=2, sort_keys=True, default=str).encode()
+    return publish_artifacts(store, area, run_id, {name: data})

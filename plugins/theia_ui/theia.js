@@ -370,9 +370,77 @@ async function loadAnomalies() {
   await showAnomaly(data.anomalies[0]);
 }
 
+// --- Throughput anomalies -----------------------------------------------------------------
+
+function bps(n) {
+  const v = Number(n);
+  for (const [unit, scale] of [["Gbps", 1e9], ["Mbps", 1e6], ["kbps", 1e3]]) if (Math.abs(v) >= scale) return `${(v / scale).toFixed(2)} ${unit}`;
+  return `${v.toFixed(0)} bps`;
+}
+
+function seriesChart(points, flagged) {
+  const width = 900, height = 240, left = 70, bottom = 40, top = 10;
+  const times = points.map(p => Date.parse(p.flow_end));
+  const t0 = Math.min(...times), t1 = Math.max(...times, t0 + 1);
+  const max = Math.max(1, ...points.map(p => p.throughput));
+  const x = t => left + (width - left - 10) * (t - t0) / (t1 - t0);
+  const y = v => height - bottom - (height - bottom - top) * v / max;
+  const root = svg("svg", { width, height, id: "tad-svg" });
+  root.append(svg("line", { x1: left, y1: height - bottom, x2: width, y2: height - bottom, stroke: "#57606a" }));
+  root.append(svg("text", { x: 2, y: top + 10 }, bps(max)));
+  root.append(svg("text", { x: left, y: height - bottom + 16 }, when(points[0].flow_end)));
+  root.append(svg("text", { x: width - 200, y: height - bottom + 16 }, when(points[points.length - 1].flow_end)));
+  root.append(svg("polyline", { fill: "none", stroke: "#457b9d", "stroke-width": 1.5,
+    points: points.map((p, i) => `${x(times[i])},${y(p.throughput)}`).join(" ") }));
+  for (const a of flagged) {
+    const dot = svg("circle", { cx: x(Date.parse(a.flow_end)), cy: y(a.throughput), r: 5, fill: "#e63946", class: "tad-flag" });
+    dot.append(svg("title", {}, `${when(a.flow_end)}: ${bps(a.throughput)}` + (a.algorithm === "DBSCAN" ? " (noise)" : ` vs ${a.algorithm} ${a.algo_calc === null ? "(no value)" : bps(a.algo_calc)}`)));
+    root.append(dot);
+  }
+  return root;
+}
+
+async function showTadSeries(runId, a) {
+  const data = await api(`tad-runs/${encodeURIComponent(runId)}/series`, { series: a.series });
+  replace("tad-series",
+    el("h3", {}, `${a.series} (${data.algorithm}, ${data.anomalies.length} flagged of ${data.point_count} points)`),
+    seriesChart(data.points, data.anomalies),
+    el("p", {}, `Threshold (sample standard deviation): ${data.stddev === null ? "none" : bps(data.stddev)}` + (data.truncated ? "; first points only" : "")));
+}
+
+async function showTadRun(run) {
+  const data = await api(`tad-runs/${encodeURIComponent(run.run_id)}/anomalies`, { limit: 200 });
+  if (!data.anomalies.length) { replace("tad-anomalies", el("p", {}, "This run flagged no point.")); replace("tad-series"); return; }
+  replace("tad-anomalies", el("h2", {}, `Anomalous points (${run.algorithm}, ${run.agg_flow})`), table([
+    { label: "time", render: r => when(r.flow_end) }, { label: "series", key: "series" },
+    { label: "throughput", render: r => bps(r.throughput) },
+    { label: run.algorithm, render: r => r.algorithm === "DBSCAN" ? "noise" : r.algo_calc === null ? "" : bps(r.algo_calc) },
+    { label: "stddev", render: r => r.stddev === null ? "" : bps(r.stddev) },
+  ], data.anomalies, a => showTadSeries(run.run_id, a)));
+  document.querySelector("#tad-anomalies tbody tr").classList.add("selected");
+  await showTadSeries(run.run_id, data.anomalies[0]);
+}
+
+async function loadThroughput() {
+  const data = await api("tad-runs", { limit: 20 });
+  if (!data.runs.length) {
+    replace("tad-runs", el("p", {}, "No throughput anomaly detection run yet: trigger theia_throughput_anomaly_detection."));
+    replace("tad-anomalies"); replace("tad-series"); return;
+  }
+  replace("tad-runs", el("h2", {}, "Runs"), table([
+    { label: "run", key: "run_id" }, { label: "algorithm", key: "algorithm" }, { label: "series", key: "agg_flow" },
+    { label: "variant", key: "variant" }, { label: "status", key: "status" },
+    { label: "window", render: r => `${when(r.window_start)} – ${when(r.window_end)}` },
+    { label: "series scored", key: "series_count" }, { label: "anomalies", key: "anomaly_count" },
+  ], data.runs, showTadRun));
+  const first = data.runs.find(r => r.status === "succeeded") || data.runs[0];
+  document.querySelectorAll("#tad-runs tbody tr")[data.runs.indexOf(first)].classList.add("selected");
+  await showTadRun(first);
+}
+
 // --- Navigation ---------------------------------------------------------------------------
 
-const LOADERS = { overview: loadOverview, flows: loadFlows, pods: loadPods, recommendations: loadRecommendations, anomalies: loadAnomalies };
+const LOADERS = { overview: loadOverview, flows: loadFlows, pods: loadPods, recommendations: loadRecommendations, anomalies: loadAnomalies, throughput: loadThroughput };
 
 async function show(view) {
   if (!LOADERS[view]) view = "overview";

@@ -14,7 +14,8 @@ pytest.importorskip("airflow")
 ROOT = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted(p for p in (ROOT / "dags").glob("*.py") if not p.name.startswith("_"))
 HEAVY = ["duckdb", "sqlglot", "boto3", "botocore", "snowflake.connector", "pandas", "pyarrow",
-         "theia_sf.adapters", "theia_sf.airflow.runtime", "fakesnow", "moto"]
+         "theia_sf.adapters", "theia_sf.airflow.runtime", "fakesnow", "moto", "scipy",
+         "statsmodels"]
 
 
 @pytest.fixture(scope="module")

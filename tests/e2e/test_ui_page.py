@@ -232,6 +232,37 @@ def _populate(path: Path, sql) -> None:
     )
 
 
+def _throughput_run(path: Path, sql) -> None:
+    """A service port's throughput every 10 s over the last hour, one spike; scored by the
+    throughput anomaly detection service (DBSCAN flags the spike only)."""
+    from theia_sf.adapters.duckdb import DuckDBWarehouse
+    from theia_sf.services.tad import run_throughput_anomaly_detection
+    from theia_sf.tad.model import TadConfig
+    from theia_sf.timewindow import Window
+
+    warehouse = DuckDBWarehouse(path, lock_timeout=60)
+    first = NOW - dt.timedelta(hours=1)
+    flows = []
+    for i in range(60):
+        end = first + dt.timedelta(seconds=10 * i)
+        flows.append(
+            {
+                "flowStartSeconds": end - dt.timedelta(seconds=5),
+                "flowEndSeconds": end,
+                "sourceIP": "10.0.0.1",
+                "destinationIP": "10.0.0.2",
+                "destinationServicePortName": "shop/api:http",
+                "protocolIdentifier": 6,
+                "clusterUUID": CLUSTER,
+                "throughput": 900_000_000 if i == 30 else 2_000_000 + 1000 * (i % 5),
+            }
+        )
+    _insert(warehouse, "FLOWS", flows)
+    window = Window(NOW - dt.timedelta(days=1), NOW + dt.timedelta(minutes=1))
+    config = TadConfig(algorithm="DBSCAN", agg_flow="svc")
+    run_throughput_anomaly_detection(warehouse, sql, config, window)
+
+
 @pytest.fixture(scope="module")
 def airflow_server(tmp_path_factory, sql):
     base = tmp_path_factory.mktemp("ui-e2e")
@@ -239,6 +270,7 @@ def airflow_server(tmp_path_factory, sql):
     (home / "dags").mkdir(parents=True)
     duckdb_path = base / "theia.duckdb"
     _populate(duckdb_path, sql)
+    _throughput_run(duckdb_path, sql)
     passwords = home / "passwords.json"
     passwords.write_text(json.dumps({"admin": PASSWORD}))
     port = free_port()
@@ -529,3 +561,30 @@ def test_drop_anomalies_cover_the_from_to_window(airflow_server, signed_in):
     browser.wait_for("document.body.dataset.loaded === 'anomalies'")
     assert OLD_ANOMALY_ENDPOINT in browser.evaluate("document.body.innerText")
     browser.screenshot(shots / "anomalies-window.png")
+
+
+def test_throughput_view_draws_a_series_with_its_flagged_points(
+    airflow_server, token, browser, artifacts_dir
+):
+    browser.call(
+        "Network.setCookie",
+        name="_token",
+        value=token,
+        url=airflow_server + "/",
+        path="/",
+        httpOnly=True,
+    )
+    text = _open_view(browser, airflow_server, "throughput")
+    assert browser.evaluate("document.getElementById('status').textContent") == ""
+    assert "DBSCAN" in text and "svc shop/api:http" in text
+    assert "900.00 Mbps" in text  # the flagged point in the table
+    # The chart: the series as one line of its 60 points, the spike as the one red dot.
+    line = browser.evaluate("document.querySelector('#tad-svg polyline').getAttribute('points')")
+    assert len(line.split()) == 60
+    assert browser.evaluate("document.querySelectorAll('#tad-svg circle.tad-flag').length") == 1
+    title = browser.evaluate("document.querySelector('#tad-svg circle.tad-flag title').textContent")
+    assert "900.00 Mbps (noise)" in title
+    shots = artifacts_dir / "theia-ui"
+    shots.mkdir(parents=True, exist_ok=True)
+    browser.screenshot(shots / "throughput.png")
+    assert (shots / "throughput.png").stat().st_size > 5000

@@ -297,6 +297,32 @@ def insert_results(warehouse) -> None:
             },
         ],
     )
+    point = {
+        "algorithm": "EWMA",
+        "aggType": "svc",
+        "seriesLabel": "svc shop/api:http",
+        "destinationServicePortName": "shop/api:http",
+        "flowEndSeconds": END - timedelta(minutes=10),
+        "throughput": 9e8,
+        "algoCalc": 4.5e8,
+        "throughputStandardDeviation": 1e8,
+    }
+    insert_rows(
+        warehouse,
+        "TAD_ANOMALIES",
+        [
+            # The same point found by two runs of one algorithm and by DBSCAN.
+            {**point, "runId": "t1", "anomalyKey": "p1", "detectedAt": END - timedelta(hours=1),
+             "algoCalc": 1.0},
+            {**point, "runId": "t2", "anomalyKey": "p1", "detectedAt": END},
+            {**point, "runId": "t3", "anomalyKey": "p1", "detectedAt": END, "algorithm": "DBSCAN",
+             "algoCalc": 0.0},
+            {**point, "runId": "t2", "anomalyKey": "p2", "detectedAt": END, "clusterUUID": C2,
+             "seriesLabel": "external 203.0.113.9", "throughput": 5e8},
+            {**point, "runId": "t2", "anomalyKey": "p3", "detectedAt": END,
+             "flowEndSeconds": START - timedelta(minutes=1)},
+        ],
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -528,6 +554,17 @@ def test_diff_counts_against_the_previous_run(warehouse):
     columns, rows = run(warehouse, "dashboards/results/select_latest_recommendation_diff.sql")
     assert columns == ["added", "removed", "changed"]
     assert rows == [(1, 1, 1)]  # +data/d, -shop/b, ~c (digest changed), a unchanged
+
+
+def test_throughput_anomalies_once_per_point_inside_the_range_and_cluster(warehouse):
+    columns, rows = run(warehouse, "dashboards/results/select_throughput_anomalies.sql")
+    assert [(r[1], r[2]) for r in rows] == [("svc shop/api:http", 9e8)]
+    _, rows = run(warehouse, "dashboards/results/select_throughput_anomalies.sql", (C1, C2))
+    assert sorted(r[1] for r in rows) == ["external 203.0.113.9", "svc shop/api:http"]
+    columns, rows = run(warehouse, "dashboards/results/select_throughput_anomaly_points.sql")
+    assert columns == ["time", "series", "throughput", "algorithm", "algocalc", "stddev"]
+    # Once per algorithm, from its latest run.
+    assert sorted((r[3], r[4]) for r in rows) == [("DBSCAN", 0.0), ("EWMA", 4.5e8)]
 
 
 def test_anomalies_once_per_key_inside_the_range_and_cluster(warehouse):

@@ -1,8 +1,10 @@
-"""Render a run's new anomalies as one alert message (Slack mrkdwn-compatible text)."""
+"""Render a run's new anomalies as one alert message (Slack mrkdwn-compatible text).
+
+Drop anomalies read as :func:`anomaly_line`; other analyses pass their own line and nouns."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from theia_sf.alerts.model import AlertMessage
@@ -31,16 +33,23 @@ def anomaly_line(anomaly: Mapping[str, Any]) -> str:
     return line
 
 
-def build_message(anomalies: Sequence[Mapping[str, Any]], run: Mapping[str, Any]) -> AlertMessage:
+def build_message(
+    anomalies: Sequence[Mapping[str, Any]],
+    run: Mapping[str, Any],
+    *,
+    nouns: tuple[str, str] = ("abnormal traffic drop", "abnormal traffic drops"),
+    line: Callable[[Mapping[str, Any]], str] = anomaly_line,
+) -> AlertMessage:
     """One message summarising ``anomalies`` (already restricted to new ones) of ``run``."""
     count = len(anomalies)
     scope = f" in cluster {run['cluster_uuid']}" if run.get("cluster_uuid") else ""
-    subject = f"Theia: {count} abnormal traffic drop{'s' if count != 1 else ''}{scope}"
+    subject = f"Theia: {count} {nouns[0] if count == 1 else nouns[1]}{scope}"
+    method = run.get("method") or run.get("algorithm") or "?"
     header = (
-        f"*{subject}* (method {run.get('method', '?')}, window "
+        f"*{subject}* (method {method}, window "
         f"{run.get('window_start', '?')} to {run.get('window_end', '?')}, run {run.get('run_id', '?')})"
     )
-    lines = [anomaly_line(a) for a in anomalies[:MAX_TEXT_LINES]]
+    lines = [line(a) for a in anomalies[:MAX_TEXT_LINES]]
     if count > MAX_TEXT_LINES:
         lines.append(f"… and {count - MAX_TEXT_LINES} more (see the anomalies list)")
     return AlertMessage(

@@ -506,6 +506,28 @@ def _results(prefix: str) -> tuple[Panel, ...]:
             height=12,
             description="Each anomaly with the policy rule and peer behind most of its drops.",
         ),
+        Panel("Throughput Anomaly Detection", K.ROW),
+        Panel(
+            "Anomalous Throughput Points",
+            K.TIMESERIES,
+            p("select_throughput_anomalies"),
+            ("time", "series", "value"),
+            unit="bps",
+            width=24,
+            height=9,
+            description="Points the theia_throughput_anomaly_detection DAG flagged, per series.",
+            options={"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True}},
+        ),
+        Panel(
+            "Throughput Anomalies",
+            K.TABLE,
+            p("select_throughput_anomaly_points"),
+            ("time", "series", "throughput", "algorithm", "algoCalc", "stddev"),
+            width=24,
+            height=10,
+            description="Each flagged point with the algorithm's value (EWMA, ARIMA forecast; "
+            "0 for DBSCAN) and the threshold.",
+        ),
     )
 
 

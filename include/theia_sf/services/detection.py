@@ -30,7 +30,7 @@ from theia_sf.detection.model import (
     run_id_for,
 )
 from theia_sf.objectstore import ObjectStore
-from theia_sf.publish import publish_artifacts
+from theia_sf.publish import publish_json
 from theia_sf.sql import SqlLibrary
 from theia_sf.timewindow import Window
 from theia_sf.warehouse import Session, Warehouse
@@ -472,8 +472,7 @@ def publish_results(
 ) -> dict[str, str]:
     """Write ``detection/runs/<run_id>/anomalies.json`` and ``detection/latest/anomalies.json``."""
     document = load_results(warehouse, sql, run_id)
-    data = json.dumps(document, indent=2, sort_keys=True, default=str).encode()
-    return publish_artifacts(store, RESULTS_AREA, run_id, {"anomalies.json": data})
+    return publish_json(store, RESULTS_AREA, run_id, "anomalies.json", document)
 
 
 def send_alerts(
@@ -485,8 +484,5 @@ def send_alerts(
     now: dt.datetime | None = None,
 ) -> list[DeliveryOutcome]:
     """Alert every sink once about the run's anomalies it has not been told about yet."""
-    if not sinks:
-        log.info("no alert connections configured; nothing to send")
-        return []
-    run = load_results(warehouse, sql, run_id)["run"]
+    run = load_results(warehouse, sql, run_id)["run"] if sinks else {}
     return deliver_alerts(warehouse, sql, run_id=run_id, run=run, sinks=sinks, now=now)

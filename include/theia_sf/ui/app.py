@@ -30,6 +30,9 @@ from theia_sf.ui.views import (
     NotFoundError,
     Scope,
     TheiaViews,
+    tad_anomalies,
+    tad_runs,
+    tad_series,
 )
 
 log = logging.getLogger(__name__)
@@ -219,5 +222,17 @@ def create_app(
                 scope(start, end, cluster), endpoint, direction, granularity
             ),
         }
+
+    @app.get("/api/tad-runs")
+    def throughput_runs(limit: int = 20) -> dict[str, Any]:
+        return {"runs": tad_runs(views(), limit)}
+
+    @app.get("/api/tad-runs/{run_id}/anomalies")
+    def throughput_anomalies(run_id: str, limit: int = 200) -> dict[str, Any]:
+        return {"anomalies": tad_anomalies(views(), run_id, limit)}
+
+    @app.get("/api/tad-runs/{run_id}/series")
+    def throughput_series(run_id: str, series: str) -> dict[str, Any]:
+        return tad_series(views(), run_id, series)
 
     return app

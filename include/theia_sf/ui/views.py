@@ -34,6 +34,7 @@ MAX_EDGES = 200
 MAX_RUNS = 100
 MAX_EVIDENCE_PEERS = 500  # peers per rule in one answer (a rule may list thousands)
 MAX_ANOMALIES = 500
+MAX_SERIES_POINTS = 5000  # points of one throughput series the page draws
 MAX_MATRIX_CELLS = 400
 MAX_POLICIES = 1000
 # Antrea's flow times are IPFIX dateTimeSeconds (unsigned 32-bit Unix seconds): no flow lies
@@ -411,3 +412,99 @@ def _diff_counts(diff: Any) -> dict[str, int] | None:
         value = diff.get(key)
         out[key] = len(value) if isinstance(value, list) else int(value or 0)
     return out
+
+
+# --- throughput anomaly detection ---------------------------------------------------------
+
+
+def _tad_views() -> Any:
+    # Imported per request: the scoring code is not needed by the rest of the page.
+    from theia_sf.services import tad
+
+    return tad
+
+
+def tad_runs(views: TheiaViews, limit: int = 20) -> list[dict[str, Any]]:
+    """Throughput anomaly detection runs, newest first."""
+    if not 1 <= limit <= MAX_RUNS:
+        raise InvalidRequestError(f"limit={limit} must be between 1 and {MAX_RUNS}")
+    rows = views._fetch("ui/select_tad_runs.sql", {}, limit=limit)
+    for row in rows:
+        row["parameters"] = _json_field(row["parameters"])
+    return rows
+
+
+def tad_anomalies(views: TheiaViews, run_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    """The anomalous points of one run (``latest``: the newest succeeded run)."""
+    run_id = _tad_run_id(views, run_id)
+    if not 1 <= limit <= MAX_ANOMALIES:
+        raise InvalidRequestError(f"limit={limit} must be between 1 and {MAX_ANOMALIES}")
+    return views._fetch(
+        "ui/select_tad_anomalies.sql", {"run_id": run_id}, with_series=False, limit=limit
+    )
+
+
+def _tad_run_id(views: TheiaViews, run_id: str) -> str:
+    if run_id == "latest":
+        done = [r for r in tad_runs(views, MAX_RUNS) if r["status"] == "succeeded"]
+        if not done:
+            raise NotFoundError("no throughput anomaly detection run yet")
+        return done[0]["run_id"]
+    _check_run_id(run_id)
+    return run_id
+
+
+def tad_series(views: TheiaViews, run_id: str, series: str) -> dict[str, Any]:
+    """One series of a run, formed again from the run's parameters, with its flagged points."""
+    from theia_sf.tad.model import KEY_COLUMNS, TadConfig
+
+    tad = _tad_views()
+    run_id = _tad_run_id(views, run_id)
+    if not series or len(series) > 10400:
+        raise InvalidRequestError("series must be a series label of the run")
+    runs = views._fetch("tad/select_tad_run.sql", {"run_id": run_id})
+    if not runs:
+        raise NotFoundError(f"no throughput anomaly detection run {run_id!r}")
+    run = runs[0]
+    flagged = views._fetch(
+        "ui/select_tad_anomalies.sql",
+        {"run_id": run_id, "series": series},
+        with_series=True,
+        limit=MAX_ANOMALIES,
+    )
+    if not flagged:
+        raise NotFoundError(f"run {run_id!r} flagged no point of series {series!r}")
+    config = TadConfig(**json.loads(run["parameters"]))
+    window = Window(*(dt.datetime.fromisoformat(run[k]) for k in ("windowstart", "windowend")))
+    first = flagged[0]
+    # The stored labels are cleaned for reading; the other key columns select the series
+    # in SQL and the label picks it among those.
+    key = {c: first[c] for c in KEY_COLUMNS if c != "pod_labels"}
+    if key["flow_start"] is not None:
+        key["flow_start"] = dt.datetime.fromisoformat(key["flow_start"])
+    query = tad.series_query(views.sql, config, window, key=key)
+    with views.warehouse.session(read_only=True) as session:
+        match = next(
+            (
+                s
+                for s in tad.iter_series(session, query, config.agg_flow)
+                if s.key.label() == series
+            ),
+            None,
+        )
+    if match is None:
+        raise NotFoundError(f"series {series!r} has no flows left in the run's window")
+    points = [
+        {"flow_end": jsonable(tad.from_epoch(t)), "throughput": v}
+        for t, v in zip(match.times, match.values, strict=True)
+    ]
+    return {
+        "run_id": run_id,
+        "algorithm": run["algorithm"],
+        "series": series,
+        "stddev": match.stddev,
+        "point_count": len(points),
+        "points": points[:MAX_SERIES_POINTS],
+        "truncated": len(points) > MAX_SERIES_POINTS,
+        "anomalies": flagged,
+    }

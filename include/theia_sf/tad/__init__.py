@@ -1,0 +1,1 @@
+"""Throughput anomaly detection (standard Theia's TAD): models and algorithms (pure core)."""
