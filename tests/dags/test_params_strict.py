@@ -210,7 +210,13 @@ def test_every_task_of_every_dag_refuses_unknown_conf_keys_before_its_work(dags)
 
     for dag_id, dag in dags.items():
         for task in dag.tasks:
-            assert task._pre_execute_hook is refuse_unknown_conf, f"{dag_id}.{task.task_id}"
+            # A mapped task keeps its operator arguments, the hook among them, until it expands.
+            hook = (
+                task.partial_kwargs.get("pre_execute")
+                if hasattr(task, "partial_kwargs")
+                else task._pre_execute_hook
+            )
+            assert hook is refuse_unknown_conf, f"{dag_id}.{task.task_id}"
         with pytest.raises(AirflowFailException, match="polcy_type"):
             refuse_unknown_conf({"dag": dag, "dag_run": Run({"polcy_type": "k8s-np"})})
     # A conf of known keys passes.

@@ -401,7 +401,18 @@ def test_views_show_the_recommendation_and_the_drop_anomaly(
 
     text = _open_view(browser, airflow_server, "flows")
     assert "shop/web-1" in text
+    # Newest first: the denied flows of yesterday lie beyond the first 100 rows late in the day,
+    # so the Verdict filter picks them out (and is tested with them).
+    browser.evaluate(
+        "document.getElementById('flow-filters').action.value = 'denied';"
+        "document.body.dataset.loaded = 'submitting';"
+        "document.getElementById('flow-filters').requestSubmit()"
+    )
+    browser.wait_for("document.body.dataset.loaded === 'flows'")
+    text = browser.evaluate("document.getElementById('flow-table').innerText")
+    assert "6 flow records" in text
     assert "data/deny-web-db (Drop)" in text
+    assert "shop/api-1" not in text
     browser.screenshot(shots / "flows.png")
 
     _open_view(browser, airflow_server, "pods")
