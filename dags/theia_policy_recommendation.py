@@ -130,6 +130,16 @@ TIMEOUTS = Timeouts("theia_policy_recommendation", run_minutes=300 + 60 * MAX_AP
             description="Read at most this many distinct flow tuples (the busiest); 0: no "
             f"limit. At most {MAX_FLOW_TUPLES:,}.",
         ),
+        "preview_days": integer_param(
+            30,
+            minimum=0,
+            maximum=90,
+            section="Window",
+            title="Preview days",
+            description="Impact preview: replay the unprotected flows of this many days (ending "
+            "where the window ends) through the new set and the published one, and report what "
+            "the new set would deny and which verdicts change; 0: no preview.",
+        ),
         "warehouse_name": warehouse_name_param(section="Engine"),
         "external_ipv4_prefix": integer_param(
             32,
@@ -239,6 +249,7 @@ def theia_policy_recommendation() -> None:
                 cluster_uuid=params["cluster_uuid"],
                 limit=params["limit"],
                 shards=params["shards"],
+                preview_days=params["preview_days"],
             )
         except ConfigurationError as error:
             raise AirflowFailException(str(error)) from error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ def test_dag_shape(dag):
         "policy_type", "limit", "start", "end", "lookback", "ns_allow_list",
         "label_ignore_list", "to_services", "cluster_uuid", "antrea_api_version",
         "warehouse_name", "external_ipv4_prefix", "external_ipv6_prefix", "shards",
-        "require_approval", "approval_hours",
+        "preview_days", "require_approval", "approval_hours",
     }  # fmt: skip
 
 
@@ -84,6 +85,8 @@ def test_defaults_validate(dag):
         ("external_ipv4_prefix", 33),
         ("external_ipv4_prefix", 7),
         ("external_ipv6_prefix", 129),
+        ("preview_days", 91),
+        ("preview_days", -1),
     ],
 )
 def test_bad_params_are_refused_naming_the_param(dag, name, value):
@@ -210,8 +213,20 @@ def test_generated_flows_ingested_then_recommended_twice(tmp_path, sql):
 
     published = (results / "recommendation" / "runs" / ids[1] / "policies.yaml").read_text()
     assert published == (results / "recommendation" / "latest" / "policies.yaml").read_text()
-    assert published == (results / "recommendation" / "runs" / ids[0] / "policies.yaml").read_text()
     docs = list(yaml.safe_load_all(published))
+    earlier = list(yaml.safe_load_all((results / "recommendation" / "runs" / ids[0] /
+                                       "policies.yaml").read_text()))  # fmt: skip
+    # The same rules; only the evidence annotations say which run published them.
+    for doc in (*docs, *earlier):
+        assert doc["metadata"].pop("annotations")["theia.antrea.io/run-id"] in ids
+    assert docs == earlier
+    # The impact preview (30 days by default) covers the same flows: nothing is denied, and
+    # the second run compares with the first, published one.
+    assert second["preview"]["days"] == 30
+    assert second["preview"]["denied_tuples"] == 0
+    assert second["preview"]["verdicts"] == {
+        "previous_run_id": ids[0], "newly_denied": 0, "newly_allowed": 0
+    }  # fmt: skip
     names = {d["metadata"]["name"] for d in docs}
     assert len(names) == len(docs) == first["policy_count"]
     # The demo's web pods talk to the api Service, the db and receive traffic from outside.
@@ -257,6 +272,11 @@ def test_three_shards_publish_the_yaml_one_shard_publishes(tmp_path, sql):
     assert three["tuple_count"] == one["tuple_count"] > 0
     yaml_three = (results / "recommendation" / "runs" / ids[0] / "policies.yaml").read_text()
     yaml_one = (results / "recommendation" / "runs" / ids[1] / "policies.yaml").read_text()
-    assert yaml_three == yaml_one
+    # The same policies; only the annotations naming each run and its window differ.
+    def rules(text: str) -> str:
+        return re.sub(r"\n +theia\.antrea\.io/(run-id|window): [^\n]*", "", text)
+
+    assert "theia.antrea.io/run-id: " + ids[0] in yaml_three
+    assert rules(yaml_three) == rules(yaml_one)
     assert yaml_one.count("kind: NetworkPolicy") >= 3
     assert one["diff"]["previous_run_id"] == ids[0] and one["diff"]["changed"] == []

@@ -15,6 +15,12 @@
    approval required, ``latest`` waits: :func:`request_approval`, then
    :func:`approve_recommendation` or :func:`reject_recommendation`.
 
+With ``preview_days`` (see :mod:`theia_sf.recommendation.preview`), the plan also reduces the
+longer preview window to tuples (``RECOMMENDATION_PREVIEW_TUPLES``), each shard replays its part
+of them through its set and through the previously published one after the self-check, and
+finish keeps the denied directions (``RECOMMENDATION_PREVIEW``) and summarises them in the run
+record's ``preview``. Denials there are information, never a failure.
+
 :func:`run_policy_recommendation` does 1-3 in one process, shard after shard.
 """
 
@@ -36,6 +42,8 @@ from theia_sf.errors import ConfigurationError, TheiaError
 from theia_sf.objectstore import ObjectStore
 from theia_sf.policyeval import CompiledPolicy, PolicySet, Verdict, compile_policy
 from theia_sf.publish import promote_run_files, publish_artifacts, publish_run_files, run_key
+from theia_sf.recommendation import preview as impact
+from theia_sf.recommendation.annotations import annotate, evidence_annotations
 from theia_sf.recommendation.building import (
     Collected,
     collect,
@@ -63,6 +71,7 @@ MAX_SHARDS = 64
 GROUPS_PER_SHARD = 5_000
 DEFAULT_MAX_SHARDS = 8
 REPORT_TOP_PEERS = 10  # peers per rule in report.json (all of them stay in the warehouse)
+PREVIEW_TOP = 10  # workloads and peers in the run record's preview summary
 
 
 class SelfCheckError(TheiaError):
@@ -226,13 +235,16 @@ def plan_recommendation(
     limit: int = 0,
     shards: int | None = None,
     run_id: str | None = None,
+    preview_days: int | None = 0,
 ) -> RunPlan:
     """Record the run, reduce its window in the warehouse once, and split its namespaces into
-    ``shards`` (0 or None: :func:`default_shards`)."""
+    ``shards`` (0 or None: :func:`default_shards`). With ``preview_days`` (None: the default
+    30), also reduce the preview window (see :mod:`theia_sf.recommendation.preview`)."""
     began = time.monotonic()
     cluster_uuid = validate_cluster_uuid(cluster_uuid)
     limit = validate_limit(limit)
     shards = validate_shards(shards)
+    preview_days = impact.validate_days(preview_days)
     run_id = run_id or str(uuid.uuid4())
     params = parameters_record(options, cluster_uuid, limit)
     with warehouse.session() as session:
@@ -281,6 +293,8 @@ def plan_recommendation(
                     binds={"run_id": run_id, "shard_count": count},
                 )
             )
+            if preview_days:
+                _plan_preview(session, sql, run_id, window, preview_days, cluster_uuid, options)
     except BaseException as error:
         _record_failure(warehouse, sql, run_id, error)
         raise
@@ -291,6 +305,41 @@ def plan_recommendation(
         time.monotonic() - began,
     )  # fmt: skip
     return RunPlan(run_id, count)
+
+
+def _plan_preview(
+    session: Session,
+    sql: SqlLibrary,
+    run_id: str,
+    window: Window,
+    days: int,
+    cluster_uuid: str | None,
+    options: Options,
+) -> None:
+    """Reduce the preview window to tuples under the run id (no tuple limit: the preview is
+    about all of the traffic) and note in the run record what its shards compare with."""
+    start, end = impact.preview_window(window.end, days)
+    session.execute(
+        reduction_query(
+            sql, Window(start, end), cluster_uuid, 0, options.label_ignore_list,
+            name="recommendation/insert_preview_tuples.sql", run_id=run_id,
+        )
+    )  # fmt: skip
+    published = session.fetch(
+        sql.render("recommendation/select_published_run.sql", binds={"run_id": run_id})
+    )
+    plan = {
+        "days": days,
+        "window_start": _jsonable(start),
+        "window_end": _jsonable(end),
+        "previous_run_id": published[0]["run_id"] if published else None,
+    }
+    session.execute(
+        sql.render(
+            "recommendation/update_run_preview.sql",
+            binds={"run_id": run_id, "preview": json.dumps(plan, sort_keys=True)},
+        )
+    )
 
 
 def assign_shards(ends: Mapping[str, int], shards: int) -> dict[str, int]:
@@ -335,14 +384,26 @@ def run_shard(warehouse: Warehouse, sql: SqlLibrary, run_id: str, shard: int) ->
                 owned=owned,
                 counts_orphans=shard == 0,
             )
-        staged, check = _make_and_check(collected, options)
+        staged, check, policy_set = _make_and_check(collected, options)
         log.info(
             "run %s shard %d: %d namespaces, %d tuples, %d policies, %d flow directions "
             "replayed (%.1f s)", run_id, shard, len(owned), collected.tuple_count, len(staged),
             check, time.monotonic() - began,
         )  # fmt: skip
+        verdicts = None
+        if run.get("preview"):
+            verdicts = _preview_shard(warehouse, sql, run, shard, options, policy_set)
         with warehouse.session(bulk_text=True) as session, session.transaction():
             _stage(session, sql, run_id, shard, collected, staged)
+            if verdicts:
+                session.insert_rows(
+                    sql.render(
+                        "recommendation/insert_preview_verdict.sql",
+                        binds={"run_id": run_id, "shard": shard},
+                        row_binds=_VERDICT_KEYS,
+                    ),
+                    (v.to_row() for v in verdicts),
+                )
     except BaseException as error:
         _record_failure(warehouse, sql, run_id, error)
         raise
@@ -357,6 +418,54 @@ def run_shard(warehouse: Warehouse, sql: SqlLibrary, run_id: str, shard: int) ->
             cidr: sorted(addresses) for cidr, addresses in collected.block_addresses.items()
         },
     }
+
+
+def _preview_shard(
+    warehouse: Warehouse,
+    sql: SqlLibrary,
+    run: Mapping[str, Any],
+    shard: int,
+    options: Options,
+    policy_set: PolicySet,
+) -> list[impact.PreviewVerdict]:
+    """Replay the shard's preview tuples through its set and the previously published one."""
+    began = time.monotonic()
+    run_id = run["run_id"]
+    previous_id = run["preview"].get("previous_run_id")
+    binds = {"run_id": run_id, "shard": shard}
+    with warehouse.session(streaming=True) as session:
+        previous = None
+        if previous_id:
+            _, documents = session.fetch_rows(
+                sql.render(
+                    "recommendation/select_shard_previous_policies.sql",
+                    binds={**binds, "previous_run_id": previous_id},
+                    shard_zero=shard == 0,
+                )
+            )
+            previous = impact.previous_set(r[0] for r in documents)
+        query = sql.render(
+            "recommendation/select_shard_preview_tuples.sql", binds=binds, shard_zero=shard == 0
+        )
+        columns, batches = session.fetch_batches(query, FETCH_BATCH)
+        if columns != [*TUPLE_COLUMNS, "tuple_id", "egress_here", "ingress_here"]:
+            raise RuntimeError(f"select_shard_preview_tuples.sql returned columns {columns}")
+        verdicts = impact.replay(
+            (row for batch in batches for row in batch), options, policy_set, previous
+        )
+    log.info(
+        "run %s shard %d: preview replayed, %d denied directions (new set %d, set of %s %d) "
+        "(%.1f s)", run_id, shard, len(verdicts), sum(1 for v in verdicts if v.denied),
+        previous_id or "no published run", sum(1 for v in verdicts if v.previous),
+        time.monotonic() - began,
+    )  # fmt: skip
+    return verdicts
+
+
+_VERDICT_KEYS = (
+    "tuple_id", "direction", "denied", "reason", "policy", "rule_index", "previous_denied",
+    "previous_reason", "previous_policy",
+)  # fmt: skip
 
 
 def _shard_rows(
@@ -381,10 +490,10 @@ class _Staged:
     text: str
 
 
-def _make_and_check(collected: Collected, options: Options) -> tuple[list[_Staged], int]:
+def _make_and_check(collected: Collected, options: Options) -> tuple[list[_Staged], int, PolicySet]:
     """Make and render every policy of the shard, and replay its flows through the rendered
     policies (plus the static ones every namespace is subject to): the self-check. Returns the
-    rendered policies and how many flow directions were replayed."""
+    rendered policies, how many flow directions were replayed and the checked set."""
     renderer = Renderer()
     staged: list[_Staged] = []
     compiled: list[CompiledPolicy] = []
@@ -423,7 +532,7 @@ def _make_and_check(collected: Collected, options: Options) -> tuple[list[_Stage
             f"denied by the recommended policies (first: "
             f"{'; '.join(_describe(v) for v in violations[:10])}); nothing was published"
         )
-    return staged, len(collected.egress_flows) + len(collected.ingress_flows)
+    return staged, len(collected.egress_flows) + len(collected.ingress_flows), policy_set
 
 
 def _describe(verdict: Verdict) -> str:
@@ -544,12 +653,16 @@ def finish_recommendation(
             if sorted(s["shard"] for s in shards) != list(range(int(run["shard_count"] or 1))):
                 raise TheiaError(f"run {run_id}: results of shards {[s['shard'] for s in shards]}")
             binds = {"run_id": run_id}
-            for name in ("insert_recommendation_evidence", "insert_recommended_policies"):
+            names = ["insert_recommendation_evidence", "insert_recommended_policies"]
+            if run.get("preview"):
+                names.append("insert_recommendation_preview")
+            for name in names:
                 session.execute(sql.render(f"recommendation/{name}.sql", binds=binds))
+            preview = _preview_summary(session, sql, run) if run.get("preview") else None
             session.execute(
                 sql.render("recommendation/delete_run_staging.sql", binds=binds, shard=None)
             )
-            summary = _outcome(session, sql, run, shards)
+            summary = _outcome(session, sql, run, shards, preview)
     except BaseException as error:
         _record_failure(warehouse, sql, run_id, error)
         raise
@@ -572,8 +685,51 @@ def finish_recommendation(
     return summary
 
 
+def _preview_summary(session: Session, sql: SqlLibrary, run: Mapping[str, Any]) -> dict[str, Any]:
+    """The run record's ``preview``: counts and the busiest denied ends, summed in the
+    warehouse (the preview tuples are still there; finish deletes them afterwards)."""
+    plan = run["preview"]
+    binds = {"run_id": run["run_id"]}
+    totals = session.fetch(sql.render("recommendation/select_preview_summary.sql", binds=binds))[0]
+
+    def top(side: str) -> list[dict[str, Any]]:
+        rows = session.fetch(
+            sql.render(
+                "recommendation/select_preview_top.sql",
+                binds={**binds, "top": PREVIEW_TOP},
+                side=side,
+            )
+        )
+        return [
+            {side: r["name"], "denied_tuples": int(r["denied_tuples"]),
+             "denied_flows": int(r["denied_flows"])}
+            for r in rows
+        ]  # fmt: skip
+
+    return {
+        "days": plan["days"],
+        "window_start": plan["window_start"],
+        "window_end": plan["window_end"],
+        "tuples": int(totals["tuples"]),
+        "denied_tuples": int(totals["denied_tuples"]),
+        "denied_flows": int(totals["denied_flows"]),
+        "denied_bytes": int(totals["denied_bytes"]),
+        "top_workloads": top("workload"),
+        "top_peers": top("peer"),
+        "verdicts": {
+            "previous_run_id": plan.get("previous_run_id"),
+            "newly_denied": int(totals["newly_denied"]),
+            "newly_allowed": int(totals["newly_allowed"]),
+        },
+    }
+
+
 def _outcome(
-    session: Session, sql: SqlLibrary, run: Mapping[str, Any], shards: Sequence[Mapping[str, Any]]
+    session: Session,
+    sql: SqlLibrary,
+    run: Mapping[str, Any],
+    shards: Sequence[Mapping[str, Any]],
+    preview: Mapping[str, Any] | None = None,
 ) -> RunSummary:
     """Put the shards' counts together, diff and record the run as succeeded."""
     run_id = run["run_id"]
@@ -621,6 +777,7 @@ def _outcome(
         skipped_flows=json.dumps(skipped, sort_keys=True), warnings=json.dumps(warnings),
         previous_run_id=previous_id, diff=json.dumps(diff),
         widened_blocks=json.dumps(widened_blocks(widened)) if widened else None,
+        preview=json.dumps(preview, sort_keys=True) if preview is not None else None,
     )  # fmt: skip
     started = dt.datetime.fromisoformat(run["started_at"])
     return RunSummary(
@@ -660,7 +817,7 @@ def _record_failure(
 def _finish(session: Session, sql: SqlLibrary, run_id: str, status: str, **values: Any) -> None:
     binds = dict.fromkeys(
         ("tuple_count", "flow_count", "policy_count", "skipped_tuples", "skipped_flows",
-         "warnings", "previous_run_id", "diff", "error", "widened_blocks")
+         "warnings", "previous_run_id", "diff", "error", "widened_blocks", "preview")
     )  # fmt: skip
     binds.update(run_id=run_id, status=status, finished_at=dt.datetime.now(dt.UTC), **values)
     session.execute(sql.render("recommendation/finish_recommendation_run.sql", binds=binds))
@@ -676,6 +833,7 @@ def run_policy_recommendation(
     limit: int = 0,
     run_id: str | None = None,
     shards: int | None = None,
+    preview_days: int | None = 0,
 ) -> RunSummary:
     """Plan, run every shard here one after the other, and finish (see the module docstring).
 
@@ -683,7 +841,7 @@ def run_policy_recommendation(
     block an observed flow."""
     plan = plan_recommendation(
         warehouse, sql, window=window, options=options, cluster_uuid=cluster_uuid,
-        limit=limit, shards=shards, run_id=run_id,
+        limit=limit, shards=shards, run_id=run_id, preview_days=preview_days,
     )  # fmt: skip
     results = [run_shard(warehouse, sql, plan.run_id, shard) for shard in range(plan.shards)]
     return finish_recommendation(warehouse, sql, plan.run_id, results)
@@ -707,7 +865,7 @@ def load_run(session: Session, sql: SqlLibrary, run_id: str) -> dict[str, Any]:
     if not rows:
         raise ConfigurationError(f"recommendation run {run_id!r} does not exist")
     run = {k: _jsonable(v) for k, v in rows[0].items()}
-    for key in ("parameters", "skipped_flows", "warnings", "diff", "widened_blocks"):
+    for key in ("parameters", "skipped_flows", "warnings", "diff", "widened_blocks", "preview"):
         if run.get(key):
             run[key] = json.loads(run[key])
     return run
@@ -725,6 +883,18 @@ def rule_evidence(
         top=bool(top),
     )
     return group_rules(session.fetch(query))
+
+
+def _annotated(run: Mapping[str, Any], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """The run's documents with their evidence annotations (see
+    :mod:`theia_sf.recommendation.annotations`); rows of ``select_run_policies.sql``."""
+    for r in rows:
+        yield annotate(
+            r[4],
+            evidence_annotations(
+                run["run_id"], run["window_start"], run["window_end"], r[5], r[6], r[7], r[8]
+            ),
+        )
 
 
 def publish_recommendation(
@@ -768,7 +938,7 @@ def publish_recommendation(
             AREA,
             run_id,
             {
-                YAML_NAME: render_documents(r[4] for r in rows).encode(),
+                YAML_NAME: render_documents(_annotated(run, rows)).encode(),
                 REPORT_NAME: json.dumps(report, indent=2, sort_keys=True).encode(),
             },
         )
