@@ -25,20 +25,33 @@ def test_dag_shape(dag):
     assert dag.tags == {"theia", "recommendation"} or set(dag.tags) == {"theia", "recommendation"}
     assert dag.doc_md and "recommendation" in dag.doc_md
     assert set(dag.task_ids) == {
-        "resolve_window", "plan_run", "recommend_shard", "finish_run", "publish_policies"
+        "resolve_window", "plan_run", "recommend_shard", "finish_run", "publish_policies",
+        "approve", "publish_latest", "record_rejected",
     }  # fmt: skip
-    for task_id in ("plan_run", "recommend_shard", "finish_run", "publish_policies"):
+    for task_id in ("plan_run", "recommend_shard", "finish_run", "publish_policies",
+                    "publish_latest", "record_rejected"):  # fmt: skip
         assert dag.get_task(task_id).pool == "theia_warehouse"
     # The shards are mapped over the plan's shard list.
     assert dag.get_task("recommend_shard").upstream_task_ids == {"plan_run"}
     assert dag.get_task("finish_run").upstream_task_ids == {"resolve_window", "recommend_shard"}
-    outlets = dag.get_task("publish_policies").outlets
+    # Only publish_latest moves recommendation/latest/ and updates the asset; with approval
+    # required it runs on Approve only, record_rejected on Reject (the timeout's answer too).
+    assert dag.get_task("publish_policies").outlets == []
+    outlets = dag.get_task("publish_latest").outlets
     assert [o.name for o in outlets] == ["theia_recommended_policies"]
+    assert dag.get_task("approve").upstream_task_ids == {"publish_policies"}
+    assert dag.get_task("publish_latest").upstream_task_ids == {
+        "resolve_window", "publish_policies", "approve"
+    }  # fmt: skip
+    assert dag.get_task("publish_latest").trigger_rule == "none_failed_min_one_success"
+    assert dag.get_task("record_rejected").upstream_task_ids == {
+        "resolve_window", "publish_policies", "approve"
+    }  # fmt: skip
     assert set(dag.params) == {
         "policy_type", "limit", "start", "end", "lookback", "ns_allow_list",
         "label_ignore_list", "to_services", "cluster_uuid", "antrea_api_version",
         "warehouse_name", "external_ipv4_prefix", "external_ipv6_prefix", "shards",
-        "preview_days",
+        "preview_days", "require_approval", "approval_hours",
     }  # fmt: skip
 
 
@@ -137,6 +150,10 @@ def test_end_before_start_fails_first_task_naming_params(dag):
         _resolve(dag, {"start": "2024-05-02T00:00:00Z", "end": "2024-05-01T00:00:00Z"})
 
 
+# Without require_approval the approval task does not wait: latest is published directly.
+NO_APPROVAL = {"approve": "skipped", "record_rejected": "skipped"}
+
+
 def _run_dag(tmp_path, confs, duckdb_path, results):
     return run_dag_tests("theia_policy_recommendation", tmp_path, confs, duckdb_path, results)
 
@@ -172,7 +189,7 @@ def test_generated_flows_ingested_then_recommended_twice(tmp_path, sql):
     window = {"start": demo.start, "end": "now"}
     states, log = _run_dag(tmp_path, [window, window], duckdb_path, results)
     for run in states:
-        assert set(run.values()) == {"success"}, log[-5000:]
+        assert run == {**dict.fromkeys(run, "success"), **NO_APPROVAL}, log[-5000:]
 
     with warehouse.session(read_only=True) as session:
         from theia_sf.sql import Query
@@ -240,7 +257,7 @@ def test_three_shards_publish_the_yaml_one_shard_publishes(tmp_path, sql):
         tmp_path, [{**window, "shards": 3}, {**window, "shards": 1}], duckdb_path, results
     )
     for run in states:
-        assert set(run.values()) == {"success"}, log[-5000:]
+        assert run == {**dict.fromkeys(run, "success"), **NO_APPROVAL}, log[-5000:]
     # Three mapped shard tasks ran in the first run, one in the second.
     assert "recommend_shard" in states[0]
     with warehouse.session(read_only=True) as session:

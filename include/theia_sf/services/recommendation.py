@@ -11,7 +11,9 @@
    commits the staged policies in the run's order, diffs them against the previous succeeded
    run with the same parameters and records the outcome.
 4. :func:`publish_recommendation` writes the multi-document YAML and a JSON report to the
-   results location (``recommendation/runs/<run_id>/`` and ``recommendation/latest/``).
+   results location (``recommendation/runs/<run_id>/`` and ``recommendation/latest/``). With
+   approval required, ``latest`` waits: :func:`request_approval`, then
+   :func:`approve_recommendation` or :func:`reject_recommendation`.
 
 With ``preview_days`` (see :mod:`theia_sf.recommendation.preview`), the plan also reduces the
 longer preview window to tuples (``RECOMMENDATION_PREVIEW_TUPLES``), each shard replays its part
@@ -39,7 +41,7 @@ from typing import Any
 from theia_sf.errors import ConfigurationError, TheiaError
 from theia_sf.objectstore import ObjectStore
 from theia_sf.policyeval import CompiledPolicy, PolicySet, Verdict, compile_policy
-from theia_sf.publish import publish_artifacts, run_key
+from theia_sf.publish import promote_run_files, publish_artifacts, publish_run_files, run_key
 from theia_sf.recommendation import preview as impact
 from theia_sf.recommendation.annotations import annotate, evidence_annotations
 from theia_sf.recommendation.building import (
@@ -896,9 +898,11 @@ def _annotated(run: Mapping[str, Any], rows: Iterable[Sequence[Any]]) -> Iterato
 
 
 def publish_recommendation(
-    warehouse: Warehouse, sql: SqlLibrary, store: ObjectStore, run_id: str
+    warehouse: Warehouse, sql: SqlLibrary, store: ObjectStore, run_id: str, *, latest: bool = True
 ) -> dict[str, str]:
-    """Publish a succeeded run's YAML and JSON report; return ``{"yaml": uri, "report": uri}``.
+    """Publish a succeeded run's YAML and JSON report; return ``{"yaml": uri, "report": uri}``
+    (the run's own URIs). ``latest=False``: only under the run's key, for a run that waits for
+    approval (:func:`approve_recommendation` moves ``latest`` then).
 
     The report describes itself: it carries the time and the URIs of this publication."""
     with warehouse.session() as session:
@@ -917,7 +921,7 @@ def publish_recommendation(
             "published_at": _jsonable(dt.datetime.now(dt.UTC)),
         }
         report = {
-            **run,
+            **{k: v for k, v in run.items() if k not in APPROVAL_KEYS},
             **published,
             "policies": [
                 {
@@ -929,7 +933,7 @@ def publish_recommendation(
                 for r in rows
             ],
         }
-        uris = publish_artifacts(
+        uris = (publish_artifacts if latest else publish_run_files)(
             store,
             AREA,
             run_id,
@@ -949,20 +953,227 @@ def publish_recommendation(
                 },
             )
         )
-    log.info("run %s published: %s and %s", run_id, uris[YAML_NAME], uris[REPORT_NAME])
+    log.info(
+        "run %s published: %s and %s%s", run_id, uris[YAML_NAME], uris[REPORT_NAME],
+        "" if latest else " (recommendation/latest/ waits for approval)",
+    )  # fmt: skip
     return {"yaml": uris[YAML_NAME], "report": uris[REPORT_NAME]}
+
+
+# --- approval before latest ----------------------------------------------------------------
+
+APPROVAL_KEYS = ("approval", "reviewer", "reviewed_at")  # decided after the run's files exist
+APPROVAL_NAMES = 5  # policy names per diff list shown to the approver
+APPROVAL_TOP = 5  # workloads / peers of the impact preview shown to the approver
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """An approver's answer (``reviewer`` None: nobody answered before the timeout)."""
+
+    approved: bool
+    reviewer: str | None
+    reviewed_at: dt.datetime
+    timed_out: bool = False
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Review:
+        """From ``{"approved", "reviewer", "reviewed_at" (ISO 8601), "timed_out"}``."""
+        return cls(
+            bool(record["approved"]),
+            record.get("reviewer"),
+            dt.datetime.fromisoformat(str(record["reviewed_at"])),
+            bool(record.get("timed_out")),
+        )
+
+    @property
+    def approval(self) -> str:
+        return "approved" if self.approved else ("timed_out" if self.timed_out else "rejected")
+
+
+def approval_request(run: Mapping[str, Any], *, hours: int) -> dict[str, str]:
+    """What the approver reads: a subject and a Markdown body with the run's policy diff, its
+    impact preview (when the run has one) and where its YAML and report are."""
+    diff = run.get("diff") or {}
+    added, removed, changed = (list(diff.get(k) or ()) for k in ("added", "removed", "changed"))
+    short = str(run["run_id"])[:8]
+    subject = (
+        f"Publish policy recommendation {short}? "
+        f"{run.get('policy_count') or 0} policies: +{len(added)} added, -{len(removed)} removed, "
+        f"~{len(changed)} changed"
+    )
+    lines = [
+        f"Run `{run['run_id']}` ({run.get('policy_type')}) recommends "
+        f"**{run.get('policy_count') or 0} policies** from {_count(run.get('tuple_count'))} "
+        f"distinct flow tuples ({_count(run.get('flow_count'))} flows) of the window "
+        f"{_when(run.get('window_start'))} to {_when(run.get('window_end'))}.",
+        "",
+        "### Changes",
+    ]
+    previous = diff.get("previous_run_id")
+    if previous:
+        lines.append(
+            f"Against run `{previous}`: {len(added)} added, {len(removed)} removed, "
+            f"{len(changed)} changed, {diff.get('unchanged', 0)} unchanged."
+        )
+    else:
+        lines.append("No earlier run with these parameters: every policy is new.")
+    for title, names in (("Added", added), ("Removed", removed), ("Changed", changed)):
+        if names:
+            shown = ", ".join(f"`{n}`" for n in names[:APPROVAL_NAMES])
+            more = f" and {len(names) - APPROVAL_NAMES} more" if len(names) > APPROVAL_NAMES else ""
+            lines.append(f"- {title}: {shown}{more}")
+    lines += ["", "### Impact preview", *_preview_lines(run.get("preview"))]
+    if run.get("warnings"):
+        lines += ["", f"The run has {len(run['warnings'])} warnings (see the report)."]
+    lines += [
+        "",
+        "### Files",
+        f"- Policies: {run.get('yaml_uri') or 'not published'}",
+        f"- Report: {run.get('report_uri') or 'not published'}",
+        "",
+        f"**Approve** makes these policies `{AREA}/latest/` and updates the asset "
+        f"`theia_recommended_policies`. **Reject**, or no answer within {hours} hours, records "
+        f"the run as rejected and leaves `{AREA}/latest/` as it is.",
+    ]
+    return {"subject": subject, "body": "\n".join(lines)}
+
+
+def _preview_lines(preview: Mapping[str, Any] | None) -> list[str]:
+    if not preview:
+        return ["No impact preview for this run."]
+    window = f"{_when(preview.get('window_start'))} to {_when(preview.get('window_end'))}"
+    denied = int(preview.get("denied_tuples") or 0)
+    if not denied:
+        lines = [
+            f"Replaying the {_count(preview.get('tuples'))} flow tuples of the last "
+            f"{preview.get('days')} days ({window}) through these policies denies none of them."
+        ]
+    else:
+        lines = [
+            f"Replaying the {_count(preview.get('tuples'))} flow tuples of the last "
+            f"{preview.get('days')} days ({window}) through these policies **denies "
+            f"{_count(denied)} tuples** ({_count(preview.get('denied_flows'))} flows, "
+            f"{_count(preview.get('denied_bytes'))} bytes): traffic seen then but not in the "
+            "run's window.",
+        ]
+        for title, key, name in (("workloads", "top_workloads", "workload"),
+                                 ("peers", "top_peers", "peer")):  # fmt: skip
+            top = list(preview.get(key) or ())[:APPROVAL_TOP]
+            if top:
+                lines.append(f"- Most denied {title}: " + ", ".join(
+                    f"`{item.get(name)}` ({_count(item.get('denied_tuples'))} tuples, "
+                    f"{_count(item.get('denied_flows'))} flows)"
+                    for item in top
+                ))  # fmt: skip
+    verdicts = preview.get("verdicts") or {}
+    if verdicts.get("previous_run_id"):
+        lines.append(
+            f"- Against the set of run `{verdicts['previous_run_id']}`: "
+            f"{_count(verdicts.get('newly_denied'))} tuples newly denied, "
+            f"{_count(verdicts.get('newly_allowed'))} newly allowed."
+        )
+    return lines
+
+
+def _count(value: Any) -> str:
+    return f"{int(value or 0):,}"
+
+
+def _when(value: Any) -> str:
+    if not value:
+        return "?"
+    moment = dt.datetime.fromisoformat(str(value)) if not isinstance(value, dt.datetime) else value
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def request_approval(
+    warehouse: Warehouse, sql: SqlLibrary, run_id: str, *, hours: int
+) -> dict[str, str]:
+    """Mark a published, succeeded run as waiting for approval; return its request
+    (see :func:`approval_request`)."""
+    with warehouse.session() as session, session.transaction():
+        run = _succeeded_run(session, sql, run_id)
+        _set_approval(session, sql, run_id, "succeeded", "pending")
+    return approval_request(run, hours=hours)
+
+
+def approve_recommendation(
+    warehouse: Warehouse,
+    sql: SqlLibrary,
+    store: ObjectStore,
+    run_id: str,
+    review: Review | None = None,
+) -> dict[str, str]:
+    """Point ``recommendation/latest/`` at a succeeded run's published files, recording the
+    approval first when one was asked (``review``); return the ``latest`` URIs."""
+    with warehouse.session() as session, session.transaction():
+        _succeeded_run(session, sql, run_id)
+        if review is not None:
+            if not review.approved:
+                raise TheiaError(f"run {run_id} was not approved")
+            _set_approval(session, sql, run_id, "succeeded", review.approval, review)
+    uris = promote_run_files(store, AREA, run_id, (YAML_NAME, REPORT_NAME))
+    log.info("run %s is now %s/latest/", run_id, AREA)
+    return {"yaml": uris[YAML_NAME], "report": uris[REPORT_NAME]}
+
+
+def reject_recommendation(
+    warehouse: Warehouse, sql: SqlLibrary, run_id: str, review: Review
+) -> None:
+    """Record a run whose approval was refused (or timed out) as ``rejected``; ``latest`` and
+    the Asset stay as they are."""
+    if review.approved:
+        raise TheiaError(f"run {run_id} was approved, not rejected")
+    with warehouse.session() as session, session.transaction():
+        _succeeded_run(session, sql, run_id)
+        _set_approval(session, sql, run_id, "rejected", review.approval, review)
+    log.info(
+        "run %s rejected (%s); %s/latest/ stays as it was", run_id,
+        f"by {review.reviewer}" if review.reviewer else "no answer before the timeout", AREA,
+    )  # fmt: skip
+
+
+def _succeeded_run(session: Session, sql: SqlLibrary, run_id: str) -> dict[str, Any]:
+    run = load_run(session, sql, run_id)
+    if run["status"] != "succeeded":
+        raise TheiaError(f"run {run_id} has status {run['status']!r}, not succeeded")
+    return run
+
+
+def _set_approval(
+    session: Session, sql: SqlLibrary, run_id: str, status: str, approval: str,
+    review: Review | None = None,
+) -> None:  # fmt: skip
+    session.execute(
+        sql.render(
+            "recommendation/update_run_approval.sql",
+            binds={
+                "run_id": run_id,
+                "status": status,
+                "approval": approval,
+                "reviewer": review.reviewer if review else None,
+                "reviewed_at": review.reviewed_at if review else None,
+            },
+        )
+    )
 
 
 __all__ = [
     "Options",
+    "Review",
     "RunPlan",
     "RunSummary",
     "SelfCheckError",
     "Window",
+    "approval_request",
+    "approve_recommendation",
     "finish_recommendation",
     "load_run",
     "plan_recommendation",
     "publish_recommendation",
+    "reject_recommendation",
+    "request_approval",
     "run_policy_recommendation",
     "run_shard",
     "to_datetime",
