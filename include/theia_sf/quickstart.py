@@ -75,6 +75,14 @@ def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
         os.killpg(proc.pid, signum)
 
 
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 class ApiError(RuntimeError):
     def __init__(self, status: int, body: str) -> None:
         super().__init__(f"HTTP {status}: {body[:500]}")
@@ -271,6 +279,12 @@ class LocalAirflow:
             except subprocess.TimeoutExpired:
                 _signal_group(proc, signal.SIGKILL)
                 proc.wait()
+        # A leader can exit before its children (a Celery worker's pool, a task's supervisor):
+        # they get the rest of the grace period, then the group is killed.
+        for proc in self.processes:
+            while group_alive(proc.pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            _signal_group(proc, signal.SIGKILL)
         self.processes.clear()
 
     # --- REST API v2 -----------------------------------------------------------------------

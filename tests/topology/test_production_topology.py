@@ -27,7 +27,6 @@ from typing import Any
 import pytest
 from topology_services import (
     free_port,
-    group_alive,
     start_moto,
     start_postgres,
     start_redis,
@@ -149,7 +148,7 @@ def topology(tmp_path_factory):
     import boto3
     from cryptography.fernet import Fernet
 
-    from theia_sf.quickstart import LocalAirflow
+    from theia_sf.quickstart import LocalAirflow, group_alive
 
     base = tmp_path_factory.mktemp("topology")
     logs = base / "logs"

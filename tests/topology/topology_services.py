@@ -97,14 +97,6 @@ def _stop_group(proc: subprocess.Popen[bytes], signum: int, timeout: float = 30)
     proc.wait()
 
 
-def group_alive(pid: int) -> bool:
-    try:
-        os.killpg(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def _as_postgres_user(args: list[str]) -> list[str]:
     if os.geteuid() != 0:
         return args
