@@ -9,8 +9,13 @@ Antrea policies that allow exactly what was observed and replays the observed fl
 warehouse sum the per-peer evidence and records the run in `RECOMMENDATION_RUNS` /
 `RECOMMENDED_POLICIES` / `RECOMMENDATION_EVIDENCE` with its diff against the previous run with
 the same parameters; `publish_policies` publishes `recommendation/runs/<run_id>/policies.yaml`
-+ `report.json` (and the same files under
-`recommendation/latest/`) to the results location (`THEIA_RESULTS_LOCATION`).
++ `report.json` to the results location (`THEIA_RESULTS_LOCATION`); `publish_latest` makes them
+`recommendation/latest/` and updates the `theia_recommended_policies` asset.
+
+With `require_approval`, `approve` waits in between (Airflow's "Required actions"): the approver
+reads the policy diff, the impact preview and the YAML's URI; Approve runs `publish_latest`,
+Reject (or no answer within `approval_hours`) runs `record_rejected`, which records the run as
+rejected and leaves `recommendation/latest/` as it is.
 
 Window: `start`/`end` (`now`, `now-<n>{s,m,h,d}` or RFC 3339), or the data interval end minus
 `lookback` days. On Snowflake without `warehouse_name`, an X-Small warehouse is created for the
@@ -26,6 +31,11 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, dag, task
 
+from theia_sf.airflow.approval import (
+    DEFAULT_APPROVAL_HOURS,
+    MAX_APPROVAL_HOURS,
+    ApprovalBranchOperator,
+)
 from theia_sf.airflow.defaults import WAREHOUSE_POOL, Timeouts, analysis_schedule, service_dag
 from theia_sf.airflow.params import (
     MAX_FLOW_TUPLES,
@@ -54,7 +64,8 @@ RECOMMENDED_POLICIES = Asset(
 )
 
 
-TIMEOUTS = Timeouts("theia_policy_recommendation", run_minutes=300)
+# The run's work takes at most 300 minutes; a run may also wait for its approval.
+TIMEOUTS = Timeouts("theia_policy_recommendation", run_minutes=300 + 60 * MAX_APPROVAL_HOURS)
 
 
 @dag(
@@ -119,6 +130,16 @@ TIMEOUTS = Timeouts("theia_policy_recommendation", run_minutes=300)
             description="Read at most this many distinct flow tuples (the busiest); 0: no "
             f"limit. At most {MAX_FLOW_TUPLES:,}.",
         ),
+        "preview_days": integer_param(
+            30,
+            minimum=0,
+            maximum=90,
+            section="Window",
+            title="Preview days",
+            description="Impact preview: replay the unprotected flows of this many days (ending "
+            "where the window ends) through the new set and the published one, and report what "
+            "the new set would deny and which verdicts change; 0: no preview.",
+        ),
         "warehouse_name": warehouse_name_param(section="Engine"),
         "external_ipv4_prefix": integer_param(
             32,
@@ -147,6 +168,23 @@ TIMEOUTS = Timeouts("theia_policy_recommendation", run_minutes=300)
             description="Namespace shards of the run, each an Airflow task (on a distributed "
             "executor they run on different workers). 0: automatic, 1 on DuckDB and one per "
             "5,000 workload groups (at most 8) on Snowflake.",
+        ),
+        "require_approval": boolean_param(
+            False,
+            section="Approval",
+            title="Require approval",
+            description="Wait for Approve in Airflow's Required actions before the policies "
+            "become recommendation/latest/ and the asset is updated; Reject or no answer in "
+            "time records the run as rejected.",
+        ),
+        "approval_hours": integer_param(
+            DEFAULT_APPROVAL_HOURS,
+            minimum=1,
+            maximum=MAX_APPROVAL_HOURS,
+            section="Approval",
+            title="Approval timeout (hours)",
+            description="With approval required: hours to wait for an answer before the run "
+            f"is rejected (at most {MAX_APPROVAL_HOURS}).",
         ),
     },
     tags=["theia", "recommendation"],
@@ -211,6 +249,7 @@ def theia_policy_recommendation() -> None:
                 cluster_uuid=params["cluster_uuid"],
                 limit=params["limit"],
                 shards=params["shards"],
+                preview_days=params["preview_days"],
             )
         except ConfigurationError as error:
             raise AirflowFailException(str(error)) from error
@@ -244,25 +283,78 @@ def theia_policy_recommendation() -> None:
         )
         return summary.to_record()
 
-    @task(pool=WAREHOUSE_POOL, outlets=[RECOMMENDED_POLICIES],
-          execution_timeout=TIMEOUTS.task("publish_policies", 30))  # fmt: skip
-    def publish_policies(plan: dict, summary: dict, outlet_events=None) -> dict:
+    @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("publish_policies", 30))
+    def publish_policies(plan: dict, summary: dict) -> dict:
         from theia_sf.airflow import runtime
-        from theia_sf.services.recommendation import publish_recommendation
+        from theia_sf.services.recommendation import publish_recommendation, request_approval
 
-        uris = publish_recommendation(
-            runtime.warehouse(warehouse_name=plan["params"]["warehouse_name"]),
+        params = plan["params"]
+        warehouse = runtime.warehouse(warehouse_name=params["warehouse_name"])
+        sql = runtime.sql_library()
+        run_id = summary["run_id"]
+        store = runtime.object_store(runtime.settings().results_location, create=True)
+        uris = publish_recommendation(warehouse, sql, store, run_id, latest=False)
+        approval = None
+        if params["require_approval"]:
+            hours = params["approval_hours"]
+            approval = {**request_approval(warehouse, sql, run_id, hours=hours), "hours": hours}
+        return {"run_id": run_id, **uris, "approval": approval}
+
+    @task(pool=WAREHOUSE_POOL, outlets=[RECOMMENDED_POLICIES],
+          trigger_rule="none_failed_min_one_success",
+          execution_timeout=TIMEOUTS.task("publish_latest", 30))  # fmt: skip
+    def publish_latest(
+        plan: dict, published: dict, answer: dict | None = None, outlet_events=None
+    ) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from theia_sf.airflow import runtime
+        from theia_sf.services.recommendation import Review, approve_recommendation
+
+        params = plan["params"]
+        if params["require_approval"] and not (answer and answer["approved"]):
+            raise AirflowFailException(f"run {published['run_id']} was not approved")
+        approve_recommendation(
+            runtime.warehouse(warehouse_name=params["warehouse_name"]),
             runtime.sql_library(),
             runtime.object_store(runtime.settings().results_location, create=True),
-            summary["run_id"],
+            published["run_id"],
+            Review.from_record(answer) if answer else None,
         )
+        uris = {"run_id": published["run_id"], "yaml": published["yaml"],
+                "report": published["report"]}  # fmt: skip
         if outlet_events is not None:
-            outlet_events[RECOMMENDED_POLICIES].extra = {"run_id": summary["run_id"], **uris}
-        return {"run_id": summary["run_id"], **uris}
+            outlet_events[RECOMMENDED_POLICIES].extra = uris
+        return uris
+
+    @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("record_rejected", 10))
+    def record_rejected(plan: dict, published: dict, answer: dict) -> dict:
+        from theia_sf.airflow import runtime
+        from theia_sf.services.recommendation import Review, reject_recommendation
+
+        reject_recommendation(
+            runtime.warehouse(warehouse_name=plan["params"]["warehouse_name"]),
+            runtime.sql_library(),
+            published["run_id"],
+            Review.from_record(answer),
+        )
+        return {"run_id": published["run_id"], **answer}
 
     plan = resolve_window()
     shards = recommend_shard.expand_kwargs(plan_run(resolved=plan))
-    publish_policies(plan=plan, summary=finish_run(plan=plan, shards=shards))
+    published = publish_policies(plan=plan, summary=finish_run(plan=plan, shards=shards))
+    # Skipped when no approval is required; otherwise Approve -> publish_latest and
+    # Reject (also the timeout's answer) -> record_rejected.
+    approve = ApprovalBranchOperator(
+        task_id="approve",
+        request=published,
+        approve_task_id="publish_latest",
+        reject_task_id="record_rejected",
+        retries=0,
+        execution_timeout=TIMEOUTS.task("approve", 5),
+    )
+    publish_latest(plan=plan, published=published, answer=approve.output)
+    record_rejected(plan=plan, published=published, answer=approve.output)
 
 
 def _window(record: dict):

@@ -2,14 +2,16 @@
 
 Keys: ``<area>/runs/<run_id>/<name>`` (immutable, one folder per run) and
 ``<area>/latest/<name>`` (overwritten by every run). The per-run objects are written first, so
-``latest`` never points at files that do not exist yet.
+``latest`` never points at files that do not exist yet. A run whose result waits for approval
+publishes its own key first (:func:`publish_run_files`) and moves ``latest`` only once approved
+(:func:`promote_run_files`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from theia_sf.objectstore import ObjectStore
@@ -39,19 +41,48 @@ def latest_key(area: str, name: str) -> str:
     return f"{area}/latest/{name}"
 
 
-def publish_artifacts(
-    store: ObjectStore, area: str, run_id: str, files: Mapping[str, bytes]
-) -> dict[str, str]:
-    """Write ``files`` under the run's key and the ``latest`` alias; return name -> run URI."""
-    for segment in (area, run_id, *files):
+def _check_segments(*segments: str) -> None:
+    for segment in segments:
         if not _SEGMENT.fullmatch(segment):
             raise ValueError(f"unsafe object key segment {segment!r}")
+
+
+def publish_run_files(
+    store: ObjectStore, area: str, run_id: str, files: Mapping[str, bytes]
+) -> dict[str, str]:
+    """Write ``files`` under the run's key only; return name -> run URI."""
+    _check_segments(area, run_id, *files)
     uris = {}
     for name, data in files.items():
         store.put_bytes(run_key(area, run_id, name), data, _content_type(name))
         uris[name] = store.uri(run_key(area, run_id, name))
+    return uris
+
+
+def promote_run_files(
+    store: ObjectStore, area: str, run_id: str, names: Sequence[str]
+) -> dict[str, str]:
+    """Point ``latest`` at files a run already published (copied from its key, so the alias
+    holds the very bytes of that run); return name -> latest URI."""
+    _check_segments(area, run_id, *names)
+    files = {name: store.get_bytes(run_key(area, run_id, name)) for name in names}
+    return _write_latest(store, area, files)
+
+
+def _write_latest(store: ObjectStore, area: str, files: Mapping[str, bytes]) -> dict[str, str]:
+    uris = {}
     for name, data in files.items():
         store.put_bytes(latest_key(area, name), data, _content_type(name))
+        uris[name] = store.uri(latest_key(area, name))
+    return uris
+
+
+def publish_artifacts(
+    store: ObjectStore, area: str, run_id: str, files: Mapping[str, bytes]
+) -> dict[str, str]:
+    """Write ``files`` under the run's key and the ``latest`` alias; return name -> run URI."""
+    uris = publish_run_files(store, area, run_id, files)
+    _write_latest(store, area, files)
     return uris
 
 

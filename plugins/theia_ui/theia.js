@@ -254,9 +254,35 @@ async function loadPods() {
 
 // --- Policy recommendations ---------------------------------------------------------------
 
+// The impact preview: what the run's set would deny of a longer window, and the verdicts that
+// change against the published set.
+function previewParts(preview) {
+  const s = preview.summary;
+  if (!s) return [el("h3", {}, "Impact preview"), el("p", { id: "preview-summary" }, "No preview for this run (preview_days 0).")];
+  const v = s.verdicts;
+  const end = (ns, labels, ip) => ns ? `${ns}/${labels || "{}"}` : (ip || "");
+  return [
+    el("h3", {}, `Impact preview: ${s.days} days, ${when(s.window_start)} – ${when(s.window_end)}`),
+    el("p", { id: "preview-summary" }, `${s.denied_tuples} of ${s.tuples} flow tuples would be denied (${s.denied_flows} flows, ${bytes(s.denied_bytes)}); ` +
+      `against ${v.previous_run_id ? "the published run " + v.previous_run_id : "no published set"}: ${v.newly_denied} newly denied, ${v.newly_allowed} newly allowed`),
+    table([
+      { label: "verdict", key: "verdict", cls: r => r.denied ? "denied" : "added" },
+      { label: "direction", key: "direction" },
+      { label: "source", render: r => end(r.src_namespace, r.src_labels, r.src_ip) },
+      { label: "destination", render: r => r.service ? "service " + r.service : end(r.dst_namespace, r.dst_labels, r.dst_ip) },
+      { label: "port", render: r => `${r.port}/${r.protocol}` },
+      { label: "flows", key: "flow_count" }, { label: "bytes", render: r => bytes(r.bytes) },
+      { label: "last seen (UTC)", render: r => when(r.last_seen, false) },
+      { label: "denied by", render: r => r.denied ? `${r.policy}${r.rule_index == null ? " (" + r.reason + ")" : " rule " + r.rule_index}` : "(was: " + (r.previous_policy || "") + ")" },
+    ], preview.rows),
+    ...(preview.rows.length >= preview.limit ? [el("p", {}, `First ${preview.limit} shown; all are in RECOMMENDATION_PREVIEW.`)] : []),
+  ];
+}
+
 async function showRun(run) {
-  const [detail, diff] = await Promise.all([api("recommendations/" + encodeURIComponent(run.run_id)),
-    api("recommendations/" + encodeURIComponent(run.run_id) + "/diff")]);
+  const [detail, diff, preview] = await Promise.all([api("recommendations/" + encodeURIComponent(run.run_id)),
+    api("recommendations/" + encodeURIComponent(run.run_id) + "/diff"),
+    api("recommendations/" + encodeURIComponent(run.run_id) + "/preview", { limit: 100 })]);
   const d = detail.diff_counts;
   const parts = [
     el("h2", {}, "Run ", el("span", { id: "run-id" }, detail.run_id)),
@@ -283,6 +309,7 @@ async function showRun(run) {
   for (const k of diff.added) parts.push(el("div", { class: "added" }, "+ " + k));
   for (const k of diff.removed) parts.push(el("div", { class: "removed" }, "− " + k));
   for (const c of diff.changed) parts.push(el("pre", {}, c.diff));
+  parts.push(...previewParts(preview));
   const yaml = await fetch("api/recommendations/" + encodeURIComponent(run.run_id) + "/yaml", { credentials: "same-origin" });
   parts.push(el("h3", {}, "YAML"), el("pre", { id: "policy-yaml" }, yaml.ok ? await yaml.text() : "HTTP " + yaml.status));
   replace("recommendation-detail", ...parts);

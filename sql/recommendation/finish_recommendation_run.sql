@@ -10,7 +10,8 @@ UPDATE RECOMMENDATION_RUNS SET
     previousRunId = :previous_run_id,
     diff = :diff,
     error = :error,
-    widenedBlocks = :widened_blocks
+    widenedBlocks = :widened_blocks,
+    preview = COALESCE(:preview, preview)
 WHERE runId = :run_id
     -- A run ends once: a later failure (a shard still running) keeps the first outcome.
     AND status = 'running'

@@ -6,6 +6,6 @@ SELECT
     policyCount AS policy_count, skippedTuples AS skipped_tuples, skippedFlows AS skipped_flows,
     warnings, previousRunId AS previous_run_id, diff, error, yamlUri AS yaml_uri,
     reportUri AS report_uri, publishedAt AS published_at, shardCount AS shard_count,
-    widenedBlocks AS widened_blocks
+    widenedBlocks AS widened_blocks, preview, approval, reviewer, reviewedAt AS reviewed_at
 FROM RECOMMENDATION_RUNS
 WHERE runId = :run_id

@@ -22,6 +22,7 @@ SELECT
     diff,
     error,
     yamlUri AS yaml_uri,
-    publishedAt AS published_at
+    publishedAt AS published_at,
+    preview
 FROM RECOMMENDATION_RUNS
 WHERE runId = :run_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -24,19 +25,33 @@ def test_dag_shape(dag):
     assert dag.tags == {"theia", "recommendation"} or set(dag.tags) == {"theia", "recommendation"}
     assert dag.doc_md and "recommendation" in dag.doc_md
     assert set(dag.task_ids) == {
-        "resolve_window", "plan_run", "recommend_shard", "finish_run", "publish_policies"
+        "resolve_window", "plan_run", "recommend_shard", "finish_run", "publish_policies",
+        "approve", "publish_latest", "record_rejected",
     }  # fmt: skip
-    for task_id in ("plan_run", "recommend_shard", "finish_run", "publish_policies"):
+    for task_id in ("plan_run", "recommend_shard", "finish_run", "publish_policies",
+                    "publish_latest", "record_rejected"):  # fmt: skip
         assert dag.get_task(task_id).pool == "theia_warehouse"
     # The shards are mapped over the plan's shard list.
     assert dag.get_task("recommend_shard").upstream_task_ids == {"plan_run"}
     assert dag.get_task("finish_run").upstream_task_ids == {"resolve_window", "recommend_shard"}
-    outlets = dag.get_task("publish_policies").outlets
+    # Only publish_latest moves recommendation/latest/ and updates the asset; with approval
+    # required it runs on Approve only, record_rejected on Reject (the timeout's answer too).
+    assert dag.get_task("publish_policies").outlets == []
+    outlets = dag.get_task("publish_latest").outlets
     assert [o.name for o in outlets] == ["theia_recommended_policies"]
+    assert dag.get_task("approve").upstream_task_ids == {"publish_policies"}
+    assert dag.get_task("publish_latest").upstream_task_ids == {
+        "resolve_window", "publish_policies", "approve"
+    }  # fmt: skip
+    assert dag.get_task("publish_latest").trigger_rule == "none_failed_min_one_success"
+    assert dag.get_task("record_rejected").upstream_task_ids == {
+        "resolve_window", "publish_policies", "approve"
+    }  # fmt: skip
     assert set(dag.params) == {
         "policy_type", "limit", "start", "end", "lookback", "ns_allow_list",
         "label_ignore_list", "to_services", "cluster_uuid", "antrea_api_version",
         "warehouse_name", "external_ipv4_prefix", "external_ipv6_prefix", "shards",
+        "preview_days", "require_approval", "approval_hours",
     }  # fmt: skip
 
 
@@ -70,6 +85,8 @@ def test_defaults_validate(dag):
         ("external_ipv4_prefix", 33),
         ("external_ipv4_prefix", 7),
         ("external_ipv6_prefix", 129),
+        ("preview_days", 91),
+        ("preview_days", -1),
     ],
 )
 def test_bad_params_are_refused_naming_the_param(dag, name, value):
@@ -133,6 +150,10 @@ def test_end_before_start_fails_first_task_naming_params(dag):
         _resolve(dag, {"start": "2024-05-02T00:00:00Z", "end": "2024-05-01T00:00:00Z"})
 
 
+# Without require_approval the approval task does not wait: latest is published directly.
+NO_APPROVAL = {"approve": "skipped", "record_rejected": "skipped"}
+
+
 def _run_dag(tmp_path, confs, duckdb_path, results):
     return run_dag_tests("theia_policy_recommendation", tmp_path, confs, duckdb_path, results)
 
@@ -168,7 +189,7 @@ def test_generated_flows_ingested_then_recommended_twice(tmp_path, sql):
     window = {"start": demo.start, "end": "now"}
     states, log = _run_dag(tmp_path, [window, window], duckdb_path, results)
     for run in states:
-        assert set(run.values()) == {"success"}, log[-5000:]
+        assert run == {**dict.fromkeys(run, "success"), **NO_APPROVAL}, log[-5000:]
 
     with warehouse.session(read_only=True) as session:
         from theia_sf.sql import Query
@@ -192,8 +213,20 @@ def test_generated_flows_ingested_then_recommended_twice(tmp_path, sql):
 
     published = (results / "recommendation" / "runs" / ids[1] / "policies.yaml").read_text()
     assert published == (results / "recommendation" / "latest" / "policies.yaml").read_text()
-    assert published == (results / "recommendation" / "runs" / ids[0] / "policies.yaml").read_text()
     docs = list(yaml.safe_load_all(published))
+    earlier = list(yaml.safe_load_all((results / "recommendation" / "runs" / ids[0] /
+                                       "policies.yaml").read_text()))  # fmt: skip
+    # The same rules; only the evidence annotations say which run published them.
+    for doc in (*docs, *earlier):
+        assert doc["metadata"].pop("annotations")["theia.antrea.io/run-id"] in ids
+    assert docs == earlier
+    # The impact preview (30 days by default) covers the same flows: nothing is denied, and
+    # the second run compares with the first, published one.
+    assert second["preview"]["days"] == 30
+    assert second["preview"]["denied_tuples"] == 0
+    assert second["preview"]["verdicts"] == {
+        "previous_run_id": ids[0], "newly_denied": 0, "newly_allowed": 0
+    }  # fmt: skip
     names = {d["metadata"]["name"] for d in docs}
     assert len(names) == len(docs) == first["policy_count"]
     # The demo's web pods talk to the api Service, the db and receive traffic from outside.
@@ -224,7 +257,7 @@ def test_three_shards_publish_the_yaml_one_shard_publishes(tmp_path, sql):
         tmp_path, [{**window, "shards": 3}, {**window, "shards": 1}], duckdb_path, results
     )
     for run in states:
-        assert set(run.values()) == {"success"}, log[-5000:]
+        assert run == {**dict.fromkeys(run, "success"), **NO_APPROVAL}, log[-5000:]
     # Three mapped shard tasks ran in the first run, one in the second.
     assert "recommend_shard" in states[0]
     with warehouse.session(read_only=True) as session:
@@ -239,6 +272,11 @@ def test_three_shards_publish_the_yaml_one_shard_publishes(tmp_path, sql):
     assert three["tuple_count"] == one["tuple_count"] > 0
     yaml_three = (results / "recommendation" / "runs" / ids[0] / "policies.yaml").read_text()
     yaml_one = (results / "recommendation" / "runs" / ids[1] / "policies.yaml").read_text()
-    assert yaml_three == yaml_one
+    # The same policies; only the annotations naming each run and its window differ.
+    def rules(text: str) -> str:
+        return re.sub(r"\n +theia\.antrea\.io/(run-id|window): [^\n]*", "", text)
+
+    assert "theia.antrea.io/run-id: " + ids[0] in yaml_three
+    assert rules(yaml_three) == rules(yaml_one)
     assert yaml_one.count("kind: NetworkPolicy") >= 3
     assert one["diff"]["previous_run_id"] == ids[0] and one["diff"]["changed"] == []

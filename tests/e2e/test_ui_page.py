@@ -152,6 +152,39 @@ def _populate(path: Path, sql) -> None:
                 "windowEnd": NOW,
                 "policyCount": 1,
                 "flowCount": 94,
+                "preview": json.dumps({
+                    "days": 30, "window_start": (NOW - dt.timedelta(days=30)).isoformat(),
+                    "window_end": NOW.isoformat(), "tuples": 12, "denied_tuples": 1,
+                    "denied_flows": 3, "denied_bytes": 4096, "top_workloads": [], "top_peers": [],
+                    "verdicts": {"previous_run_id": "e2e-published-run", "newly_denied": 1,
+                                 "newly_allowed": 0},
+                }),
+            }
+        ],
+    )
+    _insert(
+        warehouse,
+        "RECOMMENDATION_PREVIEW",
+        [
+            {  # monthly traffic the 7-day window missed: the new set would deny it
+                "runId": "e2e-recommendation-run",
+                "tupleId": 1,
+                "direction": "ingress",
+                "srcNamespace": "shop",
+                "srcLabels": '{"app":"report"}',
+                "dstNamespace": "data",
+                "dstLabels": '{"app":"db"}',
+                "dstPort": 5432,
+                "protocol": 6,
+                "flowType": 2,
+                "flowCount": 3,
+                "bytes": 4096,
+                "firstSeen": NOW - dt.timedelta(days=20),
+                "lastSeen": NOW - dt.timedelta(days=20, minutes=-1),
+                "denied": True,
+                "reason": "isolated",
+                "policy": "NetworkPolicy/data/np-db-allow",
+                "previousDenied": False,
             }
         ],
     )
@@ -428,6 +461,14 @@ def test_views_show_the_recommendation_and_the_drop_anomaly(
     assert "name: np-db-allow" in browser.evaluate(
         "document.getElementById('policy-yaml').textContent"
     )
+    summary = browser.evaluate("document.getElementById('preview-summary').textContent")
+    assert "1 of 12 flow tuples would be denied (3 flows" in summary
+    assert "e2e-published-run: 1 newly denied, 0 newly allowed" in summary
+    denied = browser.evaluate(
+        "[...document.querySelectorAll('#recommendation-detail tr')]"
+        ".map(r => r.textContent).find(t => t.includes('newly denied'))"
+    )
+    assert 'shop/{"app":"report"}' in denied and "NetworkPolicy/data/np-db-allow (isolated)" in denied
     browser.screenshot(shots / "recommendations.png")
 
     text = _open_view(browser, airflow_server, "anomalies")

@@ -260,9 +260,14 @@ def test_results_published_on_s3(topology):
     assert "kind: NetworkPolicy" in policies
     report = json.loads(objects[f"{prefix}/recommendation/latest/report.json"])
     assert report["policies"]
-    detection = [json.loads(v) for k, v in objects.items()
-                 if k.startswith(f"{prefix}/detection/latest/") and k.endswith(".json")]
-    text = json.dumps(detection)
+    # The triggered run's own results: the scheduled run that unpausing starts covers the
+    # window up to midnight and may overwrite `latest/` after it.
+    triggered = topology.runs["theia_drop_detection"][-1]
+    published = topology.af.xcom("theia_drop_detection", triggered, "publish_results")
+    key = f"{prefix}/detection/runs/{published['run_id']}/anomalies.json"
+    assert published["anomalies.json"].endswith(key)
+    text = objects[key].decode()
+    assert json.loads(text)["run"]["window_end"] > topology.demo["spike"]["day"]
     spike = topology.demo["spike"]
     assert spike["workload"] in text and spike["day"] in text
     # Every object of the runs is in the results bucket, none on the local disk.

@@ -11,7 +11,15 @@
    commits the staged policies in the run's order, diffs them against the previous succeeded
    run with the same parameters and records the outcome.
 4. :func:`publish_recommendation` writes the multi-document YAML and a JSON report to the
-   results location (``recommendation/runs/<run_id>/`` and ``recommendation/latest/``).
+   results location (``recommendation/runs/<run_id>/`` and ``recommendation/latest/``). With
+   approval required, ``latest`` waits: :func:`request_approval`, then
+   :func:`approve_recommendation` or :func:`reject_recommendation`.
+
+With ``preview_days`` (see :mod:`theia_sf.recommendation.preview`), the plan also reduces the
+longer preview window to tuples (``RECOMMENDATION_PREVIEW_TUPLES``), each shard replays its part
+of them through its set and through the previously published one after the self-check, and
+finish keeps the denied directions (``RECOMMENDATION_PREVIEW``) and summarises them in the run
+record's ``preview``. Denials there are information, never a failure.
 
 :func:`run_policy_recommendation` does 1-3 in one process, shard after shard.
 """
@@ -33,7 +41,9 @@ from typing import Any
 from theia_sf.errors import ConfigurationError, TheiaError
 from theia_sf.objectstore import ObjectStore
 from theia_sf.policyeval import CompiledPolicy, PolicySet, Verdict, compile_policy
-from theia_sf.publish import publish_artifacts, run_key
+from theia_sf.publish import promote_run_files, publish_artifacts, publish_run_files, run_key
+from theia_sf.recommendation import preview as impact
+from theia_sf.recommendation.annotations import annotate, evidence_annotations
 from theia_sf.recommendation.building import (
     Collected,
     collect,
@@ -61,6 +71,7 @@ MAX_SHARDS = 64
 GROUPS_PER_SHARD = 5_000
 DEFAULT_MAX_SHARDS = 8
 REPORT_TOP_PEERS = 10  # peers per rule in report.json (all of them stay in the warehouse)
+PREVIEW_TOP = 10  # workloads and peers in the run record's preview summary
 
 
 class SelfCheckError(TheiaError):
@@ -224,13 +235,16 @@ def plan_recommendation(
     limit: int = 0,
     shards: int | None = None,
     run_id: str | None = None,
+    preview_days: int | None = 0,
 ) -> RunPlan:
     """Record the run, reduce its window in the warehouse once, and split its namespaces into
-    ``shards`` (0 or None: :func:`default_shards`)."""
+    ``shards`` (0 or None: :func:`default_shards`). With ``preview_days`` (None: the default
+    30), also reduce the preview window (see :mod:`theia_sf.recommendation.preview`)."""
     began = time.monotonic()
     cluster_uuid = validate_cluster_uuid(cluster_uuid)
     limit = validate_limit(limit)
     shards = validate_shards(shards)
+    preview_days = impact.validate_days(preview_days)
     run_id = run_id or str(uuid.uuid4())
     params = parameters_record(options, cluster_uuid, limit)
     with warehouse.session() as session:
@@ -279,6 +293,8 @@ def plan_recommendation(
                     binds={"run_id": run_id, "shard_count": count},
                 )
             )
+            if preview_days:
+                _plan_preview(session, sql, run_id, window, preview_days, cluster_uuid, options)
     except BaseException as error:
         _record_failure(warehouse, sql, run_id, error)
         raise
@@ -289,6 +305,41 @@ def plan_recommendation(
         time.monotonic() - began,
     )  # fmt: skip
     return RunPlan(run_id, count)
+
+
+def _plan_preview(
+    session: Session,
+    sql: SqlLibrary,
+    run_id: str,
+    window: Window,
+    days: int,
+    cluster_uuid: str | None,
+    options: Options,
+) -> None:
+    """Reduce the preview window to tuples under the run id (no tuple limit: the preview is
+    about all of the traffic) and note in the run record what its shards compare with."""
+    start, end = impact.preview_window(window.end, days)
+    session.execute(
+        reduction_query(
+            sql, Window(start, end), cluster_uuid, 0, options.label_ignore_list,
+            name="recommendation/insert_preview_tuples.sql", run_id=run_id,
+        )
+    )  # fmt: skip
+    published = session.fetch(
+        sql.render("recommendation/select_published_run.sql", binds={"run_id": run_id})
+    )
+    plan = {
+        "days": days,
+        "window_start": _jsonable(start),
+        "window_end": _jsonable(end),
+        "previous_run_id": published[0]["run_id"] if published else None,
+    }
+    session.execute(
+        sql.render(
+            "recommendation/update_run_preview.sql",
+            binds={"run_id": run_id, "preview": json.dumps(plan, sort_keys=True)},
+        )
+    )
 
 
 def assign_shards(ends: Mapping[str, int], shards: int) -> dict[str, int]:
@@ -333,14 +384,26 @@ def run_shard(warehouse: Warehouse, sql: SqlLibrary, run_id: str, shard: int) ->
                 owned=owned,
                 counts_orphans=shard == 0,
             )
-        staged, check = _make_and_check(collected, options)
+        staged, check, policy_set = _make_and_check(collected, options)
         log.info(
             "run %s shard %d: %d namespaces, %d tuples, %d policies, %d flow directions "
             "replayed (%.1f s)", run_id, shard, len(owned), collected.tuple_count, len(staged),
             check, time.monotonic() - began,
         )  # fmt: skip
+        verdicts = None
+        if run.get("preview"):
+            verdicts = _preview_shard(warehouse, sql, run, shard, options, policy_set)
         with warehouse.session(bulk_text=True) as session, session.transaction():
             _stage(session, sql, run_id, shard, collected, staged)
+            if verdicts:
+                session.insert_rows(
+                    sql.render(
+                        "recommendation/insert_preview_verdict.sql",
+                        binds={"run_id": run_id, "shard": shard},
+                        row_binds=_VERDICT_KEYS,
+                    ),
+                    (v.to_row() for v in verdicts),
+                )
     except BaseException as error:
         _record_failure(warehouse, sql, run_id, error)
         raise
@@ -355,6 +418,54 @@ def run_shard(warehouse: Warehouse, sql: SqlLibrary, run_id: str, shard: int) ->
             cidr: sorted(addresses) for cidr, addresses in collected.block_addresses.items()
         },
     }
+
+
+def _preview_shard(
+    warehouse: Warehouse,
+    sql: SqlLibrary,
+    run: Mapping[str, Any],
+    shard: int,
+    options: Options,
+    policy_set: PolicySet,
+) -> list[impact.PreviewVerdict]:
+    """Replay the shard's preview tuples through its set and the previously published one."""
+    began = time.monotonic()
+    run_id = run["run_id"]
+    previous_id = run["preview"].get("previous_run_id")
+    binds = {"run_id": run_id, "shard": shard}
+    with warehouse.session(streaming=True) as session:
+        previous = None
+        if previous_id:
+            _, documents = session.fetch_rows(
+                sql.render(
+                    "recommendation/select_shard_previous_policies.sql",
+                    binds={**binds, "previous_run_id": previous_id},
+                    shard_zero=shard == 0,
+                )
+            )
+            previous = impact.previous_set(r[0] for r in documents)
+        query = sql.render(
+            "recommendation/select_shard_preview_tuples.sql", binds=binds, shard_zero=shard == 0
+        )
+        columns, batches = session.fetch_batches(query, FETCH_BATCH)
+        if columns != [*TUPLE_COLUMNS, "tuple_id", "egress_here", "ingress_here"]:
+            raise RuntimeError(f"select_shard_preview_tuples.sql returned columns {columns}")
+        verdicts = impact.replay(
+            (row for batch in batches for row in batch), options, policy_set, previous
+        )
+    log.info(
+        "run %s shard %d: preview replayed, %d denied directions (new set %d, set of %s %d) "
+        "(%.1f s)", run_id, shard, len(verdicts), sum(1 for v in verdicts if v.denied),
+        previous_id or "no published run", sum(1 for v in verdicts if v.previous),
+        time.monotonic() - began,
+    )  # fmt: skip
+    return verdicts
+
+
+_VERDICT_KEYS = (
+    "tuple_id", "direction", "denied", "reason", "policy", "rule_index", "previous_denied",
+    "previous_reason", "previous_policy",
+)  # fmt: skip
 
 
 def _shard_rows(
@@ -379,10 +490,10 @@ class _Staged:
     text: str
 
 
-def _make_and_check(collected: Collected, options: Options) -> tuple[list[_Staged], int]:
+def _make_and_check(collected: Collected, options: Options) -> tuple[list[_Staged], int, PolicySet]:
     """Make and render every policy of the shard, and replay its flows through the rendered
     policies (plus the static ones every namespace is subject to): the self-check. Returns the
-    rendered policies and how many flow directions were replayed."""
+    rendered policies, how many flow directions were replayed and the checked set."""
     renderer = Renderer()
     staged: list[_Staged] = []
     compiled: list[CompiledPolicy] = []
@@ -421,7 +532,7 @@ def _make_and_check(collected: Collected, options: Options) -> tuple[list[_Stage
             f"denied by the recommended policies (first: "
             f"{'; '.join(_describe(v) for v in violations[:10])}); nothing was published"
         )
-    return staged, len(collected.egress_flows) + len(collected.ingress_flows)
+    return staged, len(collected.egress_flows) + len(collected.ingress_flows), policy_set
 
 
 def _describe(verdict: Verdict) -> str:
@@ -537,12 +648,16 @@ def finish_recommendation(
             if sorted(s["shard"] for s in shards) != list(range(int(run["shard_count"] or 1))):
                 raise TheiaError(f"run {run_id}: results of shards {[s['shard'] for s in shards]}")
             binds = {"run_id": run_id}
-            for name in ("insert_recommendation_evidence", "insert_recommended_policies"):
+            names = ["insert_recommendation_evidence", "insert_recommended_policies"]
+            if run.get("preview"):
+                names.append("insert_recommendation_preview")
+            for name in names:
                 session.execute(sql.render(f"recommendation/{name}.sql", binds=binds))
+            preview = _preview_summary(session, sql, run) if run.get("preview") else None
             session.execute(
                 sql.render("recommendation/delete_run_staging.sql", binds=binds, shard=None)
             )
-            summary = _outcome(session, sql, run, shards)
+            summary = _outcome(session, sql, run, shards, preview)
     except BaseException as error:
         _record_failure(warehouse, sql, run_id, error)
         raise
@@ -565,8 +680,51 @@ def finish_recommendation(
     return summary
 
 
+def _preview_summary(session: Session, sql: SqlLibrary, run: Mapping[str, Any]) -> dict[str, Any]:
+    """The run record's ``preview``: counts and the busiest denied ends, summed in the
+    warehouse (the preview tuples are still there; finish deletes them afterwards)."""
+    plan = run["preview"]
+    binds = {"run_id": run["run_id"]}
+    totals = session.fetch(sql.render("recommendation/select_preview_summary.sql", binds=binds))[0]
+
+    def top(side: str) -> list[dict[str, Any]]:
+        rows = session.fetch(
+            sql.render(
+                "recommendation/select_preview_top.sql",
+                binds={**binds, "top": PREVIEW_TOP},
+                side=side,
+            )
+        )
+        return [
+            {side: r["name"], "denied_tuples": int(r["denied_tuples"]),
+             "denied_flows": int(r["denied_flows"])}
+            for r in rows
+        ]  # fmt: skip
+
+    return {
+        "days": plan["days"],
+        "window_start": plan["window_start"],
+        "window_end": plan["window_end"],
+        "tuples": int(totals["tuples"]),
+        "denied_tuples": int(totals["denied_tuples"]),
+        "denied_flows": int(totals["denied_flows"]),
+        "denied_bytes": int(totals["denied_bytes"]),
+        "top_workloads": top("workload"),
+        "top_peers": top("peer"),
+        "verdicts": {
+            "previous_run_id": plan.get("previous_run_id"),
+            "newly_denied": int(totals["newly_denied"]),
+            "newly_allowed": int(totals["newly_allowed"]),
+        },
+    }
+
+
 def _outcome(
-    session: Session, sql: SqlLibrary, run: Mapping[str, Any], shards: Sequence[Mapping[str, Any]]
+    session: Session,
+    sql: SqlLibrary,
+    run: Mapping[str, Any],
+    shards: Sequence[Mapping[str, Any]],
+    preview: Mapping[str, Any] | None = None,
 ) -> RunSummary:
     """Put the shards' counts together, diff and record the run as succeeded."""
     run_id = run["run_id"]
@@ -614,6 +772,7 @@ def _outcome(
         skipped_flows=json.dumps(skipped, sort_keys=True), warnings=json.dumps(warnings),
         previous_run_id=previous_id, diff=json.dumps(diff),
         widened_blocks=json.dumps(widened_blocks(widened)) if widened else None,
+        preview=json.dumps(preview, sort_keys=True) if preview is not None else None,
     )  # fmt: skip
     started = dt.datetime.fromisoformat(run["started_at"])
     return RunSummary(
@@ -653,7 +812,7 @@ def _record_failure(
 def _finish(session: Session, sql: SqlLibrary, run_id: str, status: str, **values: Any) -> None:
     binds = dict.fromkeys(
         ("tuple_count", "flow_count", "policy_count", "skipped_tuples", "skipped_flows",
-         "warnings", "previous_run_id", "diff", "error", "widened_blocks")
+         "warnings", "previous_run_id", "diff", "error", "widened_blocks", "preview")
     )  # fmt: skip
     binds.update(run_id=run_id, status=status, finished_at=dt.datetime.now(dt.UTC), **values)
     session.execute(sql.render("recommendation/finish_recommendation_run.sql", binds=binds))
@@ -669,6 +828,7 @@ def run_policy_recommendation(
     limit: int = 0,
     run_id: str | None = None,
     shards: int | None = None,
+    preview_days: int | None = 0,
 ) -> RunSummary:
     """Plan, run every shard here one after the other, and finish (see the module docstring).
 
@@ -676,7 +836,7 @@ def run_policy_recommendation(
     block an observed flow."""
     plan = plan_recommendation(
         warehouse, sql, window=window, options=options, cluster_uuid=cluster_uuid,
-        limit=limit, shards=shards, run_id=run_id,
+        limit=limit, shards=shards, run_id=run_id, preview_days=preview_days,
     )  # fmt: skip
     results = [run_shard(warehouse, sql, plan.run_id, shard) for shard in range(plan.shards)]
     return finish_recommendation(warehouse, sql, plan.run_id, results)
@@ -700,7 +860,7 @@ def load_run(session: Session, sql: SqlLibrary, run_id: str) -> dict[str, Any]:
     if not rows:
         raise ConfigurationError(f"recommendation run {run_id!r} does not exist")
     run = {k: _jsonable(v) for k, v in rows[0].items()}
-    for key in ("parameters", "skipped_flows", "warnings", "diff", "widened_blocks"):
+    for key in ("parameters", "skipped_flows", "warnings", "diff", "widened_blocks", "preview"):
         if run.get(key):
             run[key] = json.loads(run[key])
     return run
@@ -720,10 +880,24 @@ def rule_evidence(
     return group_rules(session.fetch(query))
 
 
+def _annotated(run: Mapping[str, Any], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """The run's documents with their evidence annotations (see
+    :mod:`theia_sf.recommendation.annotations`); rows of ``select_run_policies.sql``."""
+    for r in rows:
+        yield annotate(
+            r[4],
+            evidence_annotations(
+                run["run_id"], run["window_start"], run["window_end"], r[5], r[6], r[7], r[8]
+            ),
+        )
+
+
 def publish_recommendation(
-    warehouse: Warehouse, sql: SqlLibrary, store: ObjectStore, run_id: str
+    warehouse: Warehouse, sql: SqlLibrary, store: ObjectStore, run_id: str, *, latest: bool = True
 ) -> dict[str, str]:
-    """Publish a succeeded run's YAML and JSON report; return ``{"yaml": uri, "report": uri}``.
+    """Publish a succeeded run's YAML and JSON report; return ``{"yaml": uri, "report": uri}``
+    (the run's own URIs). ``latest=False``: only under the run's key, for a run that waits for
+    approval (:func:`approve_recommendation` moves ``latest`` then).
 
     The report describes itself: it carries the time and the URIs of this publication."""
     with warehouse.session() as session:
@@ -742,7 +916,7 @@ def publish_recommendation(
             "published_at": _jsonable(dt.datetime.now(dt.UTC)),
         }
         report = {
-            **run,
+            **{k: v for k, v in run.items() if k not in APPROVAL_KEYS},
             **published,
             "policies": [
                 {
@@ -754,12 +928,12 @@ def publish_recommendation(
                 for r in rows
             ],
         }
-        uris = publish_artifacts(
+        uris = (publish_artifacts if latest else publish_run_files)(
             store,
             AREA,
             run_id,
             {
-                YAML_NAME: render_documents(r[4] for r in rows).encode(),
+                YAML_NAME: render_documents(_annotated(run, rows)).encode(),
                 REPORT_NAME: json.dumps(report, indent=2, sort_keys=True).encode(),
             },
         )
@@ -774,20 +948,227 @@ def publish_recommendation(
                 },
             )
         )
-    log.info("run %s published: %s and %s", run_id, uris[YAML_NAME], uris[REPORT_NAME])
+    log.info(
+        "run %s published: %s and %s%s", run_id, uris[YAML_NAME], uris[REPORT_NAME],
+        "" if latest else " (recommendation/latest/ waits for approval)",
+    )  # fmt: skip
     return {"yaml": uris[YAML_NAME], "report": uris[REPORT_NAME]}
+
+
+# --- approval before latest ----------------------------------------------------------------
+
+APPROVAL_KEYS = ("approval", "reviewer", "reviewed_at")  # decided after the run's files exist
+APPROVAL_NAMES = 5  # policy names per diff list shown to the approver
+APPROVAL_TOP = 5  # workloads / peers of the impact preview shown to the approver
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """An approver's answer (``reviewer`` None: nobody answered before the timeout)."""
+
+    approved: bool
+    reviewer: str | None
+    reviewed_at: dt.datetime
+    timed_out: bool = False
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Review:
+        """From ``{"approved", "reviewer", "reviewed_at" (ISO 8601), "timed_out"}``."""
+        return cls(
+            bool(record["approved"]),
+            record.get("reviewer"),
+            dt.datetime.fromisoformat(str(record["reviewed_at"])),
+            bool(record.get("timed_out")),
+        )
+
+    @property
+    def approval(self) -> str:
+        return "approved" if self.approved else ("timed_out" if self.timed_out else "rejected")
+
+
+def approval_request(run: Mapping[str, Any], *, hours: int) -> dict[str, str]:
+    """What the approver reads: a subject and a Markdown body with the run's policy diff, its
+    impact preview (when the run has one) and where its YAML and report are."""
+    diff = run.get("diff") or {}
+    added, removed, changed = (list(diff.get(k) or ()) for k in ("added", "removed", "changed"))
+    short = str(run["run_id"])[:8]
+    subject = (
+        f"Publish policy recommendation {short}? "
+        f"{run.get('policy_count') or 0} policies: +{len(added)} added, -{len(removed)} removed, "
+        f"~{len(changed)} changed"
+    )
+    lines = [
+        f"Run `{run['run_id']}` ({run.get('policy_type')}) recommends "
+        f"**{run.get('policy_count') or 0} policies** from {_count(run.get('tuple_count'))} "
+        f"distinct flow tuples ({_count(run.get('flow_count'))} flows) of the window "
+        f"{_when(run.get('window_start'))} to {_when(run.get('window_end'))}.",
+        "",
+        "### Changes",
+    ]
+    previous = diff.get("previous_run_id")
+    if previous:
+        lines.append(
+            f"Against run `{previous}`: {len(added)} added, {len(removed)} removed, "
+            f"{len(changed)} changed, {diff.get('unchanged', 0)} unchanged."
+        )
+    else:
+        lines.append("No earlier run with these parameters: every policy is new.")
+    for title, names in (("Added", added), ("Removed", removed), ("Changed", changed)):
+        if names:
+            shown = ", ".join(f"`{n}`" for n in names[:APPROVAL_NAMES])
+            more = f" and {len(names) - APPROVAL_NAMES} more" if len(names) > APPROVAL_NAMES else ""
+            lines.append(f"- {title}: {shown}{more}")
+    lines += ["", "### Impact preview", *_preview_lines(run.get("preview"))]
+    if run.get("warnings"):
+        lines += ["", f"The run has {len(run['warnings'])} warnings (see the report)."]
+    lines += [
+        "",
+        "### Files",
+        f"- Policies: {run.get('yaml_uri') or 'not published'}",
+        f"- Report: {run.get('report_uri') or 'not published'}",
+        "",
+        f"**Approve** makes these policies `{AREA}/latest/` and updates the asset "
+        f"`theia_recommended_policies`. **Reject**, or no answer within {hours} hours, records "
+        f"the run as rejected and leaves `{AREA}/latest/` as it is.",
+    ]
+    return {"subject": subject, "body": "\n".join(lines)}
+
+
+def _preview_lines(preview: Mapping[str, Any] | None) -> list[str]:
+    if not preview:
+        return ["No impact preview for this run."]
+    window = f"{_when(preview.get('window_start'))} to {_when(preview.get('window_end'))}"
+    denied = int(preview.get("denied_tuples") or 0)
+    if not denied:
+        lines = [
+            f"Replaying the {_count(preview.get('tuples'))} flow tuples of the last "
+            f"{preview.get('days')} days ({window}) through these policies denies none of them."
+        ]
+    else:
+        lines = [
+            f"Replaying the {_count(preview.get('tuples'))} flow tuples of the last "
+            f"{preview.get('days')} days ({window}) through these policies **denies "
+            f"{_count(denied)} tuples** ({_count(preview.get('denied_flows'))} flows, "
+            f"{_count(preview.get('denied_bytes'))} bytes): traffic seen then but not in the "
+            "run's window.",
+        ]
+        for title, key, name in (("workloads", "top_workloads", "workload"),
+                                 ("peers", "top_peers", "peer")):  # fmt: skip
+            top = list(preview.get(key) or ())[:APPROVAL_TOP]
+            if top:
+                lines.append(f"- Most denied {title}: " + ", ".join(
+                    f"`{item.get(name)}` ({_count(item.get('denied_tuples'))} tuples, "
+                    f"{_count(item.get('denied_flows'))} flows)"
+                    for item in top
+                ))  # fmt: skip
+    verdicts = preview.get("verdicts") or {}
+    if verdicts.get("previous_run_id"):
+        lines.append(
+            f"- Against the set of run `{verdicts['previous_run_id']}`: "
+            f"{_count(verdicts.get('newly_denied'))} tuples newly denied, "
+            f"{_count(verdicts.get('newly_allowed'))} newly allowed."
+        )
+    return lines
+
+
+def _count(value: Any) -> str:
+    return f"{int(value or 0):,}"
+
+
+def _when(value: Any) -> str:
+    if not value:
+        return "?"
+    moment = dt.datetime.fromisoformat(str(value)) if not isinstance(value, dt.datetime) else value
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def request_approval(
+    warehouse: Warehouse, sql: SqlLibrary, run_id: str, *, hours: int
+) -> dict[str, str]:
+    """Mark a published, succeeded run as waiting for approval; return its request
+    (see :func:`approval_request`)."""
+    with warehouse.session() as session, session.transaction():
+        run = _succeeded_run(session, sql, run_id)
+        _set_approval(session, sql, run_id, "succeeded", "pending")
+    return approval_request(run, hours=hours)
+
+
+def approve_recommendation(
+    warehouse: Warehouse,
+    sql: SqlLibrary,
+    store: ObjectStore,
+    run_id: str,
+    review: Review | None = None,
+) -> dict[str, str]:
+    """Point ``recommendation/latest/`` at a succeeded run's published files, recording the
+    approval first when one was asked (``review``); return the ``latest`` URIs."""
+    with warehouse.session() as session, session.transaction():
+        _succeeded_run(session, sql, run_id)
+        if review is not None:
+            if not review.approved:
+                raise TheiaError(f"run {run_id} was not approved")
+            _set_approval(session, sql, run_id, "succeeded", review.approval, review)
+    uris = promote_run_files(store, AREA, run_id, (YAML_NAME, REPORT_NAME))
+    log.info("run %s is now %s/latest/", run_id, AREA)
+    return {"yaml": uris[YAML_NAME], "report": uris[REPORT_NAME]}
+
+
+def reject_recommendation(
+    warehouse: Warehouse, sql: SqlLibrary, run_id: str, review: Review
+) -> None:
+    """Record a run whose approval was refused (or timed out) as ``rejected``; ``latest`` and
+    the Asset stay as they are."""
+    if review.approved:
+        raise TheiaError(f"run {run_id} was approved, not rejected")
+    with warehouse.session() as session, session.transaction():
+        _succeeded_run(session, sql, run_id)
+        _set_approval(session, sql, run_id, "rejected", review.approval, review)
+    log.info(
+        "run %s rejected (%s); %s/latest/ stays as it was", run_id,
+        f"by {review.reviewer}" if review.reviewer else "no answer before the timeout", AREA,
+    )  # fmt: skip
+
+
+def _succeeded_run(session: Session, sql: SqlLibrary, run_id: str) -> dict[str, Any]:
+    run = load_run(session, sql, run_id)
+    if run["status"] != "succeeded":
+        raise TheiaError(f"run {run_id} has status {run['status']!r}, not succeeded")
+    return run
+
+
+def _set_approval(
+    session: Session, sql: SqlLibrary, run_id: str, status: str, approval: str,
+    review: Review | None = None,
+) -> None:  # fmt: skip
+    session.execute(
+        sql.render(
+            "recommendation/update_run_approval.sql",
+            binds={
+                "run_id": run_id,
+                "status": status,
+                "approval": approval,
+                "reviewer": review.reviewer if review else None,
+                "reviewed_at": review.reviewed_at if review else None,
+            },
+        )
+    )
 
 
 __all__ = [
     "Options",
+    "Review",
     "RunPlan",
     "RunSummary",
     "SelfCheckError",
     "Window",
+    "approval_request",
+    "approve_recommendation",
     "finish_recommendation",
     "load_run",
     "plan_recommendation",
     "publish_recommendation",
+    "reject_recommendation",
+    "request_approval",
     "run_policy_recommendation",
     "run_shard",
     "to_datetime",

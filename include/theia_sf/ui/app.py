@@ -174,6 +174,10 @@ def create_app(
     def recommendation_diff(run_id: str) -> dict[str, Any]:
         return views().recommendation_diff(run_id)
 
+    @app.get("/api/recommendations/{run_id}/preview")
+    def recommendation_preview(run_id: str, limit: int = 100) -> dict[str, Any]:
+        return views().recommendation_preview(run_id, limit)
+
     @app.get("/api/recommendations/{run_id}/evidence")
     def recommendation_evidence(
         run_id: str, kind: str, name: str, namespace: str | None = None, top: int = 20

@@ -37,6 +37,7 @@ MAX_ANOMALIES = 500
 MAX_SERIES_POINTS = 5000  # points of one throughput series the page draws
 MAX_MATRIX_CELLS = 400
 MAX_POLICIES = 1000
+MAX_PREVIEW_ROWS = 500  # denied directions of an impact preview in one answer
 # Antrea's flow times are IPFIX dateTimeSeconds (unsigned 32-bit Unix seconds): no flow lies
 # outside EARLIEST..LATEST, and a window beyond them is a mistake.
 LATEST = dt.datetime.fromtimestamp(2**32, dt.UTC)
@@ -252,7 +253,7 @@ class TheiaViews:
         if not rows:
             raise NotFoundError(f"no recommendation run {run_id!r}")
         run = rows[0]
-        for key in ("parameters", "skipped_flows", "warnings", "diff"):
+        for key in ("parameters", "skipped_flows", "warnings", "diff", "preview"):
             run[key] = _json_field(run[key])
         run["diff_counts"] = _diff_counts(run["diff"])
         run["policies"] = self._fetch(
@@ -307,6 +308,25 @@ class TheiaViews:
                 1 for k in current.keys() & previous.keys() if current[k] == previous[k]
             ),
         }
+
+    def recommendation_preview(self, run_id: str, limit: int = 100) -> dict[str, Any]:
+        """The run's impact preview: its summary and the denied directions (and those whose
+        verdict changed against the previously published set), busiest first."""
+        if not 1 <= limit <= MAX_PREVIEW_ROWS:
+            raise InvalidRequestError(f"limit={limit} must be between 1 and {MAX_PREVIEW_ROWS}")
+        run = self.recommendation_run(run_id)
+        rows = []
+        if run.get("preview"):
+            rows = self._fetch(
+                "ui/select_recommendation_preview.sql", {"run_id": run_id, "limit": limit}
+            )
+        for row in rows:
+            row["verdict"] = (
+                "newly denied" if row["denied"] and not row["previous_denied"]
+                else "still denied" if row["denied"]
+                else "newly allowed"
+            )  # fmt: skip
+        return {"run_id": run_id, "summary": run.get("preview"), "rows": rows, "limit": limit}
 
     def _policies_by_key(self, run_id: str) -> dict[str, str]:
         rows = self._fetch(

@@ -1,0 +1,1 @@
+UPDATE RECOMMENDATION_RUNS SET preview = :preview WHERE runId = :run_id
