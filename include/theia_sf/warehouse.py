@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -40,6 +40,12 @@ class Session(Protocol):
         """Run ``query``, one ``INSERT ... VALUES (...)`` row whose binds all sit in that row,
         for every mapping in ``rows`` (each row's binds, over ``query.binds``), in as few
         statements as the engine takes; returns the number of rows."""
+        ...
+
+    def insert_columns(self, query: Query, columns: Mapping[str, Sequence[Any]]) -> int:
+        """:meth:`insert_rows` with the rows' binds given as columns (``columns[name][i]``:
+        row ``i``'s value of ``:name``; sequences of equal length), so a large insert makes no
+        object per row; returns the number of rows."""
         ...
 
     def transaction(self) -> AbstractContextManager[None]: ...
@@ -81,6 +87,14 @@ def row_binds(query: Query, row: Mapping[str, Any], names: Iterable[str]) -> lis
         else:
             raise KeyError(f"{query.name}: no value for :{name}")
     return out
+
+
+def column_length(query: Query, columns: Mapping[str, Sequence[Any]]) -> int:
+    """The common length of the columns of :meth:`Session.insert_columns`."""
+    lengths = {len(column) for column in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"{query.name}: columns of different lengths {sorted(lengths)}")
+    return lengths.pop() if lengths else 0
 
 
 class InFlight:

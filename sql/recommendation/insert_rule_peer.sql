@@ -1,4 +1,4 @@
--- One peer of one rule a shard made; run for each (insert_rows).
+-- One peer of one rule a shard made; written as columns (insert_columns).
 INSERT INTO RECOMMENDATION_RULE_PEERS (
     runId, shard, cellId, kind, namespace, name, direction, ruleIndex, peerIndex, peer
 ) VALUES (

@@ -281,6 +281,44 @@ def test_insert_rows_stores_every_row_once_on_both_engines(both, sql, count, mon
         assert found == normal(expected)
 
 
+@pytest.mark.parametrize("count", [0, 1, 50, 51, 103])
+def test_insert_columns_stores_every_row_once_on_both_engines(both, sql, count, monkeypatch):
+    # Session.insert_columns: the same one-row INSERT file, each row bind given as a column
+    # (lists, or arrays of numbers as the builder keeps them); shared binds from the query.
+    from array import array
+
+    from theia_sf.adapters import duckdb as duckdb_adapter
+
+    monkeypatch.setattr(duckdb_adapter, "COLUMNS_BATCH", 50)
+    query = sql.render(
+        "recommendation/insert_tuple_cells.sql",
+        binds={"run_id": "run-c", "shard": 3},
+        row_binds=("tuple_id", "egress_cell", "ingress_cell"),
+    )
+    columns = {
+        "tuple_id": array("q", range(count)),
+        "egress_cell": array("q", (-1 if n % 3 == 0 else 2**40 + n for n in range(count))),
+        "ingress_cell": [-1 if n % 4 == 1 else n for n in range(count)],
+    }
+    read = Query(
+        "r",
+        "SELECT shard, tupleId, egressCell, ingressCell FROM RECOMMENDATION_TUPLE_CELLS "
+        "WHERE runId = :run_id ORDER BY tupleId",
+        {"run_id": "run-c"},
+    )
+    expected = [
+        (3, n, None if n % 3 == 0 else 2**40 + n, None if n % 4 == 1 else n) for n in range(count)
+    ]
+    for warehouse in both:
+        with warehouse.session() as session:
+            assert session.insert_columns(query, columns) == count
+            assert normal(session.fetch_rows(read)[1]) == normal(expected)
+            with pytest.raises(ValueError, match="different lengths"):
+                session.insert_columns(query, {**columns, "tuple_id": [1] * (count + 1)})
+            with pytest.raises(KeyError, match="no value for :"):
+                session.insert_columns(query, {"tuple_id": [1]})
+
+
 REFUSED_INSERTS = [
     ("INSERT INTO T (a) VALUES (:a), (:b)", "one row"),
     ("INSERT INTO T (a) VALUES (:a) RETURNING :b", "all of them in the VALUES row"),

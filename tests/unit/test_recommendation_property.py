@@ -207,7 +207,8 @@ def one_rule_per_peer(collected):
             for direction, key in (("egress", "to"), ("ingress", "from")):
                 peers = getattr(group, direction)
                 manifest["spec"][direction] = [
-                    _rule(tuple(sorted(peers[peer])), [peer], key, antrea) for peer in sorted(peers)
+                    _rule(tuple(sorted(collected.cell_ports[peers[peer]])), [peer], key, antrea)
+                    for peer in sorted(peers)
                 ]
         out.append(manifest)
     return out

@@ -12,7 +12,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -24,7 +24,7 @@ from sqlglot import exp
 
 from theia_sf.errors import StatementCancelled, WarehouseBusyError
 from theia_sf.sql import Query
-from theia_sf.warehouse import IN_FLIGHT, row_binds, rows_as_dicts
+from theia_sf.warehouse import IN_FLIGHT, column_length, row_binds, rows_as_dicts
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ BULK_TEXT_MEMORY = "128MB"
 # read. Measured on the high-cardinality 10M bench (1.03M groups read batch by batch): 2GB held
 # 685-700 MiB at 5.8 s, 300MB 415 MiB at 4.7-5.2 s, 200MB 339 MiB at 7.5 s.
 STREAMING_MEMORY = "300MB"
-COLUMNS_BATCH = 10_000  # rows per statement of DuckDBSession.insert_rows
+COLUMNS_BATCH = 10_000  # rows per statement of DuckDBSession.insert_rows and insert_columns
 
 
 def memory_bytes(limit: str) -> float:
@@ -244,17 +244,44 @@ class DuckDBSession:
 
     def insert_rows(self, query: Query, rows: Iterable[Mapping[str, Any]]) -> int:
         # One statement per batch, each bind a list of the batch's values (see columns_template).
-        if query.native_duckdb:
-            raise ValueError(f"{query.name}: insert_rows takes Snowflake-dialect statements")
-        text, names = columns_template(query.text)
+        text, names = self._columns_template(query)
         remaining = iter(rows)
         count = 0
         while batch := list(itertools.islice(remaining, COLUMNS_BATCH)):
             values = [row_binds(query, row, names) for row in batch]
-            with _Interruptible(query.name, self.con):
-                self.con.execute(text, [list(column) for column in zip(*values, strict=True)])
+            self._insert(query, text, [list(column) for column in zip(*values, strict=True)])
             count += len(batch)
         return count
+
+    def insert_columns(self, query: Query, columns: Mapping[str, Sequence[Any]]) -> int:
+        text, names = self._columns_template(query)
+        count = column_length(query, columns)
+        for name in names:
+            if name not in columns and name not in query.binds:
+                raise KeyError(f"{query.name}: no value for :{name}")
+        for start in range(0, count, COLUMNS_BATCH):
+            end = min(start + COLUMNS_BATCH, count)
+            self._insert(
+                query,
+                text,
+                [
+                    list(columns[name][start:end])
+                    if name in columns
+                    else [query.binds[name]] * (end - start)
+                    for name in names
+                ],
+            )
+        return count
+
+    @staticmethod
+    def _columns_template(query: Query) -> tuple[str, tuple[str, ...]]:
+        if query.native_duckdb:
+            raise ValueError(f"{query.name}: insert_rows takes Snowflake-dialect statements")
+        return columns_template(query.text)
+
+    def _insert(self, query: Query, text: str, columns: list[list[Any]]) -> None:
+        with _Interruptible(query.name, self.con):
+            self.con.execute(text, columns)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -21,7 +21,7 @@ from sqlglot import exp
 
 from theia_sf.errors import WarehouseUnavailableError
 from theia_sf.sql import Query, ident
-from theia_sf.warehouse import IN_FLIGHT, row_binds, rows_as_dicts
+from theia_sf.warehouse import IN_FLIGHT, column_length, row_binds, rows_as_dicts
 
 INSERT_ROWS_BATCH = 50  # rows per executemany of SnowflakeSession.insert_rows
 
@@ -147,6 +147,15 @@ class SnowflakeSession:
         finally:
             cursor.close()
         return count
+
+    def insert_columns(self, query: Query, columns: Mapping[str, Sequence[Any]]) -> int:
+        # Rows for the connector's multi-row INSERT (insert_rows), made batch by batch.
+        column_length(query, columns)
+        names = list(columns)
+        return self.insert_rows(
+            query,
+            (dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)),
+        )
 
     def _plain(self, text: str) -> None:
         cursor = self.con.cursor()

@@ -18,6 +18,11 @@ stable; in ``k8s-np`` mode no Antrea object is emitted.
 Evidence (flows, bytes, first and last seen per peer) is not computed here: each tuple only
 notes which (group, direction, peer) "cell" it fed, and the warehouse sums the tuples of each
 cell (see ``sql/recommendation/insert_recommendation_evidence.sql``).
+
+Per tuple and per peer this module keeps immutable tuples (ports, peers, flows) rather than
+sets or objects: a large run holds hundreds of thousands of them, and the garbage collector
+visits every mutable container again and again while they live (that cost as much as the
+building itself).
 """
 
 from __future__ import annotations
@@ -60,7 +65,6 @@ Port = tuple[int, str]
 # then labels): (0, version, network number, prefix length, cidr), (1, ns, name), (2, ns, labels).
 Peer = tuple[Any, ...]
 GroupKey = tuple[str, Labels]  # namespace, labels minus the ignore list
-Cell = tuple[GroupKey, str, Peer]  # group, "egress" or "ingress", peer
 
 # Row positions (FlowTuple order); rows may be FlowTuples or the warehouse's plain tuples, and a
 # row read back from the warehouse carries the tuple's id after the FlowTuple columns.
@@ -160,10 +164,11 @@ def peer_text(peer: Peer) -> str:
 
 @dataclass(slots=True)
 class _Group:
-    """A group's peers per direction, each with the ports it was seen on."""
+    """A group's peers per direction, each with its cell: the number under which the builder
+    keeps the ports that (group, direction, peer) was seen on (:attr:`Builder.cell_ports`)."""
 
-    egress: dict[Peer, set[Port]] = field(default_factory=dict)
-    ingress: dict[Peer, set[Port]] = field(default_factory=dict)
+    egress: dict[Peer, int] = field(default_factory=dict)
+    ingress: dict[Peer, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,9 +215,10 @@ class Builder:
         # pod in an owned namespace) and those whose ingress it decides.
         self.egress_flows: dict[Flow, None] = {}  # dicts as ordered sets
         self.ingress_flows: dict[Flow, None] = {}
-        # Cell ids, and for every tuple that fed a rule here (when rows carry ids) the cells
-        # of its egress and ingress sides (-1: none): the warehouse sums each cell's evidence.
-        self.cells: dict[Cell, int] = {}
+        # The ports of every cell (by cell number, in the order cells were first seen), and for
+        # every tuple that fed a rule here (when rows carry ids) the cells of its egress and
+        # ingress sides (-1: none): the warehouse sums each cell's evidence.
+        self.cell_ports: list[tuple[Port, ...]] = []
         self.fed_tuples = array("q")
         self.fed_egress = array("q")
         self.fed_ingress = array("q")
@@ -319,15 +325,16 @@ class Builder:
         found = self.groups.get(group)
         if found is None:
             found = self.groups[group] = _Group()
-        ports = getattr(found, direction).setdefault(peer, set())
-        if port is not None:
-            ports.add(port)
-        if len(row) > TUPLE_ID:
-            cell = (group, direction, peer)
-            found_id = self.cells.get(cell)
-            if found_id is None:
-                found_id = self.cells[cell] = len(self.cells)
-            self._fed[direction] = found_id
+        peers = found.egress if direction == "egress" else found.ingress
+        cell = peers.get(peer)
+        if cell is None:
+            cell = peers[peer] = len(self.cell_ports)
+            self.cell_ports.append(() if port is None else (port,))
+        elif port is not None:
+            ports = self.cell_ports[cell]
+            if port not in ports:  # a peer is seen on a few ports at most
+                self.cell_ports[cell] = (*ports, port)
+        self._fed[direction] = cell
 
     def _add(self, row: Sequence[Any], egress: bool, ingress: bool) -> None:
         proto = PROTOCOL_NUMBERS.get(row[PROTO])
@@ -400,13 +407,18 @@ def _peer_entry(peer: Peer) -> dict[str, Any]:
     return {"namespaceSelector": _ns_selector(peer[1]), "podSelector": _selector(peer[2])}
 
 
-def merged_rules(peers: Mapping[Peer, set[Port]]) -> list[tuple[tuple[Port, ...], list[Peer]]]:
-    """A direction's peers gathered by exact port set: (sorted ports, sorted peers) per rule,
-    rules in the order of their first peer."""
-    by_ports: dict[tuple[Port, ...], list[Peer]] = {}
-    for peer, ports in peers.items():
-        by_ports.setdefault(tuple(sorted(ports)), []).append(peer)
-    rules = [(ports, sorted(members)) for ports, members in by_ports.items()]
+def merged_rules(
+    peers: Mapping[Peer, int], cell_ports: Sequence[tuple[Port, ...]]
+) -> list[tuple[tuple[Port, ...], list[tuple[Peer, int]]]]:
+    """A direction's peers (with their cells) gathered by exact port set: (sorted ports,
+    sorted peers) per rule, rules in the order of their first peer."""
+    by_ports: dict[tuple[Port, ...], list[tuple[Peer, int]]] = {}
+    for peer, cell in peers.items():
+        ports = cell_ports[cell]
+        by_ports.setdefault(tuple(sorted(ports)) if len(ports) > 1 else ports, []).append(
+            (peer, cell)
+        )
+    rules = [(ports, sorted(members)) for ports, members in by_ports.items()]  # peers differ
     return sorted(rules, key=lambda rule: rule[1][0])
 
 
@@ -459,16 +471,23 @@ def static_policies(options: Options) -> list[RecommendedPolicy]:
 
 
 def group_policies(
-    options: Options, ns: str, labels: Labels, group: _Group
+    options: Options,
+    ns: str,
+    labels: Labels,
+    group: _Group,
+    cell_ports: Sequence[tuple[Port, ...]],
 ) -> list[RecommendedPolicy]:
     """The allow policy of a group (and its Baseline reject in ``anp-deny-applied``)."""
     antrea = options.policy_type != PolicyType.K8S_NP
     directions: dict[str, list[dict[str, Any]]] = {"egress": [], "ingress": []}
     peers: list[RulePeer] = []
+    cells: list[int] = []
     for direction, key in (("egress", "to"), ("ingress", "from")):
-        for index, (ports, members) in enumerate(merged_rules(getattr(group, direction))):
-            directions[direction].append(_rule(ports, members, key, antrea))
-            peers.extend(RulePeer(direction, index, n, p) for n, p in enumerate(members))
+        merged = merged_rules(getattr(group, direction), cell_ports)
+        for index, (ports, members) in enumerate(merged):
+            directions[direction].append(_rule(ports, [p for p, _ in members], key, antrea))
+            peers.extend(RulePeer(direction, index, n, p) for n, (p, _) in enumerate(members))
+            cells.extend(cell for _, cell in members)
     rule_count = len(directions["egress"]) + len(directions["ingress"])
     if not antrea:
         name = naming.k8s_np_name(ns, labels)
@@ -480,7 +499,7 @@ def group_policies(
             "spec": {**directions, "podSelector": _selector(labels), "policyTypes": types},
         }
         return [RecommendedPolicy("NetworkPolicy", K8S_API_VERSION, ns, name, manifest,
-                                  rule_count, tuple(peers))]  # fmt: skip
+                                  rule_count, tuple(peers), tuple(cells))]  # fmt: skip
     api = options.antrea_api_version.value
     name = naming.allow_anp_name(ns, labels)
     manifest = {
@@ -494,7 +513,11 @@ def group_policies(
             "tier": "Application",
         },
     }
-    out = [RecommendedPolicy("NetworkPolicy", api, ns, name, manifest, rule_count, tuple(peers))]
+    out = [
+        RecommendedPolicy(
+            "NetworkPolicy", api, ns, name, manifest, rule_count, tuple(peers), tuple(cells)
+        )
+    ]
     if options.policy_type == PolicyType.ANP_DENY_APPLIED:
         applied = {"namespaceSelector": _ns_selector(ns), "podSelector": _selector(labels)}
         out.append(_acnp(api, naming.reject_acnp_name(ns, labels), "Baseline", "Reject", applied))
@@ -514,7 +537,7 @@ class Collected:
     groups: dict[GroupKey, _Group]
     egress_flows: dict[Flow, None]
     ingress_flows: dict[Flow, None]
-    cells: dict[Cell, int]
+    cell_ports: list[tuple[Port, ...]]
     fed_tuples: array
     fed_egress: array
     fed_ingress: array
@@ -556,7 +579,9 @@ class Collected:
             for n, policy in enumerate(static_policies(self.options)):
                 yield (0, "", (), n), checked(policy)
         for ns, labels in sorted(self.groups):
-            made = group_policies(self.options, ns, labels, self.groups[(ns, labels)])
+            made = group_policies(
+                self.options, ns, labels, self.groups[(ns, labels)], self.cell_ports
+            )
             if not labels:
                 self.warnings.append(
                     f"empty selector: {made[0].name} applies to every pod of namespace {ns!r} "
@@ -586,7 +611,7 @@ def collect(
         builder.groups,
         builder.egress_flows,
         builder.ingress_flows,
-        builder.cells,
+        builder.cell_ports,
         builder.fed_tuples,
         builder.fed_egress,
         builder.fed_ingress,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -242,6 +242,10 @@ class RecommendedPolicy:
     manifest: Mapping[str, Any]
     rule_count: int = 0
     peers: tuple[RulePeer, ...] = ()
+    # The builder's cell number of each peer (in ``peers`` order): which tuples fed it, for
+    # the warehouse's evidence. Numbers depend on the order rows arrived in, so they do not
+    # take part in comparisons.
+    cells: tuple[int, ...] = field(default=(), compare=False)
 
     @property
     def key(self) -> str:

@@ -591,40 +591,35 @@ def _stage(
             for s in staged
         ),
     )
-    cells = collected.cells
-    session.insert_rows(
+    # Hundreds of thousands of rule peers and tuples: written as columns.
+    peers: dict[str, list[Any]] = {key: [] for key in _PEER_KEYS}
+    for s in staged:
+        count = len(s.policy.peers)
+        for key, value in (
+            ("kind", s.policy.kind), ("namespace", s.policy.namespace), ("name", s.policy.name)
+        ):  # fmt: skip
+            peers[key] += [value] * count
+        peers["cell_id"] += s.policy.cells
+        for rp in s.policy.peers:
+            peers["direction"].append(rp.direction)
+            peers["rule_index"].append(rp.rule)
+            peers["peer_index"].append(rp.position)
+            peers["peer"].append(peer_text(rp.peer))
+    session.insert_columns(
         sql.render("recommendation/insert_rule_peer.sql", binds=binds, row_binds=_PEER_KEYS),
-        (
-            {
-                "cell_id": cells[((s.order[1], s.order[2]), rp.direction, rp.peer)],
-                "kind": s.policy.kind,
-                "namespace": s.policy.namespace,
-                "name": s.policy.name,
-                "direction": rp.direction,
-                "rule_index": rp.rule,
-                "peer_index": rp.position,
-                "peer": peer_text(rp.peer),
-            }
-            for s in staged
-            for rp in s.policy.peers
-        ),
+        peers,
     )
-    session.insert_rows(
+    session.insert_columns(
         sql.render(
             "recommendation/insert_tuple_cells.sql",
             binds=binds,
             row_binds=("tuple_id", "egress_cell", "ingress_cell"),
         ),
-        (
-            {
-                "tuple_id": t,
-                "egress_cell": e if e >= 0 else None,
-                "ingress_cell": i if i >= 0 else None,
-            }
-            for t, e, i in zip(
-                collected.fed_tuples, collected.fed_egress, collected.fed_ingress, strict=True
-            )
-        ),
+        {
+            "tuple_id": collected.fed_tuples,
+            "egress_cell": collected.fed_egress,
+            "ingress_cell": collected.fed_ingress,
+        },
     )
 
 
