@@ -109,7 +109,7 @@ def _reduction_alone(warehouse, sql, window) -> float:
     """Seconds of the product's reduction statement alone, materialized in the warehouse as
     the product keeps it (the same SELECT, without the run id and tuple numbers)."""
     from theia_sf.recommendation.model import DEFAULT_LABEL_IGNORE_LIST
-    from theia_sf.services.recommendation import reduction_query
+    from theia_sf.recommendation.reduction import reduction_query
     from theia_sf.sql import Query
 
     select = reduction_query(sql, window, None, 0, DEFAULT_LABEL_IGNORE_LIST)

@@ -199,7 +199,7 @@ def theia_policy_recommendation() -> None:
 
         from theia_sf.airflow.settings import resolve_run
         from theia_sf.errors import ConfigurationError
-        from theia_sf.services.recommendation import (
+        from theia_sf.recommendation.parameters import (
             validate_cluster_uuid,
             validate_limit,
             validate_shards,
@@ -262,7 +262,8 @@ def theia_policy_recommendation() -> None:
         from airflow.sdk.exceptions import AirflowFailException
 
         from theia_sf.airflow import runtime
-        from theia_sf.services.recommendation import SelfCheckError, run_shard
+        from theia_sf.recommendation.shard import SelfCheckError
+        from theia_sf.services.recommendation import run_shard
 
         warehouse = runtime.warehouse(warehouse_name=resolved["params"]["warehouse_name"])
         try:
@@ -309,7 +310,8 @@ def theia_policy_recommendation() -> None:
         from airflow.sdk.exceptions import AirflowFailException
 
         from theia_sf.airflow import runtime
-        from theia_sf.services.recommendation import Review, approve_recommendation
+        from theia_sf.recommendation.approval import Review
+        from theia_sf.services.recommendation import approve_recommendation
 
         params = plan["params"]
         if params["require_approval"] and not (answer and answer["approved"]):
@@ -330,7 +332,8 @@ def theia_policy_recommendation() -> None:
     @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("record_rejected", 10))
     def record_rejected(plan: dict, published: dict, answer: dict) -> dict:
         from theia_sf.airflow import runtime
-        from theia_sf.services.recommendation import Review, reject_recommendation
+        from theia_sf.recommendation.approval import Review
+        from theia_sf.services.recommendation import reject_recommendation
 
         reject_recommendation(
             runtime.warehouse(warehouse_name=plan["params"]["warehouse_name"]),

@@ -1,6 +1,7 @@
--- The run's reduction (select_flow_tuples.sql), kept under the run id for its shards: the
--- warehouse reduces the window once per run, however many shards read it.
-INSERT INTO RECOMMENDATION_TUPLES (
+-- A reduction (select_flow_tuples.sql) kept under the run id for its shards: the run's window,
+-- reduced once per run however many shards read it, or with `preview` the longer preview
+-- window, whose tuples the shards replay through the recommended set.
+INSERT INTO {{ "RECOMMENDATION_PREVIEW_TUPLES" if preview else "RECOMMENDATION_TUPLES" }} (
     runId, tupleId, srcNamespace, srcLabels, srcIp, dstIp, dstNamespace, dstLabels,
     svcPortName, dstPort, protocol, flowType, flowCount, bytes, firstSeen, lastSeen
 )

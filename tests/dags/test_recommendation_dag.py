@@ -181,7 +181,7 @@ def _ingested(tmp_path, sql, **generated):
 def test_generated_flows_ingested_then_recommended_twice(tmp_path, sql):
     import yaml
 
-    from theia_sf.services.recommendation import load_run
+    from theia_sf.recommendation.runs import load_run
 
     warehouse, duckdb_path, demo = _ingested(tmp_path, sql, records=5000, days=2, seed=3)
 
@@ -247,7 +247,7 @@ def test_generated_flows_ingested_then_recommended_twice(tmp_path, sql):
 
 @pytest.mark.slow
 def test_three_shards_publish_the_yaml_one_shard_publishes(tmp_path, sql):
-    from theia_sf.services.recommendation import load_run
+    from theia_sf.recommendation.runs import load_run
     from theia_sf.sql import Query
 
     warehouse, duckdb_path, demo = _ingested(tmp_path, sql, records=3000, days=1, seed=5)

@@ -9,12 +9,11 @@ import pytest
 
 from theia_sf.errors import TheiaError
 from theia_sf.objectstore import LocalObjectStore
+from theia_sf.recommendation.approval import Review, approval_request
 from theia_sf.recommendation.model import Options
+from theia_sf.recommendation.runs import load_run
 from theia_sf.services.recommendation import (
-    Review,
-    approval_request,
     approve_recommendation,
-    load_run,
     publish_recommendation,
     reject_recommendation,
     request_approval,

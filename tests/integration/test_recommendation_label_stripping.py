@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from flowrows import TRICKY_LABEL_TEXTS, flow_insert, migrated_duckdb_file
 from theia_sf.recommendation.building import build_recommendation, label_strip_patterns
 from theia_sf.recommendation.model import Options
-from theia_sf.services.recommendation import fetch_tuples
+from theia_sf.recommendation.reduction import fetch_tuples
 from theia_sf.sql import Query
 from theia_sf.timewindow import Window
 

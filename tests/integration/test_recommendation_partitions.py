@@ -11,9 +11,12 @@ import pytest
 
 from flowrows import insert_flows_in_one_transaction, migrated_duckdb_file
 from theia_sf.adapters.duckdb import DuckDBWarehouse
+from theia_sf.errors import TheiaError
 from theia_sf.recommendation.model import Options
+from theia_sf.recommendation.parameters import assign_shards, default_shards
+from theia_sf.recommendation.runs import load_run
 from theia_sf.services import recommendation as service
-from theia_sf.services.recommendation import load_run, run_policy_recommendation
+from theia_sf.services.recommendation import run_policy_recommendation
 from theia_sf.sql import Query
 from theia_sf.timewindow import Window
 
@@ -141,9 +144,9 @@ def test_a_failing_shard_fails_the_run_and_keeps_nothing(tmp_path, sql, loaded, 
         service.run_shard(warehouse, sql, RUN_ID, 1)
     monkeypatch.setattr(service, "collect", real)
     # A shard still running when another failed does not stage into the failed run.
-    with pytest.raises(service.TheiaError, match="failed, not running"):
+    with pytest.raises(TheiaError, match="failed, not running"):
         service.run_shard(warehouse, sql, RUN_ID, 2)
-    with pytest.raises(service.TheiaError, match="failed, not running"):
+    with pytest.raises(TheiaError, match="failed, not running"):
         service.finish_recommendation(warehouse, sql, RUN_ID, [first])
     assert plan.shards == 3
     with warehouse.session() as session:
@@ -190,13 +193,13 @@ def test_shards_must_be_an_integer_from_0_to_64(duckdb_warehouse, sql, bad):
 
 
 def test_default_shards_follow_the_engine_and_the_groups():
-    assert service.default_shards("duckdb", 100_000, 50) == 1
-    assert service.default_shards("snowflake", 10, 3) == 1
-    assert service.default_shards("snowflake", 12_000, 50) == 3
-    assert service.default_shards("snowflake", 12_000, 2) == 2
-    assert service.default_shards("snowflake", 10**6, 500) == 8
+    assert default_shards("duckdb", 100_000, 50) == 1
+    assert default_shards("snowflake", 10, 3) == 1
+    assert default_shards("snowflake", 12_000, 50) == 3
+    assert default_shards("snowflake", 12_000, 2) == 2
+    assert default_shards("snowflake", 10**6, 500) == 8
 
 
 def test_namespaces_go_to_the_least_loaded_shard_busiest_first():
-    owners = service.assign_shards({"a": 10, "b": 7, "c": 5, "d": 3, "e": 1}, 2)
+    owners = assign_shards({"a": 10, "b": 7, "c": 5, "d": 3, "e": 1}, 2)
     assert owners == {"a": 0, "b": 1, "c": 1, "d": 0, "e": 1}

@@ -14,11 +14,8 @@ from theia_sf.objectstore import LocalObjectStore
 from theia_sf.policyeval import PolicySet
 from theia_sf.recommendation.model import Options
 from theia_sf.recommendation.naming import allow_anp_name, reject_acnp_name
-from theia_sf.services.recommendation import (
-    load_run,
-    publish_recommendation,
-    run_policy_recommendation,
-)
+from theia_sf.recommendation.runs import load_run
+from theia_sf.services.recommendation import publish_recommendation, run_policy_recommendation
 from theia_sf.sql import Query
 from theia_sf.timewindow import Window
 

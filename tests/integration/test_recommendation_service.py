@@ -11,12 +11,9 @@ import yaml
 from theia_sf.errors import ConfigurationError
 from theia_sf.objectstore import LocalObjectStore
 from theia_sf.recommendation.model import Options
-from theia_sf.services.recommendation import (
-    SelfCheckError,
-    load_run,
-    publish_recommendation,
-    run_policy_recommendation,
-)
+from theia_sf.recommendation.runs import load_run
+from theia_sf.recommendation.shard import SelfCheckError
+from theia_sf.services.recommendation import publish_recommendation, run_policy_recommendation
 from theia_sf.timewindow import Window
 
 pytestmark = pytest.mark.integration
@@ -278,6 +275,7 @@ def test_selector_on_an_ignored_label_fails_the_self_check(
 ):
     """The replay drops ignored labels, which is exact only while no selector reads them: a
     builder that kept pod-template-hash in its selectors must fail the run, not pass it."""
+    import theia_sf.recommendation.reduction as reduction
     import theia_sf.services.recommendation as service
 
     insert_flows(duckdb_warehouse, WORKED_EXAMPLE)
@@ -290,7 +288,7 @@ def test_selector_on_an_ignored_label_fails_the_self_check(
 
     monkeypatch.setattr(service, "collect", keeps_ignored_labels)
     # The reduction would drop pod-template-hash before the builder sees it: not here.
-    monkeypatch.setattr(service, "label_strip_patterns", lambda ignore: None)
+    monkeypatch.setattr(reduction, "label_strip_patterns", lambda ignore: None)
     run_id = "22222222-2222-2222-2222-222222222222"
     with pytest.raises(SelfCheckError, match=r"ignored label keys \['pod-template-hash'\]"):
         run_policy_recommendation(
@@ -318,17 +316,17 @@ def _stored(warehouse, run_id):
 def test_a_failure_when_committing_keeps_nothing_of_the_run(
     duckdb_warehouse, sql, insert_flows, monkeypatch
 ):
-    import theia_sf.services.recommendation as service
+    import theia_sf.recommendation.runs as runs
 
     insert_flows(duckdb_warehouse, WORKED_EXAMPLE)
-    real = service._finish
+    real = runs.finish_run
 
     def fails_at_the_end(session, sql, run_id, status, **values):
         if status == "succeeded":
             raise OSError("disk full")
         real(session, sql, run_id, status, **values)
 
-    monkeypatch.setattr(service, "_finish", fails_at_the_end)
+    monkeypatch.setattr(runs, "finish_run", fails_at_the_end)
     run_id = "55555555-5555-5555-5555-555555555555"
     with pytest.raises(OSError, match="disk full"):
         run_policy_recommendation(

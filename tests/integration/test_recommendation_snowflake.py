@@ -8,7 +8,8 @@ import datetime as dt
 import pytest
 
 from theia_sf.recommendation.model import Options
-from theia_sf.services.recommendation import load_run, run_policy_recommendation
+from theia_sf.recommendation.runs import load_run
+from theia_sf.services.recommendation import run_policy_recommendation
 from theia_sf.timewindow import Window
 
 pytestmark = pytest.mark.integration
@@ -89,7 +90,7 @@ def test_temporary_warehouse_is_dropped_when_the_run_fails(recorded, sql, monkey
     def boom(*args, **kwargs):
         raise RuntimeError("warehouse query failed")
 
-    monkeypatch.setattr(service, "_shard_rows", boom)
+    monkeypatch.setattr(service, "shard_rows", boom)
     with pytest.raises(RuntimeError, match="warehouse query failed"):
         run_policy_recommendation(
             warehouse, sql, window=WINDOW, options=Options.create(),

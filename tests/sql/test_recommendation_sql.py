@@ -14,13 +14,10 @@ import pytest
 
 from flowrows import TRICKY_LABEL_TEXTS, flow_insert, insert_flows_in_one_transaction
 from theia_sf.recommendation.model import DEFAULT_LABEL_IGNORE_LIST, Options
-from theia_sf.services.recommendation import (
-    fetch_tuples,
-    load_run,
-    reduction_query,
-    rule_evidence,
-    run_policy_recommendation,
-)
+from theia_sf.recommendation.reduction import fetch_tuples, reduction_query
+from theia_sf.recommendation.report import rule_evidence
+from theia_sf.recommendation.runs import load_run
+from theia_sf.services.recommendation import run_policy_recommendation
 from theia_sf.sql import Query
 from theia_sf.timewindow import Window
 
