@@ -105,7 +105,7 @@ class LocalAirflow:
     database_url: str | None = None  # SQLAlchemy URL; default: an SQLite file in the home
     celery_broker_url: str | None = None  # for the CeleryExecutor
     auth_manager: str = "simple"  # a key of AUTH_MANAGERS
-    triggerer: bool = False
+    triggerer: bool = True  # approval waits (HITL) and other deferred tasks run in it
     logs: dict[int, Path] = field(default_factory=dict)  # process id -> its log file
 
     @property
