@@ -170,86 +170,38 @@ def theia_throughput_anomaly_detection() -> None:
     def check_params(
         params: dict, dag=None, dag_run=None, data_interval_end: pendulum.DateTime | None = None
     ) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from theia_sf.airflow.alerting import check_alert_connections
-        from theia_sf.airflow.settings import resolve_run
-        from theia_sf.errors import ConfigurationError
+        from theia_sf.airflow import analysis
         from theia_sf.tad.model import TadConfig
-        from theia_sf.timewindow import TimeSpecError, Window
 
-        # The deployment settings fill what the run was not given; then cross-field checks
-        # and connection look-ups, before any warehouse work.
-        effective = resolve_run(dag, params, dag_run)
-        params = effective.values
-        try:
-            config = TadConfig(**{k: params[k] for k in CONFIG_PARAMS})
-            window = Window.resolve(
-                start=params["start"],
-                end=params["end"],
-                lookback_days=params["lookback"],
-                interval_end=data_interval_end,  # None (no logical date): ends now
-            )
-            connections = check_alert_connections(params["alert_connections"])
-        except (ConfigurationError, TimeSpecError) as error:
-            raise AirflowFailException(f"invalid Params: {error}") from None
-        return {
-            "window": window.to_record(),
-            "config": config.to_record(),
-            "alert_connections": connections,
-            "params": params,
-            "sources": effective.sources,
-        }
+        return analysis.check_params(
+            dag, params, dag_run, data_interval_end, TadConfig, CONFIG_PARAMS
+        )
 
     @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("detect_anomalies", 300))
     def detect_anomalies(plan: dict) -> dict:
-        import datetime as dt
-
-        from theia_sf.airflow import runtime
-        from theia_sf.migrations import migrate
+        from theia_sf.airflow import analysis
         from theia_sf.services.tad import run_throughput_anomaly_detection
         from theia_sf.tad.model import TadConfig
-        from theia_sf.timewindow import Window
 
-        warehouse = runtime.warehouse(warehouse_name=plan["params"]["warehouse_name"])
-        sql = runtime.sql_library()
-        if warehouse.engine == "duckdb":
-            with warehouse.session() as session:
-                migrate(session, sql)
-        window = Window(*(dt.datetime.fromisoformat(plan["window"][k]) for k in ("start", "end")))
-        config = TadConfig(**plan["config"])
-        return run_throughput_anomaly_detection(warehouse, sql, config, window).to_record()
+        return analysis.run_analysis(plan, TadConfig, run_throughput_anomaly_detection)
 
     @task(pool=WAREHOUSE_POOL, outlets=[THROUGHPUT_ANOMALIES],
           execution_timeout=TIMEOUTS.task("publish_results", 30))  # fmt: skip
     def publish_results(plan: dict, summary: dict, outlet_events=None) -> dict:
-        from theia_sf.airflow import runtime
+        from theia_sf.airflow import analysis
         from theia_sf.services.tad import publish_results
 
-        uris = publish_results(
-            runtime.warehouse(warehouse_name=plan["params"]["warehouse_name"]),
-            runtime.sql_library(),
-            runtime.object_store(runtime.settings().results_location, create=True),
-            summary["run_id"],
+        return analysis.publish_results(
+            plan, summary, publish_results, THROUGHPUT_ANOMALIES, outlet_events
         )
-        if outlet_events is not None:
-            outlet_events[THROUGHPUT_ANOMALIES].extra = {"run_id": summary["run_id"], **uris}
-        return {"run_id": summary["run_id"], **uris}
 
     # Outside the warehouse pool: a slow sink must not keep writers waiting.
     @task(execution_timeout=TIMEOUTS.task("send_alerts", 30))
     def send_alerts(plan: dict, summary: dict) -> list:
-        from theia_sf.airflow import runtime
-        from theia_sf.airflow.alerting import build_sinks
+        from theia_sf.airflow import analysis
         from theia_sf.services.tad import send_alerts
 
-        outcomes = send_alerts(
-            runtime.warehouse(warehouse_name=plan["params"]["warehouse_name"]),
-            runtime.sql_library(),
-            summary["run_id"],
-            build_sinks(plan["alert_connections"]),
-        )
-        return [o.to_record() for o in outcomes]
+        return analysis.send_alerts(plan, summary, send_alerts)
 
     plan = check_params()
     summary = detect_anomalies(plan=plan)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from theia_sf.sql import Query
+from theia_sf.sql import Query, ident
 
 _H = "pod-template-hash"
 # Pod label texts around every edge of the reduction's label rewrite (see
@@ -46,24 +46,33 @@ TRICKY_LABEL_TEXTS = [
 ]  # fmt: skip
 
 
-def flow_insert(row: Mapping[str, Any]) -> Query:
-    """The statement that inserts ``row``; every value is bound, column names come from tests."""
+def row_insert(table: str, row: Mapping[str, Any], name: str = "test/insert_row.sql") -> Query:
+    """The statement that inserts ``row`` into ``table``; every value is bound, table and
+    column names come from tests (through ``ident``)."""
     columns = sorted(row)
-    text = (
-        "INSERT INTO FLOWS ("
-        + ", ".join(columns)
-        + ") VALUES ("
-        + ", ".join(f":v{i}" for i in range(len(columns)))
-        + ")"
+    text = "INSERT INTO {} ({}) VALUES ({})".format(
+        ident(table),
+        ", ".join(ident(c) for c in columns),
+        ", ".join(f":v{i}" for i in range(len(columns))),
     )
-    return Query("test/insert_flow.sql", text, {f"v{i}": row[c] for i, c in enumerate(columns)})
+    return Query(name, text, {f"v{i}": row[c] for i, c in enumerate(columns)})
+
+
+def flow_insert(row: Mapping[str, Any]) -> Query:
+    """The statement that inserts ``row`` into FLOWS."""
+    return row_insert("FLOWS", row, "test/insert_flow.sql")
+
+
+def insert_rows(warehouse: Any, table: str, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Insert rows (dicts of column -> value) into ``table``, one statement each, one commit."""
+    with warehouse.session() as session, session.transaction():
+        for row in rows:
+            session.execute(row_insert(table, row))
 
 
 def insert_flows_in_one_transaction(warehouse: Any, rows: Iterable[Mapping[str, Any]]) -> None:
     """Insert flow rows (dicts of FLOWS column -> value) with one statement each, one commit."""
-    with warehouse.session() as session, session.transaction():
-        for row in rows:
-            session.execute(flow_insert(row))
+    insert_rows(warehouse, "FLOWS", rows)
 
 
 def migrated_duckdb_file(path: Path, sql: Any) -> Any:

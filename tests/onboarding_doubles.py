@@ -81,6 +81,18 @@ class RecordedSnowflake:
             raise self.fail_connect
         return FakeConnection(self, self.fakesnow_connect())
 
+    def warehouse(self, database: str | None, warehouse: str | None) -> Any:
+        """A SnowflakeWarehouse on this account, as onboarding's ``snowflake`` factory builds
+        one (the stack's schema THEIA inside ``database``)."""
+        from theia_sf.adapters.snowflake import SnowflakeWarehouse
+
+        return SnowflakeWarehouse(
+            self.connect,
+            database=database,
+            schema="THEIA" if database else None,
+            warehouse_name=warehouse,
+        )
+
     def objects(self) -> dict[str, list[str]]:
         """Every object this account holds, by type (for "nothing left behind" checks)."""
         return {

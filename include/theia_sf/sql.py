@@ -119,6 +119,11 @@ class SqlLibrary:
     def names(self) -> list[str]:
         return sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*.sql"))
 
+    def text(self, name: str, /, **structure: Any) -> str:
+        """The text of ``name`` rendered with Jinja ``structure`` (no placeholder checks: for
+        statements another program runs, such as Grafana's panel queries)."""
+        return self._env.get_template(name).render(**structure)
+
     def render(
         self,
         name: str,
@@ -130,7 +135,7 @@ class SqlLibrary:
     ) -> Query:
         """Render ``name`` with Jinja ``structure`` and check every placeholder is bound,
         by ``binds`` or, for ``Session.insert_rows``, by each row (``row_binds``)."""
-        text = self._env.get_template(name).render(**structure)
+        text = self.text(name, **structure)
         query = Query(name, text, dict(binds or {}), native_duckdb=name.endswith(".duckdb.sql"))
         missing = query.placeholders() - set(query.binds) - set(row_binds)
         if missing:

@@ -3,6 +3,7 @@
 --   action ('any' | 'allowed' | 'denied' | 'unprotected'), limit (an integer).
 -- Binds: :start_ts, :end_ts, :cluster_uuid, :namespace (either side), :pod (pod name prefix,
 --   either side), :protocol, :flow_type, each only with its structure flag.
+{% import "ui/flow_filters.sql.j2" as f -%}
 SELECT
     flowEndSeconds AS flow_end,
     sourcePodNamespace AS source_namespace,
@@ -28,11 +29,7 @@ SELECT
     egressNetworkPolicyRuleAction AS egress_action,
     clusterUUID AS cluster_uuid
 FROM FLOWS
-WHERE flowEndSeconds >= :start_ts
-      AND flowEndSeconds < :end_ts
-{%- if with_cluster %}
-      AND clusterUUID = :cluster_uuid
-{%- endif %}
+WHERE {{ f.in_window(with_cluster, "      ") }}
 {%- if with_namespace %}
   AND (sourcePodNamespace = :namespace OR destinationPodNamespace = :namespace)
 {%- endif %}

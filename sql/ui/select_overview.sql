@@ -1,13 +1,10 @@
 -- Headline numbers of the Theia page for a window (and optionally one cluster).
 -- Structure: with_cluster. Binds: :start_ts, :end_ts, :cluster_uuid (with_cluster).
+{% import "ui/flow_filters.sql.j2" as f -%}
 WITH f AS (
     SELECT *
     FROM FLOWS
-    WHERE flowEndSeconds >= :start_ts
-      AND flowEndSeconds < :end_ts
-{%- if with_cluster %}
-      AND clusterUUID = :cluster_uuid
-{%- endif %}
+    WHERE {{ f.in_window(with_cluster, "      ") }}
 ),
 pods AS (
     SELECT COALESCE(sourcePodNamespace, '') AS ns, sourcePodName AS pod
@@ -21,12 +18,11 @@ pods AS (
 totals AS (
     SELECT
         COUNT(*) AS flow_records,
-        COALESCE(SUM(octetDeltaCount), 0) + COALESCE(SUM(reverseOctetDeltaCount), 0) AS bytes,
+        {{ f.total_bytes() }} AS bytes,
         COUNT(DISTINCT CASE WHEN COALESCE(destinationServicePortName, '') <> ''
             THEN destinationServicePortName END) AS services,
         COUNT(DISTINCT clusterUUID) AS clusters,
-        COALESCE(SUM(CASE WHEN ingressNetworkPolicyRuleAction IN (2, 3)
-            OR egressNetworkPolicyRuleAction IN (2, 3) THEN 1 ELSE 0 END), 0) AS denied_flows,
+        {{ f.denied_count("            ") }} AS denied_flows,
         COALESCE(SUM(CASE WHEN COALESCE(ingressNetworkPolicyName, '') = ''
             AND COALESCE(egressNetworkPolicyName, '') = '' THEN 1 ELSE 0 END), 0)
             AS unprotected_flows,

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
-from dagtest import load_dag, run_dag_tests, validated_conf
+from dagtest import run_dag_tests, validated_conf
+
+from webhooks import WebhookServer
 
 airflow = pytest.importorskip("airflow")
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_FILE = ROOT / "dags" / "theia_drop_detection.py"
-
-
-@pytest.fixture(scope="module")
-def dag():
-    return load_dag(DAG_FILE.stem)
 
 
 def test_dag_shape(dag):
@@ -144,19 +138,6 @@ def test_end_before_start_fails_the_first_task(dag):
         _check(dag, {"start": "2024-05-02T00:00:00Z", "end": "2024-05-01T00:00:00Z"})
 
 
-class _Inbox(http.server.BaseHTTPRequestHandler):
-    bodies: ClassVar[list] = []
-
-    def do_POST(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        type(self).bodies.append(json.loads(self.rfile.read(length)))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.mark.slow
 def test_generated_flows_spike_is_detected_published_and_alerted_once(tmp_path, sql):
     from theia_sf.adapters.duckdb import DuckDBWarehouse
@@ -174,11 +155,9 @@ def test_generated_flows_spike_is_detected_published_and_alerted_once(tmp_path, 
         migrate(session, sql)
     assert ingest_flows(warehouse, sql, LocalObjectStore(flows_dir)).files_loaded >= 1
 
-    _Inbox.bodies = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Inbox)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = WebhookServer()
     results = tmp_path / "results"
-    webhook = {"conn_type": "http", "host": f"http://127.0.0.1:{server.server_address[1]}/hook"}
+    webhook = {"conn_type": "http", "host": server.url}
     # The demo's spike is today; under the tests' Airflow unit-test mode dag.test()'s data
     # interval ends at the last midnight (a REST-triggered run's ends at trigger time).
     alerting = {"alert_connections": ["ops_webhook"], "end": "now"}
@@ -189,8 +168,7 @@ def test_generated_flows_spike_is_detected_published_and_alerted_once(tmp_path, 
             extra_env={"AIRFLOW_CONN_OPS_WEBHOOK": json.dumps(webhook)},
         )
     finally:
-        server.shutdown()
-        server.server_close()
+        server.close()
     assert set(first.values()) == set(second.values()) == {"success"}, log[-5000:]
     # The unknown connection stops the run in its first task: no warehouse task runs.
     assert bad["check_params"] == "failed"
@@ -209,8 +187,8 @@ def test_generated_flows_spike_is_detected_published_and_alerted_once(tmp_path, 
     assert (results / "detection" / "runs" / run_id / "anomalies.json").exists()
 
     # One alert message for the two runs: the second found the same anomalies, nothing new.
-    assert len(_Inbox.bodies) == 1, _Inbox.bodies
-    (body,) = _Inbox.bodies
+    assert len(server.delivered) == 1, server.delivered
+    (body,) = server.delivered
     assert f"• {spike['workload']} ingress {spike['day']}: {spike['drops']} drops" in body["text"]
     assert {a["endpoint"] for a in body["anomalies"]} == {e for e, _, _ in found}
 

@@ -276,7 +276,6 @@ def test_snowflake_engine_without_state_bucket_fails_fast(monkeypatch):
 def test_glue_runs_the_snowflake_engine_from_params(monkeypatch, recorded_snowflake, moto_endpoint):
     """The glue turns Params into a CloudRequest, ports and a state store (moto + double)."""
     from theia_sf.adapters.aws import BotoAws
-    from theia_sf.adapters.snowflake import SnowflakeWarehouse
     from theia_sf.airflow import onboarding, runtime
 
     doubles.reset_moto(moto_endpoint)
@@ -295,14 +294,7 @@ def test_glue_runs_the_snowflake_engine_from_params(monkeypatch, recorded_snowfl
     monkeypatch.setattr(
         onboarding,
         "snowflake_factory",
-        lambda: (
-            lambda db, wh: SnowflakeWarehouse(
-                recorded_snowflake.connect,
-                database=db,
-                schema="THEIA" if db else None,
-                warehouse_name=wh,
-            )
-        ),
+        lambda: recorded_snowflake.warehouse,
     )
     params = {p: v.value for p, v in onboarding.onboard_params().items()}
     params.update(

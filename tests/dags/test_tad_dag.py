@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import http.server
 import json
-import threading
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
-from dagtest import load_dag, run_dag_tests, validated_conf
+from dagtest import run_dag_tests, validated_conf
+
+from webhooks import WebhookServer
 
 airflow = pytest.importorskip("airflow")
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_FILE = ROOT / "dags" / "theia_throughput_anomaly_detection.py"
-
-
-@pytest.fixture(scope="module")
-def dag():
-    return load_dag(DAG_FILE.stem)
 
 
 def test_dag_shape(dag):
@@ -119,19 +113,6 @@ def test_cross_field_problems_fail_the_first_task(dag, conf, message):
         _check(dag, conf)
 
 
-class _Inbox(http.server.BaseHTTPRequestHandler):
-    bodies: ClassVar[list] = []
-
-    def do_POST(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        type(self).bodies.append(json.loads(self.rfile.read(length)))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 T0 = dt.datetime(2024, 5, 1, 10, 0, tzinfo=dt.UTC)
 SPIKE = 20
 
@@ -168,11 +149,9 @@ def test_service_spike_is_detected_published_and_alerted_once(tmp_path, sql):
     warehouse = migrated_duckdb_file(duckdb_path, sql)
     insert_flows_in_one_transaction(warehouse, _service_flows())
 
-    _Inbox.bodies = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Inbox)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = WebhookServer()
     results = tmp_path / "results"
-    webhook = {"conn_type": "http", "host": f"http://127.0.0.1:{server.server_address[1]}/hook"}
+    webhook = {"conn_type": "http", "host": server.url}
     window = {"start": "2024-05-01T00:00:00Z", "end": "2024-05-02T00:00:00Z"}
     alerting = {**window, "agg_flow": "svc", "alert_connections": ["ops_webhook"]}
     confs = [
@@ -195,8 +174,7 @@ def test_service_spike_is_detected_published_and_alerted_once(tmp_path, sql):
             extra_env={"AIRFLOW_CONN_OPS_WEBHOOK": json.dumps(webhook)},
         )  # fmt: skip
     finally:
-        server.shutdown()
-        server.server_close()
+        server.close()
     *good, bad = runs
     for states in good:
         assert set(states.values()) == {"success"}, (runs, log[:20000])
@@ -232,8 +210,8 @@ def test_service_spike_is_detected_published_and_alerted_once(tmp_path, sql):
     # One message for the alerting runs: later runs found the same points, nothing new.
     sent = [line for line in log.splitlines() if "alert sink" in line or "send_alerts" in line]
     seen = [(b["subject"], b["run"].get("run_id"), sorted({a["algorithm"] for a in b["anomalies"]}))
-            for b in _Inbox.bodies]  # fmt: skip
-    assert len(_Inbox.bodies) == 1, (seen, sent)
-    (body,) = _Inbox.bodies
+            for b in server.delivered]  # fmt: skip
+    assert len(server.delivered) == 1, (seen, sent)
+    (body,) = server.delivered
     assert "throughput anomal" in body["subject"]
     assert "• svc shop/web:http at 2024-05-01T10:03:20Z: 900.00 Mbps" in body["text"]

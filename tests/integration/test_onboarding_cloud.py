@@ -10,7 +10,6 @@ import pytest
 
 import onboarding_doubles as doubles
 from theia_sf.adapters.aws import BotoAws, S3StateStore
-from theia_sf.adapters.snowflake import SnowflakeWarehouse
 from theia_sf.errors import ConfigurationError
 from theia_sf.layouts import LAYOUTS
 from theia_sf.onboarding.cloud import STEP_NAMES, CloudRequest
@@ -46,13 +45,7 @@ def cloud(moto_endpoint, recorded_snowflake, sql):
     recorded_snowflake.notification_channel = channel_arn
     store = S3StateStore(s3, STATE_BUCKET, "antrea-flows-infra", key_id)
 
-    def snowflake(database, warehouse):
-        return SnowflakeWarehouse(
-            recorded_snowflake.connect,
-            database=database,
-            schema="THEIA" if database else None,
-            warehouse_name=warehouse,
-        )
+    snowflake = recorded_snowflake.warehouse
 
     def request(**kw):
         args = {

@@ -21,22 +21,14 @@ def account():
 
 def test_database_schema_and_preflight_on_fakesnow(account, sql):
     with account.session() as session:
-        session.execute(
-            sql.render(
-                "onboarding/create_database.sql",
-                database="ANTREA_ABC",
-                schema="ANTREA_ABC.THEIA",
-                comment="theia-sf-airflow stack p",
-            )
+        create = sql.render(
+            "onboarding/create_database.sql",
+            database="ANTREA_ABC",
+            schema="ANTREA_ABC.THEIA",
+            comment="theia-sf-airflow stack p",
         )
-        session.execute(
-            sql.render(
-                "onboarding/create_database.sql",
-                database="ANTREA_ABC",
-                schema="ANTREA_ABC.THEIA",
-                comment="theia-sf-airflow stack p",
-            )
-        )
+        session.execute(create)
+        session.execute(create)  # a second onboarding reuses what exists
         role = session.fetch(sql.render("onboarding/select_current_role.sql"))
         databases = session.fetch(sql.render("onboarding/show_databases.sql"))
     assert list(role[0]) == ["current_role"]

@@ -13,7 +13,6 @@ import pytest
 
 import onboarding_doubles as doubles
 from theia_sf.adapters.aws import BotoAws, S3StateStore
-from theia_sf.adapters.snowflake import SnowflakeWarehouse
 from theia_sf.alerts.model import AlertDeliveryError
 from theia_sf.errors import ConfigurationError
 from theia_sf.onboarding.cloud import CloudRequest
@@ -54,13 +53,7 @@ def stack(moto_endpoint, recorded_snowflake, sql):
     store = S3StateStore(s3, "theia-state", "infra", None)
     aws = BotoAws(factory, REGION)
 
-    def snowflake(database, warehouse):
-        return SnowflakeWarehouse(
-            recorded_snowflake.connect,
-            database=database,
-            schema="THEIA" if database else None,
-            warehouse_name=warehouse,
-        )
+    snowflake = recorded_snowflake.warehouse
 
     onboard_cloud_stack(
         CloudRequest(stack_name="prod", region=REGION, state_bucket="theia-state"),

@@ -213,3 +213,38 @@ def test_published_policies_carry_their_evidence_without_changing_the_diff(
             )
         )
     assert stored and all("annotations" not in r["yaml"] for r in stored)
+
+
+def test_preview_and_verdict_diff_on_the_snowflake_dialect(
+    fakesnow_warehouse, sql, insert_flows, tmp_path
+):
+    insert_flows(fakesnow_warehouse, [DB_EARLY, CACHE, DB, API])
+    store = LocalObjectStore(tmp_path / "results", create=True)
+    options = Options.create()
+    earlier = run_policy_recommendation(fakesnow_warehouse, sql, window=EARLIER, options=options)
+    publish_recommendation(fakesnow_warehouse, sql, store, earlier.run_id)
+    run = run_policy_recommendation(
+        fakesnow_warehouse, sql, window=WINDOW, options=options, preview_days=30
+    )
+    assert run.status == "succeeded"
+    rows = {r["dst"]: r for r in _preview_rows(fakesnow_warehouse, run.run_id)}
+    assert set(rows) == {'{"app":"cache"}', '{"app":"api"}'}
+    cache, api = rows['{"app":"cache"}'], rows['{"app":"api"}']
+    reject = f"ClusterNetworkPolicy//{reject_acnp_name('shop', (('app', 'web'),))}"
+    assert (cache["denied"], cache["previous_denied"], cache["policy"]) == (True, False, reject)
+    assert (api["denied"], api["previous_denied"], api["previous_policy"]) == (False, True, reject)
+    assert (cache["flows"], cache["bytes"]) == (1, 1024)
+    with fakesnow_warehouse.session() as session:
+        stored = load_run(session, sql, run.run_id)
+    assert stored["preview"]["verdicts"] == {
+        "previous_run_id": earlier.run_id, "newly_denied": 1, "newly_allowed": 1
+    }  # fmt: skip
+    assert (stored["preview"]["tuples"], stored["preview"]["denied_tuples"]) == (3, 1)
+    assert stored["preview"]["top_workloads"] == [
+        {"workload": 'shop/{"app":"web"}', "denied_tuples": 1, "denied_flows": 1}
+    ]
+    # Snowflake returns NUMBER columns as Decimal: the report must still be JSON.
+    publish_recommendation(fakesnow_warehouse, sql, store, run.run_id)
+    report = json.loads(store.get_bytes("recommendation/latest/report.json"))
+    assert report["preview"] == stored["preview"]
+    assert report["flow_count"] == stored["flow_count"]

@@ -103,3 +103,22 @@ def test_temporary_warehouse_is_dropped_when_the_run_fails(recorded, sql, monkey
         run = load_run(session, sql, "22222222-2222-2222-2222-222222222222")
     assert run["status"] == "failed"
     assert "warehouse query failed" in run["error"]
+
+
+def test_numbers_leave_the_adapter_as_int_and_float(fakesnow_warehouse):
+    """NUMBER(p, 0) is an int and NUMBER(p, s) a float, as on DuckDB (a Decimal is not JSON),
+    also in a column whose first values are NULL and through fetch_batches."""
+    import json
+
+    from theia_sf.sql import Query
+
+    with fakesnow_warehouse.session() as session:
+        session.execute(Query("t", "CREATE TABLE N (a NUMBER(38,0), b NUMBER(10,2), c STRING)"))
+        session.execute(Query("t", "INSERT INTO N VALUES (7, NULL, 'x'), (8, 2.50, 'y')"))
+        rows = session.fetch(Query("t", "SELECT a, b, c FROM N ORDER BY a"))
+        _, batches = session.fetch_batches(Query("t", "SELECT a, b FROM N ORDER BY a"), 1)
+        batched = [row for batch in batches for row in batch]
+    assert rows == [{"a": 7, "b": None, "c": "x"}, {"a": 8, "b": 2.5, "c": "y"}]
+    assert [type(r["a"]) for r in rows] == [int, int] and type(rows[1]["b"]) is float
+    assert batched == [(7, None), (8, 2.5)] and type(batched[0][0]) is int
+    assert json.loads(json.dumps(rows)) == rows

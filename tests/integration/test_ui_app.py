@@ -15,8 +15,8 @@ import pytest
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.testclient import TestClient
 
+from flowrows import insert_rows
 from theia_sf.errors import WarehouseBusyError
-from theia_sf.sql import Query, ident
 from theia_sf.ui.app import create_app
 from theia_sf.ui.views import TheiaViews
 
@@ -26,17 +26,6 @@ ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "plugins" / "theia_ui"
 NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
 C1 = "11111111-1111-1111-1111-111111111111"
-
-
-def insert(warehouse, table, rows):
-    with warehouse.session() as session, session.transaction():
-        for row in rows:
-            text = "INSERT INTO {} ({}) VALUES ({})".format(
-                ident(table),
-                ", ".join(ident(c) for c in row),
-                ", ".join(f":v{i}" for i in range(len(row))),
-            )
-            session.execute(Query("insert", text, {f"v{i}": v for i, v in enumerate(row.values())}))
 
 
 def require_test_user(request: Request) -> str:
@@ -63,7 +52,7 @@ def data(duckdb_warehouse, sql):
         "reverseOctetDeltaCount": 10,
         "clusterUUID": C1,
     }
-    insert(
+    insert_rows(
         duckdb_warehouse,
         "FLOWS",
         [
@@ -76,7 +65,7 @@ def data(duckdb_warehouse, sql):
             },
         ],
     )
-    insert(
+    insert_rows(
         duckdb_warehouse,
         "RECOMMENDATION_RUNS",
         [
@@ -90,7 +79,7 @@ def data(duckdb_warehouse, sql):
             },
         ],
     )
-    insert(
+    insert_rows(
         duckdb_warehouse,
         "RECOMMENDED_POLICIES",
         [
@@ -105,7 +94,7 @@ def data(duckdb_warehouse, sql):
             },
         ],
     )
-    insert(
+    insert_rows(
         duckdb_warehouse,
         "DROP_ANOMALIES",
         [
@@ -359,7 +348,7 @@ AUTH_SCRIPT = textwrap.dedent(
 @pytest.mark.slow
 def test_plugin_requires_an_airflow_user(tmp_path, duckdb_warehouse):
     """The real plugin with Airflow's simple auth manager, in a fresh AIRFLOW_HOME."""
-    insert(duckdb_warehouse, "FLOWS", [{"clusterUUID": C1, "flowEndSeconds": NOW}])
+    insert_rows(duckdb_warehouse, "FLOWS", [{"clusterUUID": C1, "flowEndSeconds": NOW}])
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(tmp_path / "airflow"),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from flowrows import migrated_duckdb_file
+from flowrows import insert_rows, migrated_duckdb_file
 from theia_sf.dashboards import DASHBOARDS, panel_sql, substitute_macros
 from theia_sf.sql import Query, ident
 
@@ -139,17 +139,6 @@ def dataset() -> list[dict]:
         flow(WEB, API, flowEndSeconds=START - timedelta(minutes=1)),
         flow(WEB, API, flowEndSeconds=END),
     ]
-
-
-def insert_rows(warehouse, table: str, rows: list[dict]) -> None:
-    with warehouse.session() as session, session.transaction():
-        for row in rows:
-            text = "INSERT INTO {} ({}) VALUES ({})".format(
-                ident(table),
-                ", ".join(ident(c) for c in row),
-                ", ".join(f":v{i}" for i in range(len(row))),
-            )
-            session.execute(Query("insert", text, {f"v{i}": v for i, v in enumerate(row.values())}))
 
 
 def insert_results(warehouse) -> None:

@@ -13,6 +13,7 @@ import logging
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -48,6 +49,39 @@ def to_pyformat(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
         names = frozenset(p.name for p in tree.find_all(exp.Placeholder) if p.name)
         out.append((tree.transform(_rewrite_for_connector).sql("snowflake"), names))
     return tuple(out)
+
+
+FIXED = 0  # the connector's type code of NUMBER columns
+
+
+def number_columns(
+    description: Sequence[Any], rows: Sequence[Sequence[Any]]
+) -> list[tuple[int, type]]:
+    """The NUMBER columns of ``rows`` whose values arrive as ``Decimal`` (the connector's
+    choice for a scale above 0; an emulator's also for NUMBER(p, 0)), with the type they leave
+    as: ``int`` for scale 0, else ``float``: what the DuckDB engine returns and JSON carries."""
+    out = []
+    for i, d in enumerate(description):
+        if d[1] == FIXED:
+            value = next((r[i] for r in rows if r[i] is not None), None)
+            if isinstance(value, Decimal):
+                out.append((i, int if not d[5] else float))
+    return out
+
+
+def plain_numbers(
+    rows: Iterable[Sequence[Any]], columns: Sequence[tuple[int, type]]
+) -> list[tuple[Any, ...]]:
+    if not columns:
+        return [tuple(r) for r in rows]
+    out = []
+    for row in rows:
+        values = list(row)
+        for i, kind in columns:
+            if values[i] is not None:
+                values[i] = kind(values[i])
+        out.append(tuple(values))
+    return out
 
 
 def temporary_warehouse_name() -> str:
@@ -96,8 +130,10 @@ class SnowflakeSession:
     def fetch_rows(self, query: Query) -> tuple[list[str], list[tuple[Any, ...]]]:
         cursor = self._run(query)
         try:
-            columns = [d[0].lower() for d in cursor.description or []]
-            return columns, [tuple(r) for r in cursor.fetchall()]
+            description = cursor.description or []
+            rows = cursor.fetchall()
+            numbers = number_columns(description, rows)
+            return [d[0].lower() for d in description], plain_numbers(rows, numbers)
         finally:
             cursor.close()
 
@@ -106,7 +142,7 @@ class SnowflakeSession:
     ) -> tuple[list[str], Iterator[list[tuple[Any, ...]]]]:
         cursor = self._run(query)
         try:
-            columns = [d[0].lower() for d in cursor.description or []]
+            description = cursor.description or []
         except BaseException:
             cursor.close()
             raise
@@ -114,11 +150,11 @@ class SnowflakeSession:
         def batches() -> Iterator[list[tuple[Any, ...]]]:
             try:
                 while rows := cursor.fetchmany(size):
-                    yield [tuple(r) for r in rows]
+                    yield plain_numbers(rows, number_columns(description, rows))
             finally:
                 cursor.close()
 
-        return columns, batches()
+        return [d[0].lower() for d in description], batches()
 
     def fetch(self, query: Query) -> list[dict[str, Any]]:
         return rows_as_dicts(*self.fetch_rows(query))

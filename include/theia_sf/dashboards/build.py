@@ -8,6 +8,7 @@ from typing import Any
 
 from theia_sf.dashboards.catalog import CLUSTER_VARIABLE_SQL, DASHBOARDS
 from theia_sf.dashboards.model import Dashboard, Panel, PanelKind
+from theia_sf.sql import SqlLibrary
 
 DATASOURCE_TYPE = "michelin-snowflake-datasource"
 # Fixed in the datasource provisioning file, so renaming the datasource breaks nothing.
@@ -18,8 +19,9 @@ GRID_WIDTH = 24
 
 
 def panel_sql(sql_dir: Path, relative: str) -> str:
-    """The query text Grafana receives: the file without its leading comment block."""
-    lines = (Path(sql_dir) / relative).read_text(encoding="utf-8").splitlines()
+    """The query text Grafana receives: the file rendered (its shared fragments expanded
+    here, Grafana's own macros left to Grafana), without its leading comment block."""
+    lines = SqlLibrary(Path(sql_dir)).text(relative).splitlines()
     while lines and (lines[0].startswith("--") or not lines[0].strip()):
         lines.pop(0)
     text = "\n".join(lines).strip()

@@ -8,6 +8,8 @@ use ``decbytes``, rates computed from byte counters ``Bps`` (bytes/s), and Antre
 
 from __future__ import annotations
 
+from typing import Any
+
 from theia_sf.dashboards.model import Dashboard, Panel, PanelKind
 
 K = PanelKind
@@ -15,54 +17,39 @@ CLUSTER_VARIABLE_SQL = "dashboards/variables/select_cluster_ids.sql"
 
 VALUE = ("value",)
 SERIES = ("time", "value")
-FLOW_TYPE = {
-    "type": "value",
-    "options": {
-        "1": {"text": "Intra-Node", "index": 0},
-        "2": {"text": "Inter-Node", "index": 1},
-        "3": {"text": "To External", "index": 2},
-        "4": {"text": "From External", "index": 3},
-    },
-}
-RULE_ACTION = {
-    "type": "value",
-    "options": {
-        "0": {"text": "No Action", "index": 0},
-        "1": {"text": "Allow", "index": 1},
-        "2": {"text": "Drop", "index": 2},
-        "3": {"text": "Reject", "index": 3},
-    },
-}
-POLICY_TYPE = {
-    "type": "value",
-    "options": {
-        "0": {"text": "N/A", "index": 0},
-        "1": {"text": "K8s NetworkPolicy", "index": 1},
-        "2": {"text": "Antrea NetworkPolicy", "index": 2},
-        "3": {"text": "Antrea ClusterNetworkPolicy", "index": 3},
-    },
-}
-PROTOCOL = {
-    "type": "value",
-    "options": {
-        "6": {"text": "TCP", "index": 0},
-        "17": {"text": "UDP", "index": 1},
-        "132": {"text": "SCTP", "index": 2},
-        "1": {"text": "ICMP", "index": 3},
-        "58": {"text": "ICMPv6", "index": 4},
-    },
-}
+
+
+def value_mapping(texts: dict[str, str]) -> dict[str, Any]:
+    """A Grafana value mapping: each raw value shown as its text, listed in this order."""
+    return {
+        "type": "value",
+        "options": {v: {"text": text, "index": i} for i, (v, text) in enumerate(texts.items())},
+    }
+
+
+FLOW_TYPE = value_mapping(
+    {"1": "Intra-Node", "2": "Inter-Node", "3": "To External", "4": "From External"}
+)
+RULE_ACTION = value_mapping({"0": "No Action", "1": "Allow", "2": "Drop", "3": "Reject"})
+POLICY_TYPE = value_mapping(
+    {
+        "0": "N/A",
+        "1": "K8s NetworkPolicy",
+        "2": "Antrea NetworkPolicy",
+        "3": "Antrea ClusterNetworkPolicy",
+    }
+)
+PROTOCOL = value_mapping({"6": "TCP", "17": "UDP", "132": "SCTP", "1": "ICMP", "58": "ICMPv6"})
 # IPFIX flowEndReason (one mapping; theia-sf carried two conflicting ones).
-END_REASON = {
-    "type": "value",
-    "options": {
-        "1": {"text": "Idle timeout", "index": 0},
-        "2": {"text": "Active timeout", "index": 1},
-        "3": {"text": "End of flow", "index": 2},
-        "4": {"text": "Forced end", "index": 3},
-        "5": {"text": "Lack of resources", "index": 4},
-    },
-}
+END_REASON = value_mapping(
+    {
+        "1": "Idle timeout",
+        "2": "Active timeout",
+        "3": "End of flow",
+        "4": "Forced end",
+        "5": "Lack of resources",
+    }
+)
 
 FLOW_RECORD_COLUMNS = (
     "flowStartSeconds",

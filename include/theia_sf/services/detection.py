@@ -12,12 +12,11 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from theia_sf.alerts.dedup import DeliveryOutcome, deliver_alerts
-from theia_sf.alerts.model import AlertSink
+from theia_sf.alerts.dedup import DROP_ALERTS
 from theia_sf.detection.methods import detect_baseline, group_series, theia_from_sql_rows
 from theia_sf.detection.model import (
     Anomaly,
@@ -26,11 +25,9 @@ from theia_sf.detection.model import (
     Method,
     PeerShare,
     RuleShare,
-    anomaly_record_from_row,
     run_id_for,
 )
-from theia_sf.objectstore import ObjectStore
-from theia_sf.publish import publish_json
+from theia_sf.services import runs
 from theia_sf.sql import SqlLibrary
 from theia_sf.timewindow import Window
 from theia_sf.warehouse import Session, Warehouse
@@ -271,34 +268,19 @@ def _insert_anomalies(
         )
 
 
-def _run_binds(
-    run_id: str,
+def _run_columns(
     config: DetectionConfig,
-    window: Window,
-    *,
-    status: str,
-    dropped_flows: int | None,
-    series_count: int | None,
-    anomaly_count: int | None,
-    message: str | None,
-    started_at: dt.datetime,
-    finished_at: dt.datetime,
+    dropped_flows: int | None = None,
+    series_count: int | None = None,
+    anomaly_count: int | None = None,
 ) -> dict[str, Any]:
+    """The binds of a ``DROP_DETECTION_RUNS`` record beyond :func:`runs.run_binds`."""
     return {
-        "run_id": run_id,
         "method": config.method.value,
         "granularity": config.granularity.value,
-        "parameters": json.dumps(config.to_record(), sort_keys=True),
-        "window_start": window.start,
-        "window_end": window.end,
-        "cluster_uuid": config.cluster_uuid,
-        "status": status,
         "dropped_flows": dropped_flows,
         "series_count": series_count,
         "anomaly_count": anomaly_count,
-        "message": message,
-        "started_at": started_at,
-        "finished_at": finished_at,
     }
 
 
@@ -355,30 +337,16 @@ def run_drop_detection(
                     session, sql, config, window, anomalies, flows_table=flows_table
                 )
             finished_at = dt.datetime.now(dt.UTC) if now is None else now
+            binds = runs.run_binds(
+                run_id, config, window, status="succeeded", message=None,
+                started_at=started_at, finished_at=finished_at,
+            ) | _run_columns(config, dropped, series_count, len(anomalies))  # fmt: skip
             with session.transaction():
-                session.execute(
-                    sql.render("detection/delete_detection_run.sql", binds={"run_id": run_id})
-                )
-                session.execute(
-                    sql.render(
-                        "detection/insert_detection_run.sql",
-                        binds=_run_binds(
-                            run_id,
-                            config,
-                            window,
-                            status="succeeded",
-                            dropped_flows=dropped,
-                            series_count=series_count,
-                            anomaly_count=len(anomalies),
-                            message=None,
-                            started_at=started_at,
-                            finished_at=finished_at,
-                        ),
-                    )
-                )
+                DROP_RUNS.replace_run(session, sql, binds)
                 _insert_anomalies(session, sql, run_id, config, anomalies, finished_at)
     except Exception as error:
-        _record_failure(warehouse, sql, run_id, config, window, started_at, error)
+        failed = runs.failed_binds(run_id, config, window, started_at, error)
+        DROP_RUNS.record_failure(warehouse, sql, failed | _run_columns(config))
         raise
     return DetectionResult(
         run_id=run_id,
@@ -391,98 +359,27 @@ def run_drop_detection(
     )
 
 
-def _record_failure(
-    warehouse: Warehouse,
-    sql: SqlLibrary,
-    run_id: str,
-    config: DetectionConfig,
-    window: Window,
-    started_at: dt.datetime,
-    error: Exception,
-) -> None:
-    """Best effort: leave a 'failed' run record (the original error is what gets raised)."""
-    try:
-        with warehouse.session() as session, session.transaction():
-            session.execute(
-                sql.render("detection/delete_detection_run.sql", binds={"run_id": run_id})
-            )
-            session.execute(
-                sql.render(
-                    "detection/insert_detection_run.sql",
-                    binds=_run_binds(
-                        run_id,
-                        config,
-                        window,
-                        status="failed",
-                        dropped_flows=None,
-                        series_count=None,
-                        anomaly_count=None,
-                        message=f"{type(error).__name__}: {error}"[:4000],
-                        started_at=started_at,
-                        finished_at=dt.datetime.now(dt.UTC),
-                    ),
-                )
-            )
-    except Exception:  # the warehouse itself may be what failed
-        log.warning("could not record the failure of run %s", run_id, exc_info=True)
-
-
 def _iso(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-def load_results(warehouse: Warehouse, sql: SqlLibrary, run_id: str) -> dict[str, Any]:
-    """The stored run and its anomalies as one JSON-able document."""
-    with warehouse.session(read_only=True) as session:
-        runs = session.fetch(
-            sql.render("detection/select_detection_run.sql", binds={"run_id": run_id})
-        )
-        rows = session.fetch(
-            sql.render(
-                "detection/select_drop_anomalies.sql",
-                binds={"run_id": run_id},
-                undelivered_only=False,
-            )
-        )
-    if not runs:
-        raise LookupError(f"no drop-detection run {run_id!r} in DROP_DETECTION_RUNS")
-    run = runs[0]
-    return {
-        "run": {
-            "run_id": run["runid"],
-            "method": run["method"],
-            "granularity": run["granularity"],
-            "parameters": json.loads(run["parameters"]) if run["parameters"] else {},
-            "window_start": _iso(run["windowstart"]),
-            "window_end": _iso(run["windowend"]),
-            "cluster_uuid": run["clusteruuid"],
-            "status": run["status"],
-            "dropped_flows": run["droppedflows"],
-            "series_count": run["seriescount"],
-            "anomaly_count": run["anomalycount"],
-            "started_at": _iso(run["startedat"]),
-            "finished_at": _iso(run["finishedat"]),
-        },
-        "anomalies": [anomaly_record_from_row(r) for r in rows],
+def _run_record(run: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``DROP_DETECTION_RUNS`` row (lower-cased columns) as the run's JSON record."""
+    return runs.run_fields(run, _iso) | {
+        "method": run["method"],
+        "granularity": run["granularity"],
+        "dropped_flows": run["droppedflows"],
+        "series_count": run["seriescount"],
+        "anomaly_count": run["anomalycount"],
     }
 
 
-def publish_results(
-    warehouse: Warehouse, sql: SqlLibrary, store: ObjectStore, run_id: str
-) -> dict[str, str]:
-    """Write ``detection/runs/<run_id>/anomalies.json`` and ``detection/latest/anomalies.json``."""
-    document = load_results(warehouse, sql, run_id)
-    return publish_json(store, RESULTS_AREA, run_id, "anomalies.json", document)
-
-
-def send_alerts(
-    warehouse: Warehouse,
-    sql: SqlLibrary,
-    run_id: str,
-    sinks: Sequence[AlertSink],
-    *,
-    now: dt.datetime | None = None,
-) -> list[DeliveryOutcome]:
-    """Alert every sink once about the run's anomalies it has not been told about yet."""
-    run = load_results(warehouse, sql, run_id)["run"] if sinks else {}
-    return deliver_alerts(warehouse, sql, run_id=run_id, run=run, sinks=sinks, now=now)
+DROP_RUNS = runs.RunKind(
+    RESULTS_AREA, "DROP_DETECTION_RUNS", "drop-detection run", _run_record, DROP_ALERTS
+)
+# The stored run and its anomalies as one document; published as
+# detection/runs/<run_id>/anomalies.json and detection/latest/anomalies.json; alerted once
+# per anomaly and sink.
+load_results = DROP_RUNS.load_results
+publish_results = DROP_RUNS.publish_results
+send_alerts = DROP_RUNS.send_alerts

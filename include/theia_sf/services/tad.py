@@ -12,18 +12,15 @@ embedded database is not held while the models are fitted.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from theia_sf.alerts.dedup import AlertKind, DeliveryOutcome, deliver_alerts
-from theia_sf.alerts.model import AlertSink
-from theia_sf.objectstore import ObjectStore
-from theia_sf.publish import publish_json
+from theia_sf.alerts.dedup import AlertKind
+from theia_sf.services import runs
 from theia_sf.sql import Query, SqlLibrary
 from theia_sf.tad.algorithms import SCORERS, ArimaSkipped
 from theia_sf.tad.model import (
@@ -243,35 +240,20 @@ class TadResult:
         }
 
 
-def _run_binds(
-    run_id: str,
-    config: TadConfig,
-    window: Window,
-    *,
-    status: str,
-    counts: tuple[int, int, int, int] | None,
-    message: str | None,
-    started_at: dt.datetime,
-    finished_at: dt.datetime,
+def _run_columns(
+    config: TadConfig, counts: tuple[int, int, int, int] | None = None
 ) -> dict[str, Any]:
+    """The binds of a ``TAD_RUNS`` record beyond :func:`runs.run_binds`; ``counts``: series,
+    points, skipped series, anomalous points."""
     series, points, skipped, anomalies = counts or (None, None, None, None)
     return {
-        "run_id": run_id,
         "algorithm": config.algorithm.value,
         "agg_type": config.agg_flow.value,
         "variant": config.variant.value,
-        "parameters": json.dumps(config.to_record(), sort_keys=True),
-        "window_start": window.start,
-        "window_end": window.end,
-        "cluster_uuid": config.cluster_uuid,
-        "status": status,
         "series_count": series,
         "point_count": points,
         "skipped_series": skipped,
         "anomaly_count": anomalies,
-        "message": message,
-        "started_at": started_at,
-        "finished_at": finished_at,
     }
 
 
@@ -325,17 +307,12 @@ def run_throughput_anomaly_detection(
         finished_at = dt.datetime.now(dt.UTC) if now is None else now
         counts = (progress.series, progress.points, progress.skipped, len(anomalies))
         rows = [dict(zip(_ANOMALY_ROW_KEYS, _row(a, config), strict=True)) for a in anomalies]
+        binds = runs.run_binds(
+            run_id, config, window, status="succeeded", message=None,
+            started_at=started_at, finished_at=finished_at,
+        ) | _run_columns(config, counts)  # fmt: skip
         with warehouse.session() as session, session.transaction():
-            session.execute(sql.render("tad/delete_tad_run.sql", binds={"run_id": run_id}))
-            session.execute(
-                sql.render(
-                    "tad/insert_tad_run.sql",
-                    binds=_run_binds(
-                        run_id, config, window, status="succeeded", counts=counts,
-                        message=None, started_at=started_at, finished_at=finished_at,
-                    ),
-                )
-            )  # fmt: skip
+            TAD_RUNS.replace_run(session, sql, binds)
             insert = sql.render(
                 "tad/insert_tad_anomalies.sql",
                 binds={
@@ -349,7 +326,8 @@ def run_throughput_anomaly_detection(
             )
             session.insert_rows(insert, rows)
     except Exception as error:
-        _record_failure(warehouse, sql, run_id, config, window, started_at, error)
+        failed = runs.failed_binds(run_id, config, window, started_at, error)
+        TAD_RUNS.record_failure(warehouse, sql, failed | _run_columns(config))
         raise
     return TadResult(
         run_id=run_id,
@@ -366,33 +344,6 @@ def run_throughput_anomaly_detection(
 def _row(anomaly: ThroughputAnomaly, config: TadConfig) -> tuple[Any, ...]:
     record = anomaly.record(config)
     return tuple(record[k] for k in _ANOMALY_ROW_KEYS)
-
-
-def _record_failure(
-    warehouse: Warehouse,
-    sql: SqlLibrary,
-    run_id: str,
-    config: TadConfig,
-    window: Window,
-    started_at: dt.datetime,
-    error: Exception,
-) -> None:
-    """Best effort: leave a 'failed' run record (the original error is what gets raised)."""
-    try:
-        with warehouse.session() as session, session.transaction():
-            session.execute(sql.render("tad/delete_tad_run.sql", binds={"run_id": run_id}))
-            session.execute(
-                sql.render(
-                    "tad/insert_tad_run.sql",
-                    binds=_run_binds(
-                        run_id, config, window, status="failed", counts=None,
-                        message=f"{type(error).__name__}: {error}"[:4000],
-                        started_at=started_at, finished_at=dt.datetime.now(dt.UTC),
-                    ),
-                )
-            )  # fmt: skip
-    except Exception:  # the warehouse itself may be what failed
-        log.warning("could not record the failure of run %s", run_id, exc_info=True)
 
 
 def _iso(value: Any) -> Any:
@@ -465,59 +416,26 @@ TAD_ALERTS = AlertKind(
 )
 
 
-def load_results(warehouse: Warehouse, sql: SqlLibrary, run_id: str) -> dict[str, Any]:
-    """The stored run and its anomalous points as one JSON-able document."""
-    with warehouse.session(read_only=True) as session:
-        runs = session.fetch(sql.render("tad/select_tad_run.sql", binds={"run_id": run_id}))
-        rows = session.fetch(
-            sql.render(
-                "tad/select_tad_anomalies.sql", binds={"run_id": run_id}, undelivered_only=False
-            )
-        )
-    if not runs:
-        raise LookupError(f"no throughput anomaly detection run {run_id!r} in TAD_RUNS")
-    run = runs[0]
+def _run_record(run: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``TAD_RUNS`` row (lower-cased columns) as the run's JSON record."""
     count = lambda name: None if run[name] is None else int(run[name])  # noqa: E731
-    return {
-        "run": {
-            "run_id": run["runid"],
-            "algorithm": run["algorithm"],
-            "agg_flow": run["aggtype"],
-            "variant": run["variant"],
-            "parameters": json.loads(run["parameters"]) if run["parameters"] else {},
-            "window_start": _iso(run["windowstart"]),
-            "window_end": _iso(run["windowend"]),
-            "cluster_uuid": run["clusteruuid"],
-            "status": run["status"],
-            "series_count": count("seriescount"),
-            "point_count": count("pointcount"),
-            "skipped_series": count("skippedseries"),
-            "anomaly_count": count("anomalycount"),
-            "started_at": _iso(run["startedat"]),
-            "finished_at": _iso(run["finishedat"]),
-        },
-        "anomalies": [anomaly_record_from_row(r) for r in rows],
+    return runs.run_fields(run, _iso) | {
+        "algorithm": run["algorithm"],
+        "agg_flow": run["aggtype"],
+        "variant": run["variant"],
+        "series_count": count("seriescount"),
+        "point_count": count("pointcount"),
+        "skipped_series": count("skippedseries"),
+        "anomaly_count": count("anomalycount"),
     }
 
 
-def publish_results(
-    warehouse: Warehouse, sql: SqlLibrary, store: ObjectStore, run_id: str
-) -> dict[str, str]:
-    """Write ``tad/runs/<run_id>/anomalies.json`` and ``tad/latest/anomalies.json``."""
-    document = load_results(warehouse, sql, run_id)
-    return publish_json(store, RESULTS_AREA, run_id, "anomalies.json", document)
-
-
-def send_alerts(
-    warehouse: Warehouse,
-    sql: SqlLibrary,
-    run_id: str,
-    sinks: Sequence[AlertSink],
-    *,
-    now: dt.datetime | None = None,
-) -> list[DeliveryOutcome]:
-    """Alert every sink once about the run's anomalous points it has not been told about."""
-    run = load_results(warehouse, sql, run_id)["run"] if sinks else {}
-    return deliver_alerts(
-        warehouse, sql, run_id=run_id, run=run, sinks=sinks, now=now, kind=TAD_ALERTS
-    )
+TAD_RUNS = runs.RunKind(
+    RESULTS_AREA, "TAD_RUNS", "throughput anomaly detection run", _run_record, TAD_ALERTS
+)
+# The stored run and its anomalous points as one document; published as
+# tad/runs/<run_id>/anomalies.json and tad/latest/anomalies.json; alerted once per point and
+# sink.
+load_results = TAD_RUNS.load_results
+publish_results = TAD_RUNS.publish_results
+send_alerts = TAD_RUNS.send_alerts

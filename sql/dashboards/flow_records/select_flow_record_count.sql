@@ -1,6 +1,5 @@
 -- Flow records that ended in the range.
+{% import "dashboards/panel_filters.sql.j2" as f -%}
 SELECT COUNT(*) AS "value"
 FROM FLOWS
-WHERE flowEndSeconds >= $__timeFrom()::TIMESTAMP_TZ
-  AND flowEndSeconds < $__timeTo()::TIMESTAMP_TZ
-  AND clusterUUID IN (${clusterID:sqlstring})
+WHERE {{ f.in_range() }}

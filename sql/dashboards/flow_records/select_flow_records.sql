@@ -1,5 +1,6 @@
 -- The newest 1000 flow records. Quoted aliases keep camelCase names on Snowflake, so the
 -- panel needs no rename list (theia-sf's list missed egressName and egressIP).
+{% import "dashboards/panel_filters.sql.j2" as f -%}
 SELECT
     flowStartSeconds AS "flowStartSeconds",
     flowEndSeconds AS "flowEndSeconds",
@@ -40,8 +41,6 @@ SELECT
     egressIP AS "egressIP",
     clusterUUID AS "clusterUUID"
 FROM FLOWS
-WHERE flowEndSeconds >= $__timeFrom()::TIMESTAMP_TZ
-  AND flowEndSeconds < $__timeTo()::TIMESTAMP_TZ
-  AND clusterUUID IN (${clusterID:sqlstring})
+WHERE {{ f.in_range() }}
 ORDER BY flowEndSeconds DESC
 LIMIT 1000

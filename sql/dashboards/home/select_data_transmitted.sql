@@ -1,6 +1,5 @@
 -- Bytes in both directions (unit: bytes). NULL counters count as zero.
+{% import "dashboards/panel_filters.sql.j2" as f -%}
 SELECT COALESCE(SUM(octetDeltaCount), 0) + COALESCE(SUM(reverseOctetDeltaCount), 0) AS "value"
 FROM FLOWS
-WHERE flowEndSeconds >= $__timeFrom()::TIMESTAMP_TZ
-  AND flowEndSeconds < $__timeTo()::TIMESTAMP_TZ
-  AND clusterUUID IN (${clusterID:sqlstring})
+WHERE {{ f.in_range() }}

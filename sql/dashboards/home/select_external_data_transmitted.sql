@@ -1,7 +1,6 @@
 -- Bytes in both directions to destinations outside the cluster (flowType 3).
+{% import "dashboards/panel_filters.sql.j2" as f -%}
 SELECT COALESCE(SUM(octetDeltaCount), 0) + COALESCE(SUM(reverseOctetDeltaCount), 0) AS "value"
 FROM FLOWS
-WHERE flowEndSeconds >= $__timeFrom()::TIMESTAMP_TZ
-  AND flowEndSeconds < $__timeTo()::TIMESTAMP_TZ
-  AND clusterUUID IN (${clusterID:sqlstring})
+WHERE {{ f.in_range() }}
   AND flowType = 3

@@ -1,12 +1,11 @@
 -- Distinct policies that matched a flow, per direction. A cluster-scoped policy has no
 -- namespace: theia-sf concatenated NULL parts and so missed those policies.
+{% import "dashboards/panel_filters.sql.j2" as f -%}
 WITH f AS (
     SELECT ingressNetworkPolicyNamespace, ingressNetworkPolicyName,
         egressNetworkPolicyNamespace, egressNetworkPolicyName
     FROM FLOWS
-    WHERE flowEndSeconds >= $__timeFrom()::TIMESTAMP_TZ
-      AND flowEndSeconds < $__timeTo()::TIMESTAMP_TZ
-      AND clusterUUID IN (${clusterID:sqlstring})
+    WHERE {{ f.in_range("      ") }}
 )
 SELECT COUNT(*) AS "value"
 FROM (

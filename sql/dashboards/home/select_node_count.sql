@@ -1,10 +1,9 @@
 -- Distinct nodes on either side, cluster filter on both branches.
+{% import "dashboards/panel_filters.sql.j2" as f -%}
 WITH f AS (
     SELECT sourceNodeName, destinationNodeName
     FROM FLOWS
-    WHERE flowEndSeconds >= $__timeFrom()::TIMESTAMP_TZ
-      AND flowEndSeconds < $__timeTo()::TIMESTAMP_TZ
-      AND clusterUUID IN (${clusterID:sqlstring})
+    WHERE {{ f.in_range("      ") }}
 )
 SELECT COUNT(*) AS "value"
 FROM (

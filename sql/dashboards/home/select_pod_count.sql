@@ -1,11 +1,10 @@
 -- Distinct pods seen as source or destination. Both branches read the same filtered CTE,
 -- so the cluster filter applies to destinations too (theia-sf missed it there).
+{% import "dashboards/panel_filters.sql.j2" as f -%}
 WITH f AS (
     SELECT sourcePodNamespace, sourcePodName, destinationPodNamespace, destinationPodName
     FROM FLOWS
-    WHERE flowEndSeconds >= $__timeFrom()::TIMESTAMP_TZ
-      AND flowEndSeconds < $__timeTo()::TIMESTAMP_TZ
-      AND clusterUUID IN (${clusterID:sqlstring})
+    WHERE {{ f.in_range("      ") }}
 )
 SELECT COUNT(*) AS "value"
 FROM (

@@ -1,7 +1,6 @@
 -- Distinct services (namespace/name:port) that received traffic; NULL and '' both mean none.
+{% import "dashboards/panel_filters.sql.j2" as f -%}
 SELECT COUNT(DISTINCT destinationServicePortName) AS "value"
 FROM FLOWS
-WHERE flowEndSeconds >= $__timeFrom()::TIMESTAMP_TZ
-  AND flowEndSeconds < $__timeTo()::TIMESTAMP_TZ
-  AND clusterUUID IN (${clusterID:sqlstring})
+WHERE {{ f.in_range() }}
   AND COALESCE(destinationServicePortName, '') <> ''

@@ -1,33 +1,13 @@
 -- Bytes per second per minute of flows dropped or rejected by an egress rule; one series per
 -- "src -> dst : policy".
+{% import "dashboards/panel_filters.sql.j2" as f -%}
 SELECT
     TIME_SLICE(flowEndSeconds, 60, 'SECOND', 'START') AS "time",
-    CASE
-            WHEN COALESCE(sourcePodName, '') = '' THEN sourceIP
-            WHEN COALESCE(sourceTransportPort, 0) <> 0
-                THEN sourcePodNamespace || '/' || sourcePodName || ':' || sourceTransportPort
-            ELSE sourcePodNamespace || '/' || sourcePodName
-        END || ' -> ' || CASE
-            WHEN COALESCE(destinationServicePortName, '') <> '' AND COALESCE(destinationServicePort, 0) <> 0
-                THEN destinationServicePortName || ':' || destinationServicePort
-            WHEN COALESCE(destinationServicePortName, '') <> '' THEN destinationServicePortName
-            WHEN COALESCE(destinationPodName, '') <> '' AND COALESCE(destinationTransportPort, 0) <> 0
-                THEN destinationPodNamespace || '/' || destinationPodName || ':' || destinationTransportPort
-            WHEN COALESCE(destinationPodName, '') <> ''
-                THEN destinationPodNamespace || '/' || destinationPodName
-            ELSE destinationIP
-        END || ' : ' || CASE
-            WHEN COALESCE(egressNetworkPolicyNamespace, '') <> ''
-                THEN egressNetworkPolicyNamespace || '/' || egressNetworkPolicyName
-            ELSE COALESCE(egressNetworkPolicyName, '')
-        END AS "pair",
+    {{ f.flow_pair_label("egress") }} AS "pair",
     SUM(octetDeltaCount) / 60 AS "value"
 FROM FLOWS
-WHERE flowEndSeconds >= $__timeFrom()::TIMESTAMP_TZ
-  AND flowEndSeconds < $__timeTo()::TIMESTAMP_TZ
-  AND clusterUUID IN (${clusterID:sqlstring})
-  AND COALESCE(sourcePodNamespace, '') NOT IN ('kube-system', 'flow-visibility', 'flow-aggregator')
-  AND COALESCE(destinationPodNamespace, '') NOT IN ('kube-system', 'flow-visibility', 'flow-aggregator')
+WHERE {{ f.in_range() }}
+  {{ f.user_namespaces() }}
   AND egressNetworkPolicyRuleAction IN (2, 3)
 GROUP BY 1, 2
 HAVING SUM(octetDeltaCount) > 0

@@ -1,13 +1,8 @@
 -- Pie: bytes received per destination namespace.
+{% import "dashboards/panel_filters.sql.j2" as f -%}
 SELECT destinationPodNamespace AS "namespace", SUM(octetDeltaCount) AS "bytes"
 FROM FLOWS
-WHERE flowEndSeconds >= $__timeFrom()::TIMESTAMP_TZ
-  AND flowEndSeconds < $__timeTo()::TIMESTAMP_TZ
-  AND clusterUUID IN (${clusterID:sqlstring})
-  AND flowType IN (1, 2)
-  AND COALESCE(sourcePodName, '') <> ''
-  AND COALESCE(destinationPodName, '') <> ''
-  AND COALESCE(sourcePodNamespace, '') NOT IN ('kube-system', 'flow-visibility', 'flow-aggregator')
-  AND COALESCE(destinationPodNamespace, '') NOT IN ('kube-system', 'flow-visibility', 'flow-aggregator')
+WHERE {{ f.in_range() }}
+  {{ f.pod_to_pod() }}
 GROUP BY 1
 ORDER BY 2 DESC, 1
