@@ -42,10 +42,17 @@ SHAPES = {
     "highcard": {"workloads": 3000, "namespaces": 100, "peers": 20, "hashes": 2,
                  "external_ips": 100000, "external_peers": 30},
 }  # fmt: skip
-START = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
+START = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)  # the run's window: [START, START + 7 days)
+WINDOW_DAYS = 7
+# Before the window, as much traffic again over the 23 days before it (the rest of a 30-day
+# preview window), with a few more peers per workload than the window sees: the impact preview
+# replays both, and denies what only the history has.
+HISTORY_DAYS = 23
+HISTORY_EXTRA_PEERS = 2
 
 # Row i: a source workload, one of its peers, and a kind (7/10 pod-to-pod, 1/10 through a
 # Service, 1/10 to an external IP, 1/10 from an external IP); one flow in ten is protected.
+# Rows [first, first + rows) start at {start} and spread over {span} seconds.
 GENERATE = """
 INSERT INTO FLOWS (
     flowStartSeconds, flowEndSeconds, sourceIP, destinationIP, sourceTransportPort,
@@ -55,8 +62,8 @@ INSERT INTO FLOWS (
     destinationPodLabels, clusterUUID
 )
 SELECT
-    TIMESTAMPTZ '2024-05-01 00:00:00+00' + to_seconds(i % 518400),
-    TIMESTAMPTZ '2024-05-01 00:00:00+00' + to_seconds(i % 518400 + 60),
+    TIMESTAMPTZ '{start}' + to_seconds(i % {span}),
+    TIMESTAMPTZ '{start}' + to_seconds(i % {span} + 60),
     CASE WHEN kind = 9 THEN '198.' || (ext // 65536) || '.' || (ext // 256 % 256) || '.' || (ext % 256)
          ELSE '10.' || (h % 200) || '.' || (h // 200 % 250) || '.' || (i % 250) END,
     CASE WHEN kind = 8 THEN '203.' || (ext // 65536) || '.' || (ext // 256 % 256) || '.' || (ext % 256)
@@ -82,13 +89,15 @@ FROM (
                 ELSE (h // 16777216) % {external_ips} END AS ext
     FROM (
         SELECT i, hash(i) AS h, i % 10 AS kind, hash(i) % {workloads} AS s
-        FROM range({rows}) t(i)
+        FROM range({first}, {first} + {rows}) t(i)
     )
 )
 """
 
 
 def generate(path: Path, shape: str, rows: int) -> float:
+    """``rows`` flows over the first 6 days of the run's window, and ``rows`` more over the
+    :data:`HISTORY_DAYS` before it (which only the impact preview reads)."""
     import duckdb
 
     from theia_sf.adapters.duckdb import DuckDBWarehouse
@@ -100,7 +109,24 @@ def generate(path: Path, shape: str, rows: int) -> float:
     began = time.monotonic()
     con = duckdb.connect(str(path))
     con.execute("SET TimeZone = 'UTC'")
-    con.execute(GENERATE.format(rows=int(rows), **SHAPES[shape]))
+    con.execute("SET enable_progress_bar = false")
+    shape_values = SHAPES[shape]
+    history = {
+        **shape_values,
+        "peers": shape_values["peers"] + HISTORY_EXTRA_PEERS,
+        "external_peers": shape_values["external_peers"] + HISTORY_EXTRA_PEERS,
+    }
+    # Spans end a minute early: a flow's record ends 60 s after it starts.
+    for first, start, span, values in (
+        (0, START, 6 * 86400, shape_values),
+        (rows, START - dt.timedelta(days=HISTORY_DAYS), HISTORY_DAYS * 86400 - 60, history),
+    ):
+        con.execute(
+            GENERATE.format(
+                rows=int(rows), first=int(first), start=start.isoformat(sep=" "), span=span,
+                **values,
+            )
+        )  # fmt: skip
     con.close()
     return time.monotonic() - began
 
@@ -121,9 +147,15 @@ def _reduction_alone(warehouse, sql, window) -> float:
         return time.monotonic() - began
 
 
-def measure(path: Path, repeat: int) -> dict[str, object]:
+def _median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def measure(path: Path, repeat: int, preview_days: int = 0) -> dict[str, object]:
     """In one interpreter on one database: the product's run and its reduction statement
-    alone, alternating ``repeat`` times; medians and their ratio."""
+    alone, alternating ``repeat`` times; medians and their ratio. With ``preview_days``, each
+    round also runs the product with that impact preview (``preview_days=0`` is the run
+    without it)."""
     from theia_sf.adapters.duckdb import DuckDBWarehouse
     from theia_sf.recommendation.model import Options
     from theia_sf.services.recommendation import run_policy_recommendation
@@ -132,12 +164,17 @@ def measure(path: Path, repeat: int) -> dict[str, object]:
 
     warehouse = DuckDBWarehouse(path)
     sql = SqlLibrary(ROOT / "sql")
-    window = Window(START, START + dt.timedelta(days=7))
+    window = Window(START, START + dt.timedelta(days=WINDOW_DAYS))
     with warehouse.session(read_only=True) as session:
         flows = session.fetch(Query("n", "SELECT COUNT(*) AS n FROM FLOWS"))[0]["n"]
     # The service logs the end of each step (plan, each shard, finish).
     steps: dict[str, float] = {}
-    markers = {"reduced in the warehouse": "plan", "shard ": "shards", "succeeded:": "finish"}
+    markers = {
+        "reduced in the warehouse": "plan",
+        "preview replayed": "preview",
+        "flow directions replayed": "shards",
+        "succeeded:": "finish",
+    }
 
     class Steps(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
@@ -149,13 +186,21 @@ def measure(path: Path, repeat: int) -> dict[str, object]:
     logger = logging.getLogger("theia_sf.services.recommendation")
     logger.setLevel(logging.INFO)
     logger.addHandler(Steps())
-    products, reductions, runs = [], [], []
+    products, previews, reductions, runs, preview_runs = [], [], [], [], []
+    cases = [(0, products, runs)]
+    if preview_days:
+        cases.append((preview_days, previews, preview_runs))
     for _ in range(repeat):
-        steps.clear()
-        began = time.monotonic()
-        summary = run_policy_recommendation(warehouse, sql, window=window, options=Options.create())
-        products.append(round(time.monotonic() - began, 2))
-        runs.append(dict(steps))
+        for days, times, step_log in cases:
+            steps.clear()
+            began = time.monotonic()
+            summary = run_policy_recommendation(
+                warehouse, sql, window=window, options=Options.create(), preview_days=days
+            )
+            times.append(round(time.monotonic() - began, 2))
+            step_log.append(dict(steps))
+            if days:
+                preview = summary_preview(warehouse, sql, summary.run_id)
         reductions.append(round(_reduction_alone(warehouse, sql, window), 2))
     with warehouse.session(read_only=True) as session:
         sizes = session.fetch(
@@ -170,8 +215,19 @@ def measure(path: Path, repeat: int) -> dict[str, object]:
             Query("peers", "SELECT COUNT(*) AS n FROM RECOMMENDATION_EVIDENCE WHERE runId = :r",
                   {"r": summary.run_id})
         )[0]["n"]  # fmt: skip
-    product = sorted(products)[len(products) // 2]
-    reduction = sorted(reductions)[len(reductions) // 2]
+    product = _median(products)
+    reduction = _median(reductions)
+    with_preview: dict[str, object] = {}
+    if preview_days:
+        with_preview = {
+            "preview_days": preview_days,
+            "preview": preview,
+            "product_preview_s": _median(previews),
+            "preview_ratio": round(_median(previews) / reduction, 2),
+            "preview_cost": round(_median(previews) / product, 2),
+            "runs_product_preview_s": previews,
+            "preview_steps_s": preview_runs,
+        }
     return {
         "flows": flows,
         "tuples": summary.tuple_count,
@@ -185,21 +241,35 @@ def measure(path: Path, repeat: int) -> dict[str, object]:
         "runs_product_s": products,
         "runs_reduction_s": reductions,
         "steps_s": runs,
+        **with_preview,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
 
-def run_case(shape: str, rows: int, keep: Path | None, repeat: int = 3) -> dict[str, object]:
+def summary_preview(warehouse, sql, run_id: str) -> dict[str, object]:
+    """The run record's preview counts (tuples replayed, denied)."""
+    from theia_sf.recommendation.runs import load_run
+
+    with warehouse.session(read_only=True) as session:
+        preview = load_run(session, sql, run_id).get("preview") or {}
+    return {k: preview.get(k) for k in ("tuples", "denied_tuples", "denied_flows")}
+
+
+def run_case(
+    shape: str, rows: int, keep: Path | None, repeat: int = 3, preview_days: int = 0
+) -> dict[str, object]:
     """Measure in a fresh interpreter after the data is written: the product and the reduction
     alone, alternating ``repeat`` times on the same database (this machine's speed varies from
     minute to minute: the ratio of neighbouring runs is what compares)."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = (keep or Path(tmp)) / f"bench-{shape}-{rows}.duckdb"
+        # v2: with the history before the window
+        path = (keep or Path(tmp)) / f"bench-{shape}-{rows}-v2.duckdb"
         if not path.exists():
             seconds = generate(path, shape, rows)
             print(f"generated {rows:,} {shape} flows in {seconds:.1f} s", file=sys.stderr)
         out = subprocess.run(
-            [sys.executable, __file__, "--measure", str(path), "--repeat", str(repeat)],
+            [sys.executable, __file__, "--measure", str(path), "--repeat", str(repeat),
+             "--preview-days", str(preview_days)],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         return {"shape": shape, **json.loads(out.stdout.strip().splitlines()[-1])}
@@ -212,9 +282,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--keep", type=Path, help="keep generated databases in this directory")
     parser.add_argument("--repeat", type=int, default=3, help="alternating runs per shape")
+    parser.add_argument(
+        "--preview-days", type=int, default=0,
+        help="also run the product with this impact preview (the DAG's default Param is 30) "
+        "in each round, next to the run without it (0: only without)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.measure:
-        print(json.dumps(measure(args.measure, args.repeat)))
+        print(json.dumps(measure(args.measure, args.repeat, args.preview_days)))
         return 0
     cases = (
         [(args.shape, args.rows or 1_000_000)]
@@ -225,7 +300,10 @@ def main(argv: list[str] | None = None) -> int:
         args.keep.mkdir(parents=True, exist_ok=True)
     print(f"cpus={os.cpu_count()}")
     for shape, rows in cases:
-        print(json.dumps(run_case(shape, rows, args.keep, args.repeat)), flush=True)
+        print(
+            json.dumps(run_case(shape, rows, args.keep, args.repeat, args.preview_days)),
+            flush=True,
+        )
     return 0
 
 

@@ -48,6 +48,13 @@ function when(iso, label = true) {
   return t.toISOString().slice(0, 19).replace("T", " ") + (label ? " UTC" : "");
 }
 
+// A recommendation run's approval before it became latest (empty when none was asked).
+function approvalText(r) {
+  const by = r.reviewer ? ` by ${r.reviewer}` : "";
+  return { pending: "awaiting approval", approved: "approved" + by, rejected: "rejected" + by,
+           timed_out: "rejected: no answer in time" }[r.approval] || "";
+}
+
 // The window a view covers, as the API resolved it.
 function windowText(w) { return w ? `${when(w.start)} – ${when(w.end)}` : ""; }
 
@@ -115,7 +122,7 @@ async function loadOverview() {
   if (recs.runs.length) {
     const r = recs.runs[0];
     latest.push(el("p", { id: "latest-recommendation" }, "Latest policy recommendation: ",
-      el("strong", {}, r.run_id), ` (${r.status}, ${r.policy_count ?? 0} policies, ${when(r.started_at)})`));
+      el("strong", {}, r.run_id), ` (${[r.status, approvalText(r)].filter(Boolean).join(", ")}, ${r.policy_count ?? 0} policies, ${when(r.started_at)})`));
   } else latest.push(el("p", {}, "No policy recommendation run yet."));
   if (anomalies.anomalies.length) {
     latest.push(el("p", { id: "latest-anomalies" }, "Recent drop anomalies: ",
@@ -286,7 +293,7 @@ async function showRun(run) {
   const d = detail.diff_counts;
   const parts = [
     el("h2", {}, "Run ", el("span", { id: "run-id" }, detail.run_id)),
-    el("p", {}, `${detail.policy_type}, ${detail.status}, window ${when(detail.window_start)} – ${when(detail.window_end)}, ` +
+    el("p", { id: "run-summary" }, `${detail.policy_type}, ${[detail.status, approvalText(detail)].filter(Boolean).join(", ")}, window ${when(detail.window_start)} – ${when(detail.window_end)}, ` +
       `${detail.flow_count ?? 0} flows, ${detail.policy_count ?? 0} policies `,
       el("a", { href: "api/recommendations/" + encodeURIComponent(detail.run_id) + "/yaml", id: "yaml-download", download: "" }, "Download YAML")),
   ];
@@ -337,6 +344,7 @@ async function loadRecommendations() {
   if (!data.runs.length) { replace("recommendation-runs", el("p", {}, "No policy recommendation run yet: trigger the theia_policy_recommendation DAG.")); replace("recommendation-detail"); return; }
   replace("recommendation-runs", el("h2", {}, "Runs"), table([
     { label: "run", key: "run_id" }, { label: "type", key: "policy_type" }, { label: "status", key: "status" },
+    { label: "approval", render: approvalText },
     { label: "started (UTC)", render: r => when(r.started_at, false) }, { label: "policies", key: "policy_count" },
     { label: "flows", key: "flow_count" },
     { label: "diff", render: r => r.diff ? `+${r.diff.added} −${r.diff.removed} ~${r.diff.changed}` : "" },

@@ -1,4 +1,5 @@
--- One policy recommendation run with its parameters, counts, warnings and diff.
+-- One policy recommendation run with its parameters, counts, warnings, diff and approval
+-- (NULL: none asked; pending, approved, rejected or timed_out, with the reviewer).
 -- Binds: :run_id.
 SELECT
     runId AS run_id,
@@ -23,6 +24,9 @@ SELECT
     error,
     yamlUri AS yaml_uri,
     publishedAt AS published_at,
-    preview
+    preview,
+    approval,
+    reviewer,
+    reviewedAt AS reviewed_at
 FROM RECOMMENDATION_RUNS
 WHERE runId = :run_id

@@ -1,4 +1,4 @@
--- Policy recommendation runs, newest first.
+-- Policy recommendation runs, newest first, with their approval (see select_recommendation_run).
 -- Structure: limit (an integer).
 SELECT
     runId AS run_id,
@@ -17,7 +17,11 @@ SELECT
     previousRunId AS previous_run_id,
     diff,
     error,
-    yamlUri AS yaml_uri
+    yamlUri AS yaml_uri,
+    publishedAt AS published_at,
+    approval,
+    reviewer,
+    reviewedAt AS reviewed_at
 FROM RECOMMENDATION_RUNS
 ORDER BY startedAt DESC NULLS LAST, runId
 LIMIT {{ limit | int }}

@@ -172,6 +172,14 @@ def insert_results(warehouse) -> None:
                 "clusterUUID": C2,
                 "startedAt": END + timedelta(hours=2),
             },
+            # Newest, but waiting for approval: its policies are not what latest/ holds.
+            {
+                **run,
+                "runId": "r5",
+                "status": "succeeded",
+                "approval": "pending",
+                "startedAt": END + timedelta(hours=3),
+            },
         ],
     )
     pol = {"apiVersion": "crd.antrea.io/v1beta1", "yaml": "x"}
@@ -527,7 +535,7 @@ def test_macros_become_binds_not_text():
     assert query.binds["grafana_cluster_0"] == "a'b"
 
 
-def test_latest_recommendation_run_respects_status_and_cluster(warehouse):
+def test_latest_recommendation_run_respects_status_approval_and_cluster(warehouse):
     columns, rows = run(warehouse, "dashboards/results/select_latest_recommendation_run.sql")
     assert [r[columns.index("run")] for r in rows] == ["r2"]
     _, rows = run(warehouse, "dashboards/results/select_latest_recommendation_run.sql", (C2,))

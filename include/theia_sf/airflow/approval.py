@@ -69,8 +69,12 @@ class ApprovalBranchOperator(HITLBranchOperator):
         return super().execute(context)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
+        answer = answer_record(event)
+        # Branching ends the task by raising (DownstreamTasksSkipped), so a returned value
+        # would never reach XCom: the answer is pushed first.
+        context["ti"].xcom_push(key="return_value", value=answer)
         super().execute_complete(context, event)  # validates the answer and branches
-        return answer_record(event)
+        return answer
 
 
 def answer_record(event: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,10 @@
--- Policies of the latest succeeded recommendation run per namespace (cluster-scoped
+-- Policies of the latest published recommendation run per namespace (cluster-scoped
 -- policies under "(cluster)").
 WITH latest AS (
     SELECT runId, previousRunId
     FROM RECOMMENDATION_RUNS
     WHERE status = 'succeeded'
+      AND (approval IS NULL OR approval = 'approved')  -- what latest/ holds
       AND (clusterUUID IS NULL OR clusterUUID IN (${clusterID:sqlstring}))
     ORDER BY startedAt DESC, runId
     LIMIT 1

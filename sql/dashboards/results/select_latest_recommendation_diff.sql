@@ -1,9 +1,10 @@
--- Policies added, removed and changed by the latest succeeded run against the previous run
+-- Policies added, removed and changed by the latest published run against the previous run
 -- with the same parameters, compared by kind/namespace/name and YAML digest.
 WITH latest AS (
     SELECT runId, previousRunId
     FROM RECOMMENDATION_RUNS
     WHERE status = 'succeeded'
+      AND (approval IS NULL OR approval = 'approved')  -- what latest/ holds
       AND (clusterUUID IS NULL OR clusterUUID IN (${clusterID:sqlstring}))
     ORDER BY startedAt DESC, runId
     LIMIT 1

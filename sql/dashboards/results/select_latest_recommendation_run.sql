@@ -1,4 +1,4 @@
--- The latest succeeded policy recommendation run (for all clusters or a selected one).
+-- The latest published policy recommendation run (for all clusters or a selected one).
 SELECT
     runId AS "run",
     policyType AS "policyType",
@@ -9,6 +9,7 @@ SELECT
     policyCount AS "policies"
 FROM RECOMMENDATION_RUNS
 WHERE status = 'succeeded'
+  AND (approval IS NULL OR approval = 'approved')  -- what latest/ holds
   AND (clusterUUID IS NULL OR clusterUUID IN (${clusterID:sqlstring}))
 ORDER BY startedAt DESC, runId
 LIMIT 1
