@@ -62,10 +62,11 @@ def number_columns(
     as: ``int`` for scale 0, else ``float``: what the DuckDB engine returns and JSON carries."""
     out = []
     for i, d in enumerate(description):
-        if d[1] == FIXED:
+        if len(d) > 1 and d[1] == FIXED:  # a short description (a test double's) has no types
             value = next((r[i] for r in rows if r[i] is not None), None)
             if isinstance(value, Decimal):
-                out.append((i, int if not d[5] else float))
+                scale = d[5] if len(d) > 5 else None
+                out.append((i, int if not scale else float))
     return out
 
 
