@@ -158,6 +158,7 @@ def measure(path: Path, repeat: int, preview_days: int = 0) -> dict[str, object]
     without it)."""
     from theia_sf.adapters.duckdb import DuckDBWarehouse
     from theia_sf.recommendation.model import Options
+    from theia_sf.recommendation.parameters import RecommendationRequest
     from theia_sf.services.recommendation import run_policy_recommendation
     from theia_sf.sql import Query, SqlLibrary
     from theia_sf.timewindow import Window
@@ -195,7 +196,7 @@ def measure(path: Path, repeat: int, preview_days: int = 0) -> dict[str, object]
             steps.clear()
             began = time.monotonic()
             summary = run_policy_recommendation(
-                warehouse, sql, window=window, options=Options.create(), preview_days=days
+                warehouse, sql, RecommendationRequest(window, Options.create(), preview_days=days)
             )
             times.append(round(time.monotonic() - began, 2))
             step_log.append(dict(steps))

@@ -31,11 +31,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, dag, task
 
-from theia_sf.airflow.approval import (
-    DEFAULT_APPROVAL_HOURS,
-    MAX_APPROVAL_HOURS,
-    ApprovalBranchOperator,
-)
+from theia_sf.airflow.approval import ApprovalBranchOperator
 from theia_sf.airflow.defaults import WAREHOUSE_POOL, Timeouts, analysis_schedule, service_dag
 from theia_sf.airflow.params import (
     MAX_FLOW_TUPLES,
@@ -55,6 +51,7 @@ from theia_sf.recommendation.model import (
     NAMESPACE_PATTERN,
     PolicyType,
 )
+from theia_sf.recommendation.parameters import DEFAULT_APPROVAL_HOURS, MAX_APPROVAL_HOURS
 
 # Updated with every published policy set (the files live in the results location).
 RECOMMENDED_POLICIES = Asset(
@@ -199,73 +196,46 @@ def theia_policy_recommendation() -> None:
 
         from theia_sf.airflow.settings import resolve_run
         from theia_sf.errors import ConfigurationError
-        from theia_sf.recommendation.parameters import (
-            validate_cluster_uuid,
-            validate_limit,
-            validate_shards,
-        )
-        from theia_sf.timewindow import TimeSpecError, Window
+        from theia_sf.recommendation.parameters import RecommendationRequest
+        from theia_sf.timewindow import TimeSpecError
 
-        # The deployment settings fill what the run was not given; then the cross-field
-        # checks the per-Param schemas cannot express. No warehouse work yet.
+        # The deployment settings fill what the run was not given; then the run's request is
+        # made, with the cross-field checks the per-Param schemas cannot express. No warehouse
+        # work yet. Runs triggered without a logical date have no interval: they end now.
         effective = resolve_run(dag, params, dag_run)
-        params = effective.values
         try:
-            _options(params)
-            validate_shards(params["shards"])
-            validate_cluster_uuid(params["cluster_uuid"])
-            validate_limit(params["limit"])
-            window = Window.resolve(
-                start=params["start"],
-                end=params["end"],
-                lookback_days=params["lookback"],
-                interval_end=data_interval_end,  # None (no logical date): ends now
-            )
+            request = RecommendationRequest.from_params(effective.values, data_interval_end)
         except (ConfigurationError, TimeSpecError) as error:
             raise AirflowFailException(f"invalid Params (start/end/lookback...): {error}") from None
-        return {"window": window.to_record(), "params": params, "sources": effective.sources}
+        return {**request.to_record(), "sources": effective.sources}
 
     @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("plan_run", 60))
-    def plan_run(resolved: dict) -> list[dict]:
-        from airflow.sdk.exceptions import AirflowFailException
-
+    def plan_run(request: dict) -> list[dict]:
         from theia_sf.airflow import runtime
-        from theia_sf.errors import ConfigurationError
         from theia_sf.migrations import migrate
+        from theia_sf.recommendation.parameters import RecommendationRequest
         from theia_sf.services.recommendation import plan_recommendation
 
-        params = resolved["params"]
-        warehouse = runtime.warehouse(warehouse_name=params["warehouse_name"])
+        made = RecommendationRequest.from_record(request)
+        warehouse = runtime.warehouse(warehouse_name=made.warehouse_name)
         sql = runtime.sql_library()
         if warehouse.engine == "duckdb":
             with warehouse.session() as session:
                 migrate(session, sql)
-        try:
-            plan = plan_recommendation(
-                warehouse,
-                sql,
-                window=_window(resolved["window"]),
-                options=_options(params),
-                cluster_uuid=params["cluster_uuid"],
-                limit=params["limit"],
-                shards=params["shards"],
-                preview_days=params["preview_days"],
-            )
-        except ConfigurationError as error:
-            raise AirflowFailException(str(error)) from error
-        return [{**kwargs, "resolved": resolved} for kwargs in plan.shard_kwargs()]
+        plan = plan_recommendation(warehouse, sql, made)
+        return [{**kwargs, "request": request} for kwargs in plan.shard_kwargs()]
 
     # A shard that raises records the run as failed; a retry then only helps a shard whose
     # worker was lost (it replaces what that attempt staged).
     @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("recommend_shard", 240))
-    def recommend_shard(resolved: dict, recommendation_run: str, shard: int) -> dict:
+    def recommend_shard(request: dict, recommendation_run: str, shard: int) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
         from theia_sf.airflow import runtime
         from theia_sf.recommendation.shard import SelfCheckError
         from theia_sf.services.recommendation import run_shard
 
-        warehouse = runtime.warehouse(warehouse_name=resolved["params"]["warehouse_name"])
+        warehouse = runtime.warehouse(warehouse_name=request["warehouse_name"])
         try:
             return run_shard(warehouse, runtime.sql_library(), recommendation_run, shard)
         except SelfCheckError as error:
@@ -273,11 +243,11 @@ def theia_policy_recommendation() -> None:
             raise AirflowFailException(str(error)) from error
 
     @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("finish_run", 60))
-    def finish_run(plan: dict, shards: list) -> dict:
+    def finish_run(request: dict, shards: list) -> dict:
         from theia_sf.airflow import runtime
         from theia_sf.services.recommendation import finish_recommendation
 
-        warehouse = runtime.warehouse(warehouse_name=plan["params"]["warehouse_name"])
+        warehouse = runtime.warehouse(warehouse_name=request["warehouse_name"])
         results = list(shards)
         summary = finish_recommendation(
             warehouse, runtime.sql_library(), results[0]["run_id"], results
@@ -285,19 +255,18 @@ def theia_policy_recommendation() -> None:
         return summary.to_record()
 
     @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("publish_policies", 30))
-    def publish_policies(plan: dict, summary: dict) -> dict:
+    def publish_policies(request: dict, summary: dict) -> dict:
         from theia_sf.airflow import runtime
         from theia_sf.services.recommendation import publish_recommendation, request_approval
 
-        params = plan["params"]
-        warehouse = runtime.warehouse(warehouse_name=params["warehouse_name"])
+        warehouse = runtime.warehouse(warehouse_name=request["warehouse_name"])
         sql = runtime.sql_library()
         run_id = summary["run_id"]
         store = runtime.object_store(runtime.settings().results_location, create=True)
         uris = publish_recommendation(warehouse, sql, store, run_id, latest=False)
         approval = None
-        if params["require_approval"]:
-            hours = params["approval_hours"]
+        hours = request["approval_hours"]
+        if hours is not None:
             approval = {**request_approval(warehouse, sql, run_id, hours=hours), "hours": hours}
         return {"run_id": run_id, **uris, "approval": approval}
 
@@ -305,7 +274,7 @@ def theia_policy_recommendation() -> None:
           trigger_rule="none_failed_min_one_success",
           execution_timeout=TIMEOUTS.task("publish_latest", 30))  # fmt: skip
     def publish_latest(
-        plan: dict, published: dict, answer: dict | None = None, outlet_events=None
+        request: dict, published: dict, answer: dict | None = None, outlet_events=None
     ) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
@@ -313,11 +282,10 @@ def theia_policy_recommendation() -> None:
         from theia_sf.recommendation.approval import Review
         from theia_sf.services.recommendation import approve_recommendation
 
-        params = plan["params"]
-        if params["require_approval"] and not (answer and answer["approved"]):
+        if request["approval_hours"] is not None and not (answer and answer["approved"]):
             raise AirflowFailException(f"run {published['run_id']} was not approved")
         approve_recommendation(
-            runtime.warehouse(warehouse_name=params["warehouse_name"]),
+            runtime.warehouse(warehouse_name=request["warehouse_name"]),
             runtime.sql_library(),
             runtime.object_store(runtime.settings().results_location, create=True),
             published["run_id"],
@@ -330,22 +298,24 @@ def theia_policy_recommendation() -> None:
         return uris
 
     @task(pool=WAREHOUSE_POOL, execution_timeout=TIMEOUTS.task("record_rejected", 10))
-    def record_rejected(plan: dict, published: dict, answer: dict) -> dict:
+    def record_rejected(request: dict, published: dict, answer: dict) -> dict:
         from theia_sf.airflow import runtime
         from theia_sf.recommendation.approval import Review
         from theia_sf.services.recommendation import reject_recommendation
 
         reject_recommendation(
-            runtime.warehouse(warehouse_name=plan["params"]["warehouse_name"]),
+            runtime.warehouse(warehouse_name=request["warehouse_name"]),
             runtime.sql_library(),
             published["run_id"],
             Review.from_record(answer),
         )
         return {"run_id": published["run_id"], **answer}
 
-    plan = resolve_window()
-    shards = recommend_shard.expand_kwargs(plan_run(resolved=plan))
-    published = publish_policies(plan=plan, summary=finish_run(plan=plan, shards=shards))
+    request = resolve_window()
+    shards = recommend_shard.expand_kwargs(plan_run(request=request))
+    published = publish_policies(
+        request=request, summary=finish_run(request=request, shards=shards)
+    )
     # Skipped when no approval is required; otherwise Approve -> publish_latest and
     # Reject (also the timeout's answer) -> record_rejected.
     approve = ApprovalBranchOperator(
@@ -356,32 +326,8 @@ def theia_policy_recommendation() -> None:
         retries=0,
         execution_timeout=TIMEOUTS.task("approve", 5),
     )
-    publish_latest(plan=plan, published=published, answer=approve.output)
-    record_rejected(plan=plan, published=published, answer=approve.output)
-
-
-def _window(record: dict):
-    import datetime as dt
-
-    from theia_sf.timewindow import Window
-
-    return Window(
-        dt.datetime.fromisoformat(record["start"]), dt.datetime.fromisoformat(record["end"])
-    )
-
-
-def _options(params: dict):
-    from theia_sf.recommendation.model import Options
-
-    return Options.create(
-        policy_type=params["policy_type"],
-        ns_allow_list=params["ns_allow_list"],
-        label_ignore_list=params["label_ignore_list"],
-        to_services=params["to_services"],
-        antrea_api_version=params["antrea_api_version"],
-        external_ipv4_prefix=params["external_ipv4_prefix"],
-        external_ipv6_prefix=params["external_ipv6_prefix"],
-    )
+    publish_latest(request=request, published=published, answer=approve.output)
+    record_rejected(request=request, published=published, answer=approve.output)
 
 
 theia_policy_recommendation()

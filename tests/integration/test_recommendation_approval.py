@@ -11,6 +11,7 @@ from theia_sf.errors import TheiaError
 from theia_sf.objectstore import LocalObjectStore
 from theia_sf.recommendation.approval import Review, approval_request
 from theia_sf.recommendation.model import Options
+from theia_sf.recommendation.parameters import RecommendationRequest
 from theia_sf.recommendation.runs import load_run
 from theia_sf.services.recommendation import (
     approve_recommendation,
@@ -36,7 +37,9 @@ AT = dt.datetime(2024, 5, 2, 9, 30, tzinfo=dt.UTC)
 
 
 def _run(warehouse, sql, store):
-    run = run_policy_recommendation(warehouse, sql, window=WINDOW, options=Options.create())
+    run = run_policy_recommendation(
+        warehouse, sql, RecommendationRequest(window=WINDOW, options=Options.create())
+    )
     publish_recommendation(warehouse, sql, store, run.run_id, latest=False)
     return run.run_id
 
@@ -57,9 +60,7 @@ def test_latest_moves_only_on_approval(duckdb_warehouse, sql, insert_flows, tmp_
     request = request_approval(duckdb_warehouse, sql, first, hours=24)
     assert _run_record(duckdb_warehouse, sql, first)["approval"] == "pending"
     assert f"recommendation/runs/{first}/policies.yaml" in request["body"]
-    approve_recommendation(
-        duckdb_warehouse, sql, store, first, Review(True, "alice", AT)
-    )
+    approve_recommendation(duckdb_warehouse, sql, store, first, Review(True, "alice", AT))
     approved = _run_record(duckdb_warehouse, sql, first)
     assert (approved["status"], approved["approval"], approved["reviewer"]) == (
         "succeeded", "approved", "alice"
@@ -132,7 +133,7 @@ def test_without_approval_latest_is_the_run_and_nothing_is_recorded(
 def test_approval_columns_on_the_snowflake_dialect(fakesnow_warehouse, sql, insert_flows):
     insert_flows(fakesnow_warehouse, FLOWS)
     run_id = run_policy_recommendation(
-        fakesnow_warehouse, sql, window=WINDOW, options=Options.create()
+        fakesnow_warehouse, sql, RecommendationRequest(window=WINDOW, options=Options.create())
     ).run_id
     request_approval(fakesnow_warehouse, sql, run_id, hours=24)
     reject_recommendation(fakesnow_warehouse, sql, run_id, Review(False, "bob", AT))

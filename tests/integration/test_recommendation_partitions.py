@@ -13,7 +13,7 @@ from flowrows import insert_flows_in_one_transaction, migrated_duckdb_file
 from theia_sf.adapters.duckdb import DuckDBWarehouse
 from theia_sf.errors import TheiaError
 from theia_sf.recommendation.model import Options
-from theia_sf.recommendation.parameters import assign_shards, default_shards
+from theia_sf.recommendation.parameters import RecommendationRequest, assign_shards, default_shards
 from theia_sf.recommendation.runs import load_run
 from theia_sf.services import recommendation as service
 from theia_sf.services.recommendation import run_policy_recommendation
@@ -79,10 +79,7 @@ def _run(tmp_path, sql, loaded, shards: int, policy_type: str):
     path = tmp_path / f"{policy_type}-{shards}.duckdb"
     shutil.copyfile(loaded, path)
     warehouse = DuckDBWarehouse(path, lock_timeout=60)
-    summary = run_policy_recommendation(
-        warehouse, sql, window=WINDOW, options=Options.create(policy_type=policy_type),
-        run_id=RUN_ID, shards=shards,
-    )  # fmt: skip
+    summary = run_policy_recommendation(warehouse, sql, RecommendationRequest(window=WINDOW, options=Options.create(policy_type=policy_type), shards=shards), run_id=RUN_ID)  # fmt: skip
     with warehouse.session() as session:
         _, stored = session.fetch_rows(
             Query(
@@ -131,7 +128,10 @@ def test_a_failing_shard_fails_the_run_and_keeps_nothing(tmp_path, sql, loaded, 
     shutil.copyfile(loaded, path)
     warehouse = DuckDBWarehouse(path, lock_timeout=60)
     plan = service.plan_recommendation(
-        warehouse, sql, window=WINDOW, options=Options.create(), shards=3, run_id=RUN_ID
+        warehouse,
+        sql,
+        RecommendationRequest(window=WINDOW, options=Options.create(), shards=3),
+        run_id=RUN_ID,
     )
     first = service.run_shard(warehouse, sql, RUN_ID, 0)
     real = service.collect
@@ -168,7 +168,10 @@ def test_a_retried_shard_replaces_what_its_first_attempt_staged(tmp_path, sql, l
     shutil.copyfile(loaded, path)
     warehouse = DuckDBWarehouse(path, lock_timeout=60)
     service.plan_recommendation(
-        warehouse, sql, window=WINDOW, options=Options.create(), shards=2, run_id=RUN_ID
+        warehouse,
+        sql,
+        RecommendationRequest(window=WINDOW, options=Options.create(), shards=2),
+        run_id=RUN_ID,
     )
     results = [service.run_shard(warehouse, sql, RUN_ID, shard) for shard in (0, 1, 1)]
     summary = service.finish_recommendation(warehouse, sql, RUN_ID, results[:2])
@@ -188,7 +191,9 @@ def test_shards_must_be_an_integer_from_0_to_64(duckdb_warehouse, sql, bad):
 
     with pytest.raises(ConfigurationError, match="shards"):
         run_policy_recommendation(
-            duckdb_warehouse, sql, window=WINDOW, options=Options.create(), shards=bad
+            duckdb_warehouse,
+            sql,
+            RecommendationRequest(window=WINDOW, options=Options.create(), shards=bad),
         )
 
 

@@ -14,6 +14,7 @@ from theia_sf.objectstore import LocalObjectStore
 from theia_sf.policyeval import PolicySet
 from theia_sf.recommendation.model import Options
 from theia_sf.recommendation.naming import allow_anp_name, reject_acnp_name
+from theia_sf.recommendation.parameters import RecommendationRequest
 from theia_sf.recommendation.runs import load_run
 from theia_sf.services.recommendation import publish_recommendation, run_policy_recommendation
 from theia_sf.sql import Query
@@ -79,7 +80,9 @@ def test_preview_denies_traffic_outside_the_window_with_the_denying_rule(
 ):
     insert_flows(duckdb_warehouse, [DB, CACHE])
     run = run_policy_recommendation(
-        duckdb_warehouse, sql, window=WINDOW, options=Options.create(), preview_days=30
+        duckdb_warehouse,
+        sql,
+        RecommendationRequest(window=WINDOW, options=Options.create(), preview_days=30),
     )
     assert run.status == "succeeded"  # a preview that denies something is no failure
     rows = _preview_rows(duckdb_warehouse, run.run_id)
@@ -133,12 +136,18 @@ def test_verdict_diff_against_the_published_set(duckdb_warehouse, sql, insert_fl
     insert_flows(duckdb_warehouse, [DB_EARLY, CACHE, DB, API])
     store = LocalObjectStore(tmp_path / "results", create=True)
     options = Options.create()
-    earlier = run_policy_recommendation(duckdb_warehouse, sql, window=EARLIER, options=options)
+    earlier = run_policy_recommendation(
+        duckdb_warehouse, sql, RecommendationRequest(window=EARLIER, options=options)
+    )
     publish_recommendation(duckdb_warehouse, sql, store, earlier.run_id)
     # A later run that is not published is not what the cluster runs: it is not compared with.
-    run_policy_recommendation(duckdb_warehouse, sql, window=WINDOW, options=options)
+    run_policy_recommendation(
+        duckdb_warehouse, sql, RecommendationRequest(window=WINDOW, options=options)
+    )
     run = run_policy_recommendation(
-        duckdb_warehouse, sql, window=WINDOW, options=options, preview_days=30
+        duckdb_warehouse,
+        sql,
+        RecommendationRequest(window=WINDOW, options=options, preview_days=30),
     )
     rows = {r["dst"]: r for r in _preview_rows(duckdb_warehouse, run.run_id)}
     assert set(rows) == {'{"app":"cache"}', '{"app":"api"}'}
@@ -164,14 +173,18 @@ def test_verdict_diff_against_the_published_set(duckdb_warehouse, sql, insert_fl
 
 def test_preview_off_and_bounded(duckdb_warehouse, sql, insert_flows):
     insert_flows(duckdb_warehouse, [DB, CACHE])
-    run = run_policy_recommendation(duckdb_warehouse, sql, window=WINDOW, options=Options.create())
+    run = run_policy_recommendation(
+        duckdb_warehouse, sql, RecommendationRequest(window=WINDOW, options=Options.create())
+    )
     with duckdb_warehouse.session() as session:
         assert load_run(session, sql, run.run_id)["preview"] is None
     assert _preview_rows(duckdb_warehouse, run.run_id) == []
     for bad in (-1, 91, True, "30"):
         with pytest.raises(ConfigurationError, match="preview_days"):
             run_policy_recommendation(
-                duckdb_warehouse, sql, window=WINDOW, options=Options.create(), preview_days=bad
+                duckdb_warehouse,
+                sql,
+                RecommendationRequest(window=WINDOW, options=Options.create(), preview_days=bad),
             )
 
 
@@ -182,10 +195,14 @@ def test_published_policies_carry_their_evidence_without_changing_the_diff(
     store = LocalObjectStore(tmp_path / "results", create=True)
     options = Options.create()
     window = Window(END - dt.timedelta(days=30), END)
-    first = run_policy_recommendation(duckdb_warehouse, sql, window=window, options=options)
+    first = run_policy_recommendation(
+        duckdb_warehouse, sql, RecommendationRequest(window=window, options=options)
+    )
     publish_recommendation(duckdb_warehouse, sql, store, first.run_id)
     insert_flows(duckdb_warehouse, [DB])  # more flows behind the same rules
-    second = run_policy_recommendation(duckdb_warehouse, sql, window=window, options=options)
+    second = run_policy_recommendation(
+        duckdb_warehouse, sql, RecommendationRequest(window=window, options=options)
+    )
     assert second.diff["changed"] == [] and second.diff["added"] == []  # evidence is no change
     publish_recommendation(duckdb_warehouse, sql, store, second.run_id)
     text = store.get_bytes("recommendation/latest/policies.yaml").decode()
@@ -221,10 +238,14 @@ def test_preview_and_verdict_diff_on_the_snowflake_dialect(
     insert_flows(fakesnow_warehouse, [DB_EARLY, CACHE, DB, API])
     store = LocalObjectStore(tmp_path / "results", create=True)
     options = Options.create()
-    earlier = run_policy_recommendation(fakesnow_warehouse, sql, window=EARLIER, options=options)
+    earlier = run_policy_recommendation(
+        fakesnow_warehouse, sql, RecommendationRequest(window=EARLIER, options=options)
+    )
     publish_recommendation(fakesnow_warehouse, sql, store, earlier.run_id)
     run = run_policy_recommendation(
-        fakesnow_warehouse, sql, window=WINDOW, options=options, preview_days=30
+        fakesnow_warehouse,
+        sql,
+        RecommendationRequest(window=WINDOW, options=options, preview_days=30),
     )
     assert run.status == "succeeded"
     rows = {r["dst"]: r for r in _preview_rows(fakesnow_warehouse, run.run_id)}

@@ -11,6 +11,7 @@ import yaml
 from theia_sf.errors import ConfigurationError
 from theia_sf.objectstore import LocalObjectStore
 from theia_sf.recommendation.model import Options
+from theia_sf.recommendation.parameters import RecommendationRequest
 from theia_sf.recommendation.runs import load_run
 from theia_sf.recommendation.shard import SelfCheckError
 from theia_sf.services.recommendation import publish_recommendation, run_policy_recommendation
@@ -47,7 +48,9 @@ def test_run_persists_publishes_and_diffs(duckdb_warehouse, sql, insert_flows, t
     insert_flows(duckdb_warehouse, WORKED_EXAMPLE)
     store = LocalObjectStore(tmp_path / "results", create=True)
     options = Options.create()
-    first = run_policy_recommendation(duckdb_warehouse, sql, window=WINDOW, options=options)
+    first = run_policy_recommendation(
+        duckdb_warehouse, sql, RecommendationRequest(window=WINDOW, options=options)
+    )
     assert first.status == "succeeded"
     assert first.tuple_count == 4
     assert first.policy_count == 3 + 4  # 3 namespace-allow ACNPs + (ANP + reject ACNP) x 2
@@ -110,7 +113,9 @@ def test_run_persists_publishes_and_diffs(duckdb_warehouse, sql, insert_flows, t
         {"sourcePodNamespace": "shop", "sourcePodLabels": WEB, "destinationIP": "1.1.1.1",
          "destinationTransportPort": 53, "protocolIdentifier": 17, "flowType": 3},
     ])  # fmt: skip
-    second = run_policy_recommendation(duckdb_warehouse, sql, window=WINDOW, options=options)
+    second = run_policy_recommendation(
+        duckdb_warehouse, sql, RecommendationRequest(window=WINDOW, options=options)
+    )
     assert second.diff["previous_run_id"] == first.run_id
     assert second.diff["added"] == []
     assert second.diff["removed"] == []
@@ -119,7 +124,9 @@ def test_run_persists_publishes_and_diffs(duckdb_warehouse, sql, insert_flows, t
 
     # Different parameters: not compared with the first two runs.
     third = run_policy_recommendation(
-        duckdb_warehouse, sql, window=WINDOW, options=Options.create(policy_type="k8s-np")
+        duckdb_warehouse,
+        sql,
+        RecommendationRequest(window=WINDOW, options=Options.create(policy_type="k8s-np")),
     )
     assert third.diff["previous_run_id"] is None
     assert third.policy_count == 2
@@ -128,7 +135,9 @@ def test_run_persists_publishes_and_diffs(duckdb_warehouse, sql, insert_flows, t
 def test_empty_window_gives_static_policies_and_log(duckdb_warehouse, sql, caplog):
     caplog.set_level("INFO")
     summary = run_policy_recommendation(
-        duckdb_warehouse, sql, window=WINDOW, options=Options.create(policy_type="anp-deny-all")
+        duckdb_warehouse,
+        sql,
+        RecommendationRequest(window=WINDOW, options=Options.create(policy_type="anp-deny-all")),
     )
     assert summary.status == "succeeded"
     assert summary.tuple_count == 0
@@ -152,14 +161,18 @@ def test_window_cluster_and_protection_filters(duckdb_warehouse, sql, insert_flo
         {**base, "flowEndSeconds": WINDOW.start, "destinationTransportPort": 85},
     ])  # fmt: skip
     options = Options.create(policy_type="k8s-np")
-    everything = run_policy_recommendation(duckdb_warehouse, sql, window=WINDOW, options=options)
+    everything = run_policy_recommendation(
+        duckdb_warehouse, sql, RecommendationRequest(window=WINDOW, options=options)
+    )
     assert everything.tuple_count == 3  # ports 80, 81, 85
     one = run_policy_recommendation(
-        duckdb_warehouse, sql, window=WINDOW, options=options, cluster_uuid=CLUSTER
+        duckdb_warehouse,
+        sql,
+        RecommendationRequest(window=WINDOW, options=options, cluster_uuid=CLUSTER),
     )
     assert one.tuple_count == 1
     limited = run_policy_recommendation(
-        duckdb_warehouse, sql, window=WINDOW, options=options, limit=2
+        duckdb_warehouse, sql, RecommendationRequest(window=WINDOW, options=options, limit=2)
     )
     assert limited.tuple_count == 2
 
@@ -181,7 +194,7 @@ def test_odd_flows_are_skipped_and_counted(duckdb_warehouse, sql, insert_flows):
          "destinationTransportPort": 80},
     ])  # fmt: skip
     summary = run_policy_recommendation(
-        duckdb_warehouse, sql, window=WINDOW, options=Options.create()
+        duckdb_warehouse, sql, RecommendationRequest(window=WINDOW, options=Options.create())
     )
     assert summary.skipped == {
         "destination_without_namespace": {"tuples": 1, "flows": 1},
@@ -194,11 +207,15 @@ def test_odd_flows_are_skipped_and_counted(duckdb_warehouse, sql, insert_flows):
 def test_bad_parameters_are_refused_before_any_work(duckdb_warehouse, sql):
     with pytest.raises(ConfigurationError, match="cluster_uuid"):
         run_policy_recommendation(
-            duckdb_warehouse, sql, window=WINDOW, options=Options.create(), cluster_uuid="nope"
+            duckdb_warehouse,
+            sql,
+            RecommendationRequest(window=WINDOW, options=Options.create(), cluster_uuid="nope"),
         )
     with pytest.raises(ConfigurationError, match="limit"):
         run_policy_recommendation(
-            duckdb_warehouse, sql, window=WINDOW, options=Options.create(), limit=-1
+            duckdb_warehouse,
+            sql,
+            RecommendationRequest(window=WINDOW, options=Options.create(), limit=-1),
         )
 
 
@@ -222,8 +239,7 @@ def test_self_check_failure_fails_the_run(duckdb_warehouse, sql, insert_flows, m
         run_policy_recommendation(
             duckdb_warehouse,
             sql,
-            window=WINDOW,
-            options=Options.create(),
+            RecommendationRequest(window=WINDOW, options=Options.create()),
             run_id="11111111-1111-1111-1111-111111111111",
         )
     with duckdb_warehouse.session() as session:
@@ -260,10 +276,7 @@ def test_policy_reaching_outside_its_namespace_fails_the_self_check(
     monkeypatch.setattr(service, "collect", any_namespace)
     run_id = "33333333-3333-3333-3333-33333333333" + str(shards)
     with pytest.raises(SelfCheckError, match=r"outside the namespace .*recommend-reject-"):
-        run_policy_recommendation(
-            duckdb_warehouse, sql, window=WINDOW, options=Options.create(), run_id=run_id,
-            shards=shards,
-        )  # fmt: skip
+        run_policy_recommendation(duckdb_warehouse, sql, RecommendationRequest(window=WINDOW, options=Options.create(), shards=shards), run_id=run_id)  # fmt: skip
     with duckdb_warehouse.session() as session:
         run = load_run(session, sql, run_id)
     assert run["status"] == "failed"
@@ -292,7 +305,10 @@ def test_selector_on_an_ignored_label_fails_the_self_check(
     run_id = "22222222-2222-2222-2222-222222222222"
     with pytest.raises(SelfCheckError, match=r"ignored label keys \['pod-template-hash'\]"):
         run_policy_recommendation(
-            duckdb_warehouse, sql, window=WINDOW, options=Options.create(), run_id=run_id
+            duckdb_warehouse,
+            sql,
+            RecommendationRequest(window=WINDOW, options=Options.create()),
+            run_id=run_id,
         )
     with duckdb_warehouse.session() as session:
         run = load_run(session, sql, run_id)
@@ -330,7 +346,10 @@ def test_a_failure_when_committing_keeps_nothing_of_the_run(
     run_id = "55555555-5555-5555-5555-555555555555"
     with pytest.raises(OSError, match="disk full"):
         run_policy_recommendation(
-            duckdb_warehouse, sql, window=WINDOW, options=Options.create(), run_id=run_id
+            duckdb_warehouse,
+            sql,
+            RecommendationRequest(window=WINDOW, options=Options.create()),
+            run_id=run_id,
         )
     with duckdb_warehouse.session() as session:
         run = load_run(session, sql, run_id)
@@ -343,7 +362,9 @@ def test_the_published_report_describes_itself(duckdb_warehouse, sql, insert_flo
     lists each rule's peers with their evidence, busiest first."""
     insert_flows(duckdb_warehouse, WORKED_EXAMPLE)
     store = LocalObjectStore(tmp_path / "results", create=True)
-    run = run_policy_recommendation(duckdb_warehouse, sql, window=WINDOW, options=Options.create())
+    run = run_policy_recommendation(
+        duckdb_warehouse, sql, RecommendationRequest(window=WINDOW, options=Options.create())
+    )
     uris = publish_recommendation(duckdb_warehouse, sql, store, run.run_id)
     for key in (
         f"recommendation/runs/{run.run_id}/report.json",
@@ -374,7 +395,9 @@ def test_external_peers_compacted_into_wider_blocks_are_reported(
     six = {**WORKED_EXAMPLE[2], "destinationIP": "2001:db8::7"}
     insert_flows(duckdb_warehouse, [*to, six])
     options = Options.create(external_ipv4_prefix=24, external_ipv6_prefix=120)
-    run = run_policy_recommendation(duckdb_warehouse, sql, window=WINDOW, options=options)
+    run = run_policy_recommendation(
+        duckdb_warehouse, sql, RecommendationRequest(window=WINDOW, options=options)
+    )
     store = LocalObjectStore(tmp_path / "results", create=True)
     publish_recommendation(duckdb_warehouse, sql, store, run.run_id)
     (anp,) = [d for d in _policies(store, run.run_id) if d["kind"] == "NetworkPolicy"]
@@ -403,7 +426,9 @@ def test_label_json_nested_deeper_than_a_parser_goes_is_skipped_and_counted(
         {**WORKED_EXAMPLE[0], "destinationPodLabels": '{"app":["db"]}'},
     ]
     insert_flows(duckdb_warehouse, [*WORKED_EXAMPLE, *odd])
-    run = run_policy_recommendation(duckdb_warehouse, sql, window=WINDOW, options=Options.create())
+    run = run_policy_recommendation(
+        duckdb_warehouse, sql, RecommendationRequest(window=WINDOW, options=Options.create())
+    )
     assert run.status == "succeeded"
     assert run.skipped == {"invalid_labels": {"tuples": 2, "flows": 2}}
     assert run.policy_count == 7

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 
 from theia_sf.recommendation.model import Options
+from theia_sf.recommendation.parameters import RecommendationRequest
 from theia_sf.recommendation.runs import load_run
 from theia_sf.services.recommendation import run_policy_recommendation
 from theia_sf.timewindow import Window
@@ -71,7 +72,9 @@ def _warehouse_statements(log):
 
 def test_temporary_warehouse_is_created_and_dropped(recorded, sql):
     warehouse, log = recorded
-    summary = run_policy_recommendation(warehouse, sql, window=WINDOW, options=Options.create())
+    summary = run_policy_recommendation(
+        warehouse, sql, RecommendationRequest(window=WINDOW, options=Options.create())
+    )
     assert summary.status == "succeeded"
     created = [s for s in log if s.startswith("CREATE WAREHOUSE")]
     assert created
@@ -92,10 +95,7 @@ def test_temporary_warehouse_is_dropped_when_the_run_fails(recorded, sql, monkey
 
     monkeypatch.setattr(service, "shard_rows", boom)
     with pytest.raises(RuntimeError, match="warehouse query failed"):
-        run_policy_recommendation(
-            warehouse, sql, window=WINDOW, options=Options.create(),
-            run_id="22222222-2222-2222-2222-222222222222",
-        )  # fmt: skip
+        run_policy_recommendation(warehouse, sql, RecommendationRequest(window=WINDOW, options=Options.create()), run_id="22222222-2222-2222-2222-222222222222")  # fmt: skip
     statements = _warehouse_statements(log)
     assert statements[0] == "CREATE WAREHOUSE"
     assert statements[-1] == "DROP WAREHOUSE"

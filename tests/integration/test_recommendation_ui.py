@@ -6,6 +6,7 @@ import pytest
 from test_recommendation_service import WINDOW, WORKED_EXAMPLE
 
 from theia_sf.recommendation.model import Options
+from theia_sf.recommendation.parameters import RecommendationRequest
 from theia_sf.services.recommendation import run_policy_recommendation
 from theia_sf.ui.views import InvalidRequestError, NotFoundError, TheiaViews
 
@@ -15,7 +16,9 @@ pytestmark = pytest.mark.integration
 def test_a_policys_rules_list_their_peers_busiest_first(duckdb_warehouse, sql, insert_flows):
     busy = {**WORKED_EXAMPLE[2], "destinationIP": "198.51.100.4"}  # 443 too: same rule
     insert_flows(duckdb_warehouse, [*WORKED_EXAMPLE, busy, busy, busy])
-    run = run_policy_recommendation(duckdb_warehouse, sql, window=WINDOW, options=Options.create())
+    run = run_policy_recommendation(
+        duckdb_warehouse, sql, RecommendationRequest(window=WINDOW, options=Options.create())
+    )
     views = TheiaViews(duckdb_warehouse, sql)
     web = next(p for p in views.recommendation_run(run.run_id)["policies"] if p["rule_count"] == 3)
     found = views.recommendation_evidence(run.run_id, "NetworkPolicy", "shop", web["name"])

@@ -14,6 +14,7 @@ import pytest
 
 from flowrows import TRICKY_LABEL_TEXTS, flow_insert, insert_flows_in_one_transaction
 from theia_sf.recommendation.model import DEFAULT_LABEL_IGNORE_LIST, Options
+from theia_sf.recommendation.parameters import RecommendationRequest
 from theia_sf.recommendation.reduction import fetch_tuples, reduction_query
 from theia_sf.recommendation.report import rule_evidence
 from theia_sf.recommendation.runs import load_run
@@ -142,7 +143,10 @@ def test_service_persists_the_same_policies_on_both_engines(both, sql):
     results = []
     for warehouse in both:
         summary = run_policy_recommendation(
-            warehouse, sql, window=WINDOW, options=Options.create(), run_id=None
+            warehouse,
+            sql,
+            RecommendationRequest(window=WINDOW, options=Options.create()),
+            run_id=None,
         )
         with warehouse.session() as session:
             run = load_run(session, sql, summary.run_id)
@@ -174,7 +178,9 @@ def test_service_persists_the_same_policies_on_both_engines(both, sql):
     assert json.loads(json.dumps(snow_run["parameters"]))["policy_type"] == "anp-deny-applied"
 
     # A second run on Snowflake finds the first as its previous run; nothing changed.
-    again = run_policy_recommendation(both[1], sql, window=WINDOW, options=Options.create())
+    again = run_policy_recommendation(
+        both[1], sql, RecommendationRequest(window=WINDOW, options=Options.create())
+    )
     assert again.diff["previous_run_id"] == snow.run_id
     assert again.diff["changed"] == []
 

@@ -20,10 +20,10 @@ from typing import Any
 
 from airflow.providers.standard.operators.hitl import HITLBranchOperator
 
+from theia_sf.recommendation.parameters import DEFAULT_APPROVAL_HOURS
+
 APPROVE = "Approve"
 REJECT = "Reject"
-DEFAULT_APPROVAL_HOURS = 24
-MAX_APPROVAL_HOURS = 72  # the DAG's run timeout makes room for this wait
 
 
 class ApprovalBranchOperator(HITLBranchOperator):

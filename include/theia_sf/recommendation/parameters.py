@@ -1,24 +1,36 @@
-"""A run's parameters besides its :class:`~theia_sf.recommendation.model.Options`: validated
-from what the user gave (messages name the Param), recorded so that runs with equal records
-compare, and the shard count with the split of the namespaces over the shards."""
+"""What a run is asked to do (:class:`RecommendationRequest`: its window, options, scope,
+shards, preview and approval, validated once, with messages that name the Param), the record
+of the parameters that shape its output (runs with equal records compare), and the split of the
+namespaces over the shards."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import math
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from theia_sf.errors import ConfigurationError
+from theia_sf.recommendation import preview
 from theia_sf.recommendation.model import Options
+from theia_sf.timewindow import Window
 
 JOB_TYPE = "initial"
 MAX_SHARDS = 64
 # Default shards on a distributed engine: about this many workload groups each, at most 8.
 GROUPS_PER_SHARD = 5_000
 DEFAULT_MAX_SHARDS = 8
+DEFAULT_APPROVAL_HOURS = 24
+MAX_APPROVAL_HOURS = 72  # the DAG's run timeout makes room for this wait
+# The Params that make up the run's Options (named as Options.create's arguments).
+OPTION_PARAMS = (
+    "policy_type", "ns_allow_list", "label_ignore_list", "to_services", "antrea_api_version",
+    "external_ipv4_prefix", "external_ipv6_prefix",
+)  # fmt: skip
 
 
 def validate_cluster_uuid(value: str | None) -> str | None:
@@ -55,6 +67,106 @@ def default_shards(engine: str, groups: int, namespaces: int) -> int:
         return 1
     wanted = math.ceil(groups / GROUPS_PER_SHARD)
     return max(1, min(DEFAULT_MAX_SHARDS, namespaces, wanted))
+
+
+def validate_approval_hours(value: int | None) -> int | None:
+    """None: no approval asked; else the hours to wait, 1 to :data:`MAX_APPROVAL_HOURS`."""
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= MAX_APPROVAL_HOURS
+    ):
+        raise ConfigurationError(
+            f"approval_hours={value!r} must be an integer from 1 to {MAX_APPROVAL_HOURS}"
+        )
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendationRequest:
+    """One run's request, valid once made: the window, the options, the scope (``cluster_uuid``,
+    ``limit``: the busiest tuples only), ``shards`` (0: automatic), ``preview_days`` (0: no
+    impact preview), the Snowflake ``warehouse_name`` (None: the connection's, or a temporary
+    one) and ``approval_hours`` (None: published without approval)."""
+
+    window: Window
+    options: Options = field(default_factory=Options.create)
+    cluster_uuid: str | None = None
+    limit: int = 0
+    shards: int = 0
+    preview_days: int = 0
+    warehouse_name: str | None = None
+    approval_hours: int | None = None
+
+    def __post_init__(self) -> None:
+        normal = {
+            "cluster_uuid": validate_cluster_uuid(self.cluster_uuid),
+            "limit": validate_limit(self.limit),
+            "shards": validate_shards(self.shards),
+            "preview_days": preview.validate_days(self.preview_days),
+            "warehouse_name": self.warehouse_name or None,
+            "approval_hours": validate_approval_hours(self.approval_hours),
+        }
+        for name, value in normal.items():
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def from_params(
+        cls, params: Mapping[str, Any], interval_end: dt.datetime | None
+    ) -> RecommendationRequest:
+        """From the DAG's Params (``start``/``end``/``lookback`` give the window, ending at
+        ``interval_end`` or now); raises ConfigurationError or TimeSpecError naming the Param."""
+        window = Window.resolve(
+            start=params["start"],
+            end=params["end"],
+            lookback_days=params["lookback"],
+            interval_end=interval_end,
+        )
+        return cls(
+            window,
+            Options.create(**{name: params[name] for name in OPTION_PARAMS}),
+            cluster_uuid=params["cluster_uuid"],
+            limit=params["limit"],
+            shards=params["shards"],
+            preview_days=params["preview_days"],
+            warehouse_name=params["warehouse_name"],
+            approval_hours=params["approval_hours"] if params["require_approval"] else None,
+        )
+
+    def to_record(self) -> dict[str, Any]:
+        """As JSON (what the DAG's tasks pass on); :meth:`from_record` reads it back."""
+        return {
+            "window": self.window.to_record(),
+            "options": {
+                **self.options.to_record(),
+                "external_ipv4_prefix": self.options.external_ipv4_prefix,
+                "external_ipv6_prefix": self.options.external_ipv6_prefix,
+            },
+            "cluster_uuid": self.cluster_uuid,
+            "limit": self.limit,
+            "shards": self.shards,
+            "preview_days": self.preview_days,
+            "warehouse_name": self.warehouse_name,
+            "approval_hours": self.approval_hours,
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> RecommendationRequest:
+        window = record["window"]
+        return cls(
+            Window(
+                dt.datetime.fromisoformat(window["start"]), dt.datetime.fromisoformat(window["end"])
+            ),
+            Options.from_record(record["options"]),
+            cluster_uuid=record["cluster_uuid"],
+            limit=record["limit"],
+            shards=record["shards"],
+            preview_days=record["preview_days"],
+            warehouse_name=record["warehouse_name"],
+            approval_hours=record["approval_hours"],
+        )
 
 
 def assign_shards(ends: Mapping[str, int], shards: int) -> dict[str, int]:

@@ -43,19 +43,16 @@ from typing import Any
 from theia_sf.errors import TheiaError
 from theia_sf.objectstore import ObjectStore
 from theia_sf.publish import promote_run_files, publish_artifacts, publish_run_files, run_key
-from theia_sf.recommendation import preview as impact
 from theia_sf.recommendation.approval import Review, approval_request, set_approval
 from theia_sf.recommendation.building import collect
 from theia_sf.recommendation.model import Options
 from theia_sf.recommendation.parameters import (
     JOB_TYPE,
+    RecommendationRequest,
     assign_shards,
     default_shards,
     parameters_hash,
     parameters_record,
-    validate_cluster_uuid,
-    validate_limit,
-    validate_shards,
 )
 from theia_sf.recommendation.preview_run import (
     plan_preview,
@@ -82,7 +79,6 @@ from theia_sf.recommendation.shard import (
     stage,
 )
 from theia_sf.sql import SqlLibrary
-from theia_sf.timewindow import Window
 from theia_sf.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -104,26 +100,18 @@ class RunPlan:
 def plan_recommendation(
     warehouse: Warehouse,
     sql: SqlLibrary,
+    request: RecommendationRequest,
     *,
-    window: Window,
-    options: Options,
-    cluster_uuid: str | None = None,
-    limit: int = 0,
-    shards: int | None = None,
     run_id: str | None = None,
-    preview_days: int | None = 0,
 ) -> RunPlan:
     """Record the run, reduce its window in the warehouse once, and split its namespaces into
-    ``shards`` (0 or None: :func:`~theia_sf.recommendation.parameters.default_shards`). With
-    ``preview_days`` (None: the default 30), also reduce the preview window (see
+    ``request.shards`` (0: :func:`~theia_sf.recommendation.parameters.default_shards`). With
+    ``request.preview_days``, also reduce the preview window (see
     :mod:`theia_sf.recommendation.preview`)."""
     began = time.monotonic()
-    cluster_uuid = validate_cluster_uuid(cluster_uuid)
-    limit = validate_limit(limit)
-    shards = validate_shards(shards)
-    preview_days = impact.validate_days(preview_days)
+    window, options, cluster_uuid = request.window, request.options, request.cluster_uuid
     run_id = run_id or str(uuid.uuid4())
-    params = parameters_record(options, cluster_uuid, limit)
+    params = parameters_record(options, cluster_uuid, request.limit)
     with warehouse.session() as session:
         session.execute(
             sql.render(
@@ -146,14 +134,15 @@ def plan_recommendation(
         with warehouse.session() as session, session.transaction():
             session.execute(
                 reduction_query(
-                    sql, window, cluster_uuid, limit, options.label_ignore_list, run_id=run_id
+                    sql, window, cluster_uuid, request.limit, options.label_ignore_list,
+                    run_id=run_id,
                 )
             )
             weights = session.fetch(
                 sql.render("recommendation/select_namespace_weights.sql", binds={"run_id": run_id})
             )
             groups = sum(int(w["label_texts"]) for w in weights)
-            count = shards or default_shards(session.engine, groups, len(weights))
+            count = request.shards or default_shards(session.engine, groups, len(weights))
             owners = assign_shards({w["namespace"]: int(w["ends"]) for w in weights}, count)
             session.insert_rows(
                 sql.render(
@@ -169,8 +158,10 @@ def plan_recommendation(
                     binds={"run_id": run_id, "shard_count": count},
                 )
             )
-            if preview_days:
-                plan_preview(session, sql, run_id, window, preview_days, cluster_uuid, options)
+            if request.preview_days:
+                plan_preview(
+                    session, sql, run_id, window, request.preview_days, cluster_uuid, options
+                )
     except BaseException as error:
         record_failure(warehouse, sql, run_id, error)
         raise
@@ -268,13 +259,18 @@ def finish_recommendation(
     return summary
 
 
-def run_policy_recommendation(warehouse: Warehouse, sql: SqlLibrary, **plan: Any) -> RunSummary:
-    """Plan (``plan``: the keyword arguments of :func:`plan_recommendation`), run every shard
-    here one after the other, and finish (see the module docstring).
+def run_policy_recommendation(
+    warehouse: Warehouse,
+    sql: SqlLibrary,
+    request: RecommendationRequest,
+    *,
+    run_id: str | None = None,
+) -> RunSummary:
+    """Plan, run every shard here one after the other, and finish (see the module docstring).
 
     Raises :class:`~theia_sf.recommendation.shard.SelfCheckError` (after recording the run as
     failed) when the policies would block an observed flow."""
-    run = plan_recommendation(warehouse, sql, **plan)
+    run = plan_recommendation(warehouse, sql, request, run_id=run_id)
     results = [run_shard(warehouse, sql, run.run_id, shard) for shard in range(run.shards)]
     return finish_recommendation(warehouse, sql, run.run_id, results)
 
