@@ -163,8 +163,9 @@ TIMEOUTS = Timeouts("theia_policy_recommendation", run_minutes=300 + 60 * MAX_AP
             section="Engine",
             title="Shards",
             description="Namespace shards of the run, each an Airflow task (on a distributed "
-            "executor they run on different workers). 0: automatic, 1 on DuckDB and one per "
-            "5,000 workload groups (at most 8) on Snowflake.",
+            "executor they run on different workers). 0: automatic, enough that none reads "
+            "more than 250,000 tuple ends, and on Snowflake one per 5,000 workload groups "
+            "(at most 8).",
         ),
         "require_approval": boolean_param(
             False,

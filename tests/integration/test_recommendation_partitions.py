@@ -197,12 +197,15 @@ def test_shards_must_be_an_integer_from_0_to_64(duckdb_warehouse, sql, bad):
         )
 
 
-def test_default_shards_follow_the_engine_and_the_groups():
-    assert default_shards("duckdb", 100_000, 50) == 1
-    assert default_shards("snowflake", 10, 3) == 1
-    assert default_shards("snowflake", 12_000, 50) == 3
-    assert default_shards("snowflake", 12_000, 2) == 2
-    assert default_shards("snowflake", 10**6, 500) == 8
+def test_default_shards_follow_the_engine_the_groups_and_the_tuples():
+    assert default_shards("duckdb", 100_000, 1_000, 50) == 1  # its shards would only queue
+    assert default_shards("duckdb", 6_000, 1_440_000, 100) == 6  # but memory asks for six
+    assert default_shards("duckdb", 6_000, 1_440_000, 4) == 4  # one per namespace at most
+    assert default_shards("snowflake", 10, 0, 3) == 1
+    assert default_shards("snowflake", 12_000, 1_000, 50) == 3
+    assert default_shards("snowflake", 12_000, 1_000, 2) == 2
+    assert default_shards("snowflake", 10**6, 1_000, 500) == 8
+    assert default_shards("snowflake", 10**6, 10**7, 500) == 40
 
 
 def test_namespaces_go_to_the_least_loaded_shard_busiest_first():

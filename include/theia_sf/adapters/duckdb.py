@@ -150,7 +150,10 @@ _UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
 # times the text it is given (about 500 MB for 100 MB of policy YAML and evidence) until the
 # checkpoint; with this budget it writes out earlier, at no measurable cost in time (measured
 # for 100 MB: 256MB held 110 MB more at the same speed; 64MB made the checkpoint 2 s slower).
-BULK_TEXT_MEMORY = "128MB"
+# The run's finish also sums the evidence in such a session: at high cardinality 10M (1.03M
+# tuples joined to their rule peers) 128MB could not pin the join's blocks, 256MB ran it in
+# 2.7 s; this leaves room for twice that run.
+BULK_TEXT_MEMORY = "512MB"
 # Working memory of a session whose caller streams a large result while building its own
 # structures in the same process (the recommendation's GROUP BY): DuckDB then spills part of
 # the aggregate to its temporary directory instead of holding all of it until the last row is

@@ -24,6 +24,10 @@ MAX_SHARDS = 64
 # Default shards on a distributed engine: about this many workload groups each, at most 8.
 GROUPS_PER_SHARD = 5_000
 DEFAULT_MAX_SHARDS = 8
+# Default shards on any engine: at most about this many tuple ends each (an end is a tuple's
+# side in a namespace the shard owns). Measured at high cardinality (1M flows, 380,467 ends):
+# one shard peaked at 902 MiB, four at 577 MiB, in about the same time.
+ENDS_PER_SHARD = 250_000
 DEFAULT_APPROVAL_HOURS = 24
 MAX_APPROVAL_HOURS = 72  # the DAG's run timeout makes room for this wait
 # The Params that make up the run's Options (named as Options.create's arguments).
@@ -59,14 +63,17 @@ def validate_shards(value: int | None) -> int:
     return value
 
 
-def default_shards(engine: str, groups: int, namespaces: int) -> int:
-    """The embedded engine has one writer, so its shards would only queue: one. A distributed
-    engine gets one shard per :data:`GROUPS_PER_SHARD` workload groups (at most 8 and at most
-    one per namespace), so its workers share a large run."""
-    if engine == "duckdb":
-        return 1
-    wanted = math.ceil(groups / GROUPS_PER_SHARD)
-    return max(1, min(DEFAULT_MAX_SHARDS, namespaces, wanted))
+def default_shards(engine: str, groups: int, ends: int, namespaces: int) -> int:
+    """Enough shards that none reads more than :data:`ENDS_PER_SHARD` tuple ends (a shard's
+    memory grows with them); on a distributed engine also one per :data:`GROUPS_PER_SHARD`
+    workload groups (at most 8), so its workers share a large run. The embedded engine has one
+    writer, so its shards only queue: it gets no more than memory asks for. At most one shard
+    per namespace."""
+    by_memory = math.ceil(ends / ENDS_PER_SHARD)
+    by_workers = 1
+    if engine != "duckdb":
+        by_workers = min(DEFAULT_MAX_SHARDS, math.ceil(groups / GROUPS_PER_SHARD))
+    return max(1, min(MAX_SHARDS, namespaces, max(by_memory, by_workers)))
 
 
 def validate_approval_hours(value: int | None) -> int | None:

@@ -142,7 +142,8 @@ def plan_recommendation(
                 sql.render("recommendation/select_namespace_weights.sql", binds={"run_id": run_id})
             )
             groups = sum(int(w["label_texts"]) for w in weights)
-            count = request.shards or default_shards(session.engine, groups, len(weights))
+            ends = sum(int(w["ends"]) for w in weights)
+            count = request.shards or default_shards(session.engine, groups, ends, len(weights))
             owners = assign_shards({w["namespace"]: int(w["ends"]) for w in weights}, count)
             session.insert_rows(
                 sql.render(
