@@ -12,9 +12,15 @@ the evidence; not interpreter or Airflow start-up) with the product's reduction 
 (materialized in the warehouse as the product keeps it); it prints both medians and their
 ratio. Peak memory is the measuring process's maximum RSS.
 
+With ``--workers N`` (N > 1) the shards run side by side in N fresh processes, as a distributed
+executor runs the DAG's mapped shard tasks (plan and finish stay in the measuring process); the
+peak of the shard processes is reported apart. On DuckDB they take turns on the file's lock
+while they read and stage, and overlap while they build and self-check.
+
     python bench/bench_recommendation.py                 # all three shapes
     python bench/bench_recommendation.py highcard 1000000
     python bench/bench_recommendation.py --keep /tmp/benchdb --repeat 5 highcard 1000000
+    python bench/bench_recommendation.py --workers 2 highcard 10000000
 """
 
 from __future__ import annotations
@@ -23,12 +29,14 @@ import argparse
 import datetime as dt
 import json
 import logging
+import multiprocessing
 import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,11 +159,62 @@ def _median(values: list[float]) -> float:
     return sorted(values)[len(values) // 2]
 
 
-def measure(path: Path, repeat: int, preview_days: int = 0) -> dict[str, object]:
+def _peak_mib() -> int:
+    """This process's peak resident size (VmHWM: unlike ``ru_maxrss``, it starts afresh in a
+    spawned process)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    return 0
+
+
+def _shard_process(path: str, run_id: str, shard: int) -> tuple[dict[str, object], int]:
+    """One shard in a fresh process, as an Airflow task runs it: its record and peak."""
+    from theia_sf.adapters.duckdb import DuckDBWarehouse
+    from theia_sf.services.recommendation import run_shard
+    from theia_sf.sql import SqlLibrary
+
+    record = run_shard(DuckDBWarehouse(path), SqlLibrary(ROOT / "sql"), run_id, shard)
+    return record, _peak_mib()
+
+
+def _run_side_by_side(warehouse, sql, request, workers: int, peaks: list[int]):
+    """Plan, the shards in ``workers`` fresh processes at a time, finish: the run's summary and
+    the time of each step; appends the shard processes' peaks to ``peaks``."""
+    from theia_sf.services.recommendation import finish_recommendation, plan_recommendation
+
+    began = time.monotonic()
+    plan = plan_recommendation(warehouse, sql, request)
+    planned = time.monotonic()
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=spawn, max_tasks_per_child=1) as pool:
+        shards = list(
+            pool.map(
+                _shard_process,
+                [warehouse.path] * plan.shards,
+                [plan.run_id] * plan.shards,
+                range(plan.shards),
+            )
+        )
+    sharded = time.monotonic()
+    summary = finish_recommendation(warehouse, sql, plan.run_id, [r for r, _ in shards])
+    peaks += [peak for _, peak in shards]
+    steps = {
+        "plan": round(planned - began, 2),
+        "shards": round(sharded - planned, 2),
+        "finish": round(time.monotonic() - sharded, 2),
+    }
+    return summary, steps
+
+
+def measure(
+    path: Path, repeat: int, preview_days: int = 0, workers: int = 1
+) -> dict[str, object]:
     """In one interpreter on one database: the product's run and its reduction statement
     alone, alternating ``repeat`` times; medians and their ratio. With ``preview_days``, each
     round also runs the product with that impact preview (``preview_days=0`` is the run
-    without it)."""
+    without it). With ``workers`` > 1 the shards run side by side in fresh processes."""
     from theia_sf.adapters.duckdb import DuckDBWarehouse
     from theia_sf.recommendation.model import Options
     from theia_sf.recommendation.parameters import RecommendationRequest
@@ -188,16 +247,20 @@ def measure(path: Path, repeat: int, preview_days: int = 0) -> dict[str, object]
     logger.setLevel(logging.INFO)
     logger.addHandler(Steps())
     products, previews, reductions, runs, preview_runs = [], [], [], [], []
+    shard_peaks: list[int] = []
     cases = [(0, products, runs)]
     if preview_days:
         cases.append((preview_days, previews, preview_runs))
     for _ in range(repeat):
         for days, times, step_log in cases:
             steps.clear()
+            request = RecommendationRequest(window, Options.create(), preview_days=days)
             began = time.monotonic()
-            summary = run_policy_recommendation(
-                warehouse, sql, RecommendationRequest(window, Options.create(), preview_days=days)
-            )
+            if workers > 1:
+                summary, timed = _run_side_by_side(warehouse, sql, request, workers, shard_peaks)
+                steps.update(timed)
+            else:
+                summary = run_policy_recommendation(warehouse, sql, request)
             times.append(round(time.monotonic() - began, 2))
             step_log.append(dict(steps))
             if days:
@@ -216,6 +279,10 @@ def measure(path: Path, repeat: int, preview_days: int = 0) -> dict[str, object]
             Query("peers", "SELECT COUNT(*) AS n FROM RECOMMENDATION_EVIDENCE WHERE runId = :r",
                   {"r": summary.run_id})
         )[0]["n"]  # fmt: skip
+    from theia_sf.recommendation.runs import load_run
+
+    with warehouse.session(read_only=True) as session:
+        shard_count = int(load_run(session, sql, summary.run_id)["shard_count"] or 1)
     product = _median(products)
     reduction = _median(reductions)
     with_preview: dict[str, object] = {}
@@ -243,7 +310,10 @@ def measure(path: Path, repeat: int, preview_days: int = 0) -> dict[str, object]
         "runs_reduction_s": reductions,
         "steps_s": runs,
         **with_preview,
+        "shards": shard_count,
+        "workers": workers,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        **({"peak_shard_process_mib": max(shard_peaks)} if shard_peaks else {}),
     }
 
 
@@ -257,7 +327,12 @@ def summary_preview(warehouse, sql, run_id: str) -> dict[str, object]:
 
 
 def run_case(
-    shape: str, rows: int, keep: Path | None, repeat: int = 3, preview_days: int = 0
+    shape: str,
+    rows: int,
+    keep: Path | None,
+    repeat: int = 3,
+    preview_days: int = 0,
+    workers: int = 1,
 ) -> dict[str, object]:
     """Measure in a fresh interpreter after the data is written: the product and the reduction
     alone, alternating ``repeat`` times on the same database (this machine's speed varies from
@@ -270,7 +345,7 @@ def run_case(
             print(f"generated {rows:,} {shape} flows in {seconds:.1f} s", file=sys.stderr)
         out = subprocess.run(
             [sys.executable, __file__, "--measure", str(path), "--repeat", str(repeat),
-             "--preview-days", str(preview_days)],
+             "--preview-days", str(preview_days), "--workers", str(workers)],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         return {"shape": shape, **json.loads(out.stdout.strip().splitlines()[-1])}
@@ -288,9 +363,14 @@ def main(argv: list[str] | None = None) -> int:
         help="also run the product with this impact preview (the DAG's default Param is 30) "
         "in each round, next to the run without it (0: only without)",
     )  # fmt: skip
+    parser.add_argument(
+        "--workers", type=int, default=1,
+        help="run the shards side by side in this many fresh processes (1: one after the "
+        "other in the measuring process, as run_policy_recommendation does)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.measure:
-        print(json.dumps(measure(args.measure, args.repeat, args.preview_days)))
+        print(json.dumps(measure(args.measure, args.repeat, args.preview_days, args.workers)))
         return 0
     cases = (
         [(args.shape, args.rows or 1_000_000)]
@@ -302,7 +382,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cpus={os.cpu_count()}")
     for shape, rows in cases:
         print(
-            json.dumps(run_case(shape, rows, args.keep, args.repeat, args.preview_days)),
+            json.dumps(
+                run_case(shape, rows, args.keep, args.repeat, args.preview_days, args.workers)
+            ),
             flush=True,
         )
     return 0
