@@ -44,11 +44,10 @@ from theia_sf.airflow.params import (
     warehouse_name_param,
     window_params,
 )
+from theia_sf.identifiers import LABEL_KEY_PATTERN, NAMESPACE_PATTERN
 from theia_sf.recommendation.model import (
     DEFAULT_LABEL_IGNORE_LIST,
     DEFAULT_NS_ALLOW_LIST,
-    LABEL_KEY_PATTERN,
-    NAMESPACE_PATTERN,
     PolicyType,
 )
 from theia_sf.recommendation.parameters import DEFAULT_APPROVAL_HOURS, MAX_APPROVAL_HOURS

@@ -30,9 +30,9 @@ from theia_sf.airflow.params import (
     warehouse_name_param,
     window_params,
 )
+from theia_sf.identifiers import NAMESPACE_PATTERN
 from theia_sf.tad.model import (
     EXTERNAL_IP_PATTERN,
-    NAMESPACE_PATTERN,
     POD_LABEL_PATTERN,
     POD_NAME_PATTERN,
     SERVICE_PORT_NAME_PATTERN,

@@ -9,9 +9,10 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from theia_sf.identifiers import is_label_key, is_label_value
 from theia_sf.policyeval import Flow, PolicySet
 from theia_sf.recommendation.building import build_recommendation
-from theia_sf.recommendation.model import FlowTuple, Options, is_label_key, is_label_value
+from theia_sf.recommendation.model import FlowTuple, Options
 from theia_sf.recommendation.render import render_documents, render_manifests
 
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

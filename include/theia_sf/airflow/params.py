@@ -20,11 +20,10 @@ from typing import Any
 
 from airflow.sdk import Param
 
+from theia_sf.identifiers import CLUSTER_UUID_PATTERN
 from theia_sf.onboarding.names import WAREHOUSE_PATTERN
 from theia_sf.timewindow import MAX_WINDOW_DAYS, TIME_FORMAT_HELP, TIME_PATTERN
 
-# Canonical 8-4-4-4-12 form: theia-sf's cluster UUIDs come from the Flow Aggregator in this form.
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 # Unquoted Snowflake identifier (the name is passed to USE WAREHOUSE).
 WAREHOUSE_NAME_PATTERN = WAREHOUSE_PATTERN
 # Airflow connection ids as Airflow itself allows them (letters, digits, _ . -).
@@ -227,7 +226,7 @@ def cluster_uuid_param(section: str | None = None) -> Param:
     """Optional cluster filter (the Flow Aggregator's cluster UUID)."""
     return text_param(
         None,
-        pattern=UUID_PATTERN,
+        pattern=CLUSTER_UUID_PATTERN,
         nullable=True,
         section=section,
         title="Cluster UUID",

@@ -6,15 +6,13 @@ import datetime as dt
 import hashlib
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from theia_sf.errors import ConfigurationError
+from theia_sf.identifiers import parse_cluster_uuid
 from theia_sf.timewindow import Window
-
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 class Method(StrEnum):
@@ -92,10 +90,7 @@ class DetectionConfig:
             )
         if not isinstance(self.top_n, int) or self.top_n < 1:
             raise ConfigurationError(f"top_n={self.top_n!r} must be an integer of at least 1")
-        if self.cluster_uuid in ("", None):
-            object.__setattr__(self, "cluster_uuid", None)
-        elif not isinstance(self.cluster_uuid, str) or not _UUID.fullmatch(self.cluster_uuid):
-            raise ConfigurationError(f"cluster_uuid={self.cluster_uuid!r} is not a UUID")
+        object.__setattr__(self, "cluster_uuid", parse_cluster_uuid(self.cluster_uuid))
 
     def to_record(self) -> dict[str, Any]:
         return {

@@ -36,6 +36,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from theia_sf.identifiers import LABEL_NAME_PATTERN, is_label_key, is_label_value, is_namespace
 from theia_sf.policyeval import NS_NAME_LABEL, Endpoint, Flow
 from theia_sf.recommendation import naming
 from theia_sf.recommendation.model import (
@@ -43,7 +44,6 @@ from theia_sf.recommendation.model import (
     FLOW_INTER_NODE,
     FLOW_INTRA_NODE,
     FLOW_TO_EXTERNAL,
-    LABEL_NAME_PATTERN,
     PROTOCOL_NUMBERS,
     FlowTuple,
     Options,
@@ -51,9 +51,6 @@ from theia_sf.recommendation.model import (
     RecommendedPolicy,
     RulePeer,
     SkipReason,
-    is_label_key,
-    is_label_value,
-    is_namespace,
 )
 
 K8S_API_VERSION = "networking.k8s.io/v1"

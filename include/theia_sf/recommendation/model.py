@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
 from theia_sf.errors import ConfigurationError
+from theia_sf.identifiers import is_label_key, is_namespace
 
 DEFAULT_NS_ALLOW_LIST = ("kube-system", "flow-aggregator", "flow-visibility")
 DEFAULT_LABEL_IGNORE_LIST = (
@@ -17,32 +17,6 @@ DEFAULT_LABEL_IGNORE_LIST = (
     "controller-revision-hash",
     "pod-template-generation",
 )
-
-# Kubernetes names: a namespace is a DNS-1123 label; a label key is an optional DNS-1123
-# subdomain prefix plus a 63-character name; a label value is empty or a 63-character name.
-NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
-LABEL_NAME_PATTERN = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
-_DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
-LABEL_KEY_PATTERN = rf"^({_DNS_SUBDOMAIN}/)?{LABEL_NAME_PATTERN}$"
-_NAMESPACE = re.compile(NAMESPACE_PATTERN)
-_LABEL_KEY = re.compile(LABEL_KEY_PATTERN)
-_LABEL_VALUE = re.compile(rf"^({LABEL_NAME_PATTERN})?$")
-
-
-def is_namespace(name: object) -> bool:
-    return isinstance(name, str) and bool(_NAMESPACE.fullmatch(name))
-
-
-def is_label_key(key: object) -> bool:
-    if not isinstance(key, str) or not _LABEL_KEY.fullmatch(key):
-        return False
-    prefix, _, _ = key.rpartition("/")
-    return len(prefix) <= 253
-
-
-def is_label_value(value: object) -> bool:
-    return isinstance(value, str) and bool(_LABEL_VALUE.fullmatch(value))
-
 
 class PolicyType(StrEnum):
     """theia-sf's ``--policy-type`` (its isolation methods 1, 2, 3)."""

@@ -9,12 +9,12 @@ import datetime as dt
 import hashlib
 import json
 import math
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from theia_sf.errors import ConfigurationError
+from theia_sf.identifiers import parse_cluster_uuid
 from theia_sf.recommendation import preview
 from theia_sf.recommendation.model import Options
 from theia_sf.timewindow import Window
@@ -35,15 +35,6 @@ OPTION_PARAMS = (
     "policy_type", "ns_allow_list", "label_ignore_list", "to_services", "antrea_api_version",
     "external_ipv4_prefix", "external_ipv6_prefix",
 )  # fmt: skip
-
-
-def validate_cluster_uuid(value: str | None) -> str | None:
-    if value in (None, ""):
-        return None
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        raise ConfigurationError(f"cluster_uuid={value!r} is not a UUID") from None
 
 
 def validate_limit(value: int | None) -> int:
@@ -109,7 +100,7 @@ class RecommendationRequest:
 
     def __post_init__(self) -> None:
         normal = {
-            "cluster_uuid": validate_cluster_uuid(self.cluster_uuid),
+            "cluster_uuid": parse_cluster_uuid(self.cluster_uuid),
             "limit": validate_limit(self.limit),
             "shards": validate_shards(self.shards),
             "preview_days": preview.validate_days(self.preview_days),

@@ -12,11 +12,10 @@ from enum import StrEnum
 from typing import Any
 
 from theia_sf.errors import ConfigurationError
+from theia_sf.identifiers import NAMESPACE_PATTERN, parse_cluster_uuid
 from theia_sf.timewindow import Window
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-# Kubernetes names: namespaces are DNS-1123 labels, pod names DNS-1123 subdomains.
-NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+# Pod names are DNS-1123 subdomains.
 POD_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
 # Antrea writes destinationServicePortName as <namespace>/<service>:<port name>.
 SERVICE_PORT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(:[A-Za-z0-9._-]{0,63})?$"
@@ -148,10 +147,7 @@ class TadConfig:
         if len(ignore) > MAX_NS_IGNORE:
             raise ConfigurationError(f"ns_ignore_list holds at most {MAX_NS_IGNORE} namespaces")
         set_(self, "ns_ignore_list", tuple(sorted(set(ignore))))
-        if self.cluster_uuid in ("", None):
-            set_(self, "cluster_uuid", None)
-        elif not isinstance(self.cluster_uuid, str) or not _UUID.fullmatch(self.cluster_uuid):
-            raise ConfigurationError(f"cluster_uuid={self.cluster_uuid!r} is not a UUID")
+        set_(self, "cluster_uuid", parse_cluster_uuid(self.cluster_uuid))
 
     @property
     def pod_by_name(self) -> bool:

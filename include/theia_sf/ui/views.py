@@ -17,7 +17,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from theia_sf.errors import TheiaError
+from theia_sf.errors import ConfigurationError, TheiaError
+from theia_sf.identifiers import parse_cluster_uuid
 from theia_sf.timewindow import EARLIEST, Window
 
 if TYPE_CHECKING:
@@ -42,7 +43,6 @@ MAX_PREVIEW_ROWS = 500  # denied directions of an impact preview in one answer
 # outside EARLIEST..LATEST, and a window beyond them is a mistake.
 LATEST = dt.datetime.fromtimestamp(2**32, dt.UTC)
 
-_UUID = re.compile(r"[0-9A-Fa-f-]{1,36}")
 _RUN_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _OBJECT_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")  # a DNS-1123 subdomain
 
@@ -84,8 +84,12 @@ class Scope:
     cluster_uuid: str | None = None
 
     def __post_init__(self) -> None:
-        if self.cluster_uuid is not None and not _UUID.fullmatch(self.cluster_uuid):
-            raise InvalidRequestError(f"cluster={self.cluster_uuid!r} is not a cluster UUID")
+        try:
+            object.__setattr__(self, "cluster_uuid", parse_cluster_uuid(self.cluster_uuid))
+        except ConfigurationError:
+            raise InvalidRequestError(
+                f"cluster={self.cluster_uuid!r} is not a cluster UUID"
+            ) from None
         start, end = self.window.start, self.window.end
         if start < EARLIEST or end > LATEST:
             raise InvalidRequestError(
