@@ -152,6 +152,9 @@ def _populate(path: Path, sql) -> None:
                 "windowEnd": NOW,
                 "policyCount": 1,
                 "flowCount": 94,
+                "approval": "approved",
+                "reviewer": "alice",
+                "reviewedAt": NOW - dt.timedelta(minutes=1),
                 "preview": json.dumps({
                     "days": 30, "window_start": (NOW - dt.timedelta(days=30)).isoformat(),
                     "window_end": NOW.isoformat(), "tuples": 12, "denied_tuples": 1,
@@ -215,6 +218,21 @@ def _populate(path: Path, sql) -> None:
                 "flowCount": 0,
                 "bytes": 0,
             },
+        ],
+    )
+    _insert(
+        warehouse,
+        "RECOMMENDATION_EVIDENCE",
+        [  # one ingress rule of np-db-allow with two peers: the busier one is listed first
+            {
+                "runId": "e2e-recommendation-run", "kind": "NetworkPolicy", "namespace": "data",
+                "name": "np-db-allow", "direction": "ingress", "ruleIndex": 0,
+                "peerIndex": peer_index, "peer": peer, "flowCount": flows, "bytes": flows * 100,
+                "firstSeen": NOW - dt.timedelta(days=2), "lastSeen": NOW - dt.timedelta(hours=1),
+            }
+            for peer_index, peer, flows in (
+                (0, 'shop/{app=report}', 7), (1, 'shop/{app=web}', 40)
+            )
         ],
     )
     _insert(
@@ -597,6 +615,31 @@ def test_a_static_policy_says_it_comes_from_parameters(airflow_server, signed_in
     )
     assert "0" not in row[3:6], row  # not "rules 0 / flows 0"
     assert "set by parameters" in row[3], row
+
+
+def test_a_policy_shows_its_peers_busiest_first_and_the_run_its_approval(
+    airflow_server, signed_in
+):
+    browser, _ = signed_in
+    _open_view(browser, airflow_server, "recommendations")
+    assert "approved by alice" in browser.evaluate(
+        "document.getElementById('run-summary').textContent"
+    )
+    browser.evaluate(
+        "[...document.querySelectorAll('#recommendation-detail tr.clickable')]"
+        ".find(r => r.textContent.includes('np-db-allow')).click()"
+    )
+    browser.wait_for(
+        "(document.querySelector('#policy-evidence h3') || {}).textContent"
+        " === 'Evidence: data/np-db-allow'"
+    )
+    heading = browser.evaluate("document.querySelector('#policy-evidence h4').textContent")
+    assert heading == "ingress rule 0 (2 peers)"
+    peers = browser.evaluate(
+        "[...document.querySelectorAll('#policy-evidence tbody tr')]"
+        ".map(r => [...r.querySelectorAll('td')].slice(0, 2).map(td => td.textContent))"
+    )
+    assert peers == [["shop/{app=web}", "40"], ["shop/{app=report}", "7"]]
 
 
 def test_drop_anomalies_cover_the_from_to_window(airflow_server, signed_in):

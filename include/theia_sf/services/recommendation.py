@@ -196,11 +196,6 @@ def run_shard(warehouse: Warehouse, sql: SqlLibrary, run_id: str, shard: int) ->
                 counts_orphans=shard == 0,
             )
         staged, check, policy_set = make_and_check(collected, options)
-        log.info(
-            "run %s shard %d: %d namespaces, %d tuples, %d policies, %d flow directions "
-            "replayed (%.1f s)", run_id, shard, len(owned), collected.tuple_count, len(staged),
-            check, time.monotonic() - began,
-        )  # fmt: skip
         verdicts = None
         if run.get("preview"):
             verdicts = preview_shard(warehouse, sql, run, shard, options, policy_set)
@@ -211,6 +206,11 @@ def run_shard(warehouse: Warehouse, sql: SqlLibrary, run_id: str, shard: int) ->
     except BaseException as error:
         record_failure(warehouse, sql, run_id, error)
         raise
+    log.info(
+        "run %s shard %d: %d namespaces, %d tuples, %d policies, %d flow directions "
+        "replayed, staged (%.1f s)", run_id, shard, len(owned), collected.tuple_count,
+        len(staged), check, time.monotonic() - began,
+    )  # fmt: skip
     return shard_record(run_id, shard, collected)
 
 
