@@ -107,13 +107,9 @@ class InFlight:
         self._cancels: dict[int, tuple[str, Callable[[], None], object]] = {}
         self._next = 0
 
-    def statement(
-        self, label: str, cancel: Callable[[], None], owner: object, *, cancel_on_exit: bool = True
-    ) -> _Running:
-        """Context of one statement of ``owner`` (its connection). ``cancel_on_exit``: also
-        cancel when a timeout or an exit unwinds the context (for an engine that may still be
-        running the statement after the call returned)."""
-        return _Running(self, label, cancel, owner, cancel_on_exit)
+    def statement(self, label: str, cancel: Callable[[], None], owner: object) -> _Running:
+        """Context of one statement of ``owner`` (its connection)."""
+        return _Running(self, label, cancel, owner)
 
     def release(self, owner: object) -> None:
         """Forget every statement of ``owner`` (when its connection closes: a signal handler
@@ -154,15 +150,9 @@ class _Running:
     may raise in ``__exit__``, and the entry must be gone first)."""
 
     def __init__(
-        self,
-        registry: InFlight,
-        label: str,
-        cancel: Callable[[], None],
-        owner: object,
-        cancel_on_exit: bool = True,
+        self, registry: InFlight, label: str, cancel: Callable[[], None], owner: object
     ) -> None:
         self.registry, self.label, self.cancel, self.owner = registry, label, cancel, owner
-        self.cancel_on_exit = cancel_on_exit
         self.token = 0
 
     def __enter__(self) -> None:
@@ -172,8 +162,7 @@ class _Running:
         self.registry._remove(self.token)
         # Not an engine error: a timeout, an interrupt or an exit left the statement running
         # in the engine (e.g. Snowflake still executing it); stop it there.
-        unwound = error is not None and not isinstance(error, (Exception, GeneratorExit))
-        if unwound and self.cancel_on_exit:
+        if error is not None and not isinstance(error, (Exception, GeneratorExit)):
             self.registry._cancel(self.label, self.cancel)
 
 

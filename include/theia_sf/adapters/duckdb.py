@@ -184,10 +184,7 @@ class _Interruptible:
 
     def __init__(self, label: str, con: duckdb.DuckDBPyConnection) -> None:
         self.label = label
-        # No cancel when a timeout unwinds the call: DuckDB runs in this process, so the
-        # statement has already stopped, and a late interrupt() would stay pending on the
-        # connection and stop its next statement instead.
-        self.running = IN_FLIGHT.statement(label, con.interrupt, con, cancel_on_exit=False)
+        self.running = IN_FLIGHT.statement(label, con.interrupt, con)
 
     def __enter__(self) -> None:
         self.running.__enter__()
